@@ -1,0 +1,63 @@
+"""A child process with a log file, started and stopped politely (SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def as_user(user: str | None) -> dict[str, object]:
+    """Popen arguments that drop to `user`, its own group included (not root's)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": user, "extra_groups": []}
+
+
+def spawn(
+    argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None, user: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session (as `user` if given), stdout and stderr appended to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            **as_user(user),
+        )
+
+
+def stop(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> int:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL. Returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return int(process.returncode)
+
+
+def stop_pid(pid: int, *, grace: float = 10.0) -> None:
+    """Stop a process this Python did not start (from a pid file)."""
+    import time
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,82 @@
+"""Bullseye services as real OS processes: started, health-checked, stopped or killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bullseye_devtools.stack import process
+from bullseye_devtools.stack.ports import free_port
+
+
+def wait_until_serving(address: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until the standard gRPC health check at `address` answers SERVING.
+
+    Raises:
+        RuntimeError: the process exited first.
+        TimeoutError: not serving within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"service at {address} exited with code {proc.returncode}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(f"service at {address} not serving after {timeout:.0f}s")
+
+
+@dataclass
+class ServiceProcess:
+    """One service (`python -m <module> serve`) on its own gRPC port."""
+
+    name: str
+    module: str
+    env: Mapping[str, str]
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    def start(self, *, timeout: float = 30.0) -> ServiceProcess:
+        env = {**os.environ, **self.env, f"{self.name.upper()}_GRPC_PORT": str(self.port)}
+        self.proc = process.spawn([sys.executable, "-m", self.module, "serve"], log=self.log_path, env=env)
+        wait_until_serving(self.address, timeout=timeout, proc=self.proc)
+        return self
+
+    def stop(self, *, grace: float = 15.0) -> int:
+        """SIGTERM (graceful drain), SIGKILL after `grace`; returns the exit code."""
+        if self.proc is None:
+            return 0
+        code = process.stop(self.proc, grace=grace)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """kill -9: no drain, no cleanup, like a node that loses power."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None

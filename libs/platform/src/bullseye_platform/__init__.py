@@ -1,0 +1,1 @@
+"""Shared machinery for every Bullseye service; never imports a service."""

@@ -1,0 +1,113 @@
+"""Typed configuration from environment variables, loud on mistakes.
+
+Every service declares a frozen dataclass whose fields carry `env(...)` metadata; `load()`
+reads them with the service's prefix and stops start-up with one message that names
+every missing or malformed variable (the starlette `Config` idea, typed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_MISSING = dataclasses.MISSING
+
+
+class ConfigError(Exception):
+    """Raised when one or more environment variables are missing or malformed."""
+
+
+def env(name: str, *, default: Any = _MISSING, help: str = "") -> Any:
+    """Declare a config field read from `<PREFIX>_<name>` (or `name` if it starts with '!')."""
+    return dataclasses.field(default=default, metadata={"env": name, "help": help})
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected one of true/false/1/0/yes/no/on/off")
+
+
+def _parse_duration(raw: str) -> float:
+    """Seconds from '250ms', '10s', '5m', '2h', '7d' or a bare number of seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    text = raw.strip().lower()
+    for suffix in ("ms", "s", "m", "h", "d"):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * units[suffix]
+    return float(text)
+
+
+class Duration(float):
+    """A float number of seconds that config parses from '10s', '5m', '7d'."""
+
+
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _parse_bool,
+    Duration: lambda raw: Duration(_parse_duration(raw)),
+}
+
+
+def _parser_for(annotation: Any) -> Callable[[str], Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _parser_for(inner[0])
+    if origin is tuple:
+        item = _parser_for(typing.get_args(annotation)[0])
+        return lambda raw: tuple(item(part.strip()) for part in raw.split(",") if part.strip())
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return lambda raw: annotation(raw.strip().lower())
+    return _PARSERS[annotation]
+
+
+def variable_name(prefix: str, field: dataclasses.Field[Any]) -> str:
+    name: str = field.metadata["env"]
+    return name[1:] if name.startswith("!") else f"{prefix}_{name}"
+
+
+def load(cls: type[T], *, prefix: str, environ: Mapping[str, str] | None = None) -> T:
+    """Build `cls` from the environment.
+
+    Raises:
+        ConfigError: naming every variable that is missing or cannot be parsed.
+    """
+    source = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        var = variable_name(prefix, field)
+        raw = source.get(var)
+        if raw is None or raw == "":
+            if field.default is _MISSING:
+                problems.append(f"{var} is required ({field.metadata.get('help') or field.name})")
+            continue
+        try:
+            values[field.name] = _parser_for(hints[field.name])(raw)
+        except (ValueError, KeyError) as exc:
+            problems.append(f"{var}={raw!r} is not a valid {hints[field.name]}: {exc}")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return cls(**values)
+
+
+def describe(cls: type[Any], *, prefix: str) -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every field: the source of docs and `--help` output."""
+    rows = []
+    for field in dataclasses.fields(cls):
+        default = "(required)" if field.default is _MISSING else repr(field.default)
+        rows.append((variable_name(prefix, field), default, field.metadata.get("help", "")))
+    return rows

@@ -1,0 +1,24 @@
+"""The event log: streams, partitioned subjects, idempotent group-commit appends, consumers."""
+
+from bullseye_platform.eventlog.connection import connect
+from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
+from bullseye_platform.eventlog.streams import Durability, StreamSpec, ensure_stream
+from bullseye_platform.eventlog.subjects import partition_filter, partition_in, partition_of, subject_for
+from bullseye_platform.eventlog.writer import AppendError, Appended, LogMessage, LogWriter
+
+__all__ = [
+    "AppendError",
+    "Appended",
+    "Durability",
+    "LogMessage",
+    "LogRecord",
+    "LogWriter",
+    "PartitionConsumer",
+    "StreamSpec",
+    "connect",
+    "ensure_stream",
+    "partition_filter",
+    "partition_in",
+    "partition_of",
+    "subject_for",
+]

@@ -1,0 +1,29 @@
+"""Subjects carry a partition token derived from the event's primary identifier.
+
+`<prefix>.<partition>.<kind>`, e.g. `events.5.order_completed`: a consuming service runs
+several workers that split the partitions, and keeps its position per partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """Stable partition of `key` in [0, partitions): the same key always lands in the same one."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+def subject_for(prefix: str, partition: int, kind: str) -> str:
+    return f"{prefix}.{partition}.{kind}"
+
+
+def partition_filter(prefix: str, partition: int) -> str:
+    """The filter subject of one partition."""
+    return f"{prefix}.{partition}.>"
+
+
+def partition_in(subject: str) -> int:
+    """The partition token of a subject built by `subject_for`."""
+    return int(subject.split(".", 2)[1])

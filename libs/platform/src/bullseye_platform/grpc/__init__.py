@@ -1,0 +1,28 @@
+"""gRPC server bootstrap: health, reflection, interceptors, graceful shutdown, rich errors."""
+
+from bullseye_platform.grpc.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+    violation,
+)
+from bullseye_platform.grpc.server import GrpcServer, ServerOptions
+
+__all__ = [
+    "FailedPrecondition",
+    "GrpcServer",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "ServerOptions",
+    "ServiceError",
+    "Unauthenticated",
+    "Unavailable",
+    "violation",
+]

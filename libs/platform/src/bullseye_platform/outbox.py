@@ -1,0 +1,92 @@
+"""Transactional outbox: facts written with the state change, relayed to the log after.
+
+`emit()` inserts into the service's `outbox` table inside the caller's transaction. The
+relay publishes pending rows with `<schema>:outbox:<id>` as Nats-Msg-Id, then deletes
+them; if it dies between the two, the re-publish is dropped by JetStream's duplicate
+window, so each fact is in the stream once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+
+import asyncpg
+
+from bullseye_platform.eventlog.writer import AppendError, LogMessage, LogWriter
+from bullseye_platform.telemetry import inject_headers
+
+log = logging.getLogger(__name__)
+CHANNEL = "bullseye_outbox"
+
+
+async def emit(
+    conn: asyncpg.Connection, *, subject: str, payload: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+) -> None:
+    """Queue a fact for the log, in the caller's transaction.
+
+    `msg_id` must be derived from what caused the fact (e.g. "segment-entered:<seg>:<person>:<seq>")
+    so that re-applying the cause cannot queue it twice with different ids.
+    """
+    merged = inject_headers(dict(headers or {}))
+    await conn.execute(
+        "INSERT INTO outbox (subject, msg_id, headers, payload) VALUES ($1, $2, $3::jsonb, $4)",
+        subject,
+        msg_id,
+        json.dumps(merged),
+        payload,
+    )
+    await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+class OutboxRelay:
+    """Moves outbox rows to the stream, oldest first; several relays may run (SKIP LOCKED)."""
+
+    def __init__(self, *, pool: asyncpg.Pool, writer: LogWriter, batch_size: int = 500, idle_poll: float = 1.0):
+        self._pool, self._writer = pool, writer
+        self._batch_size, self._idle_poll = batch_size, idle_poll
+        self._wakeup = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        """Publish and delete one batch of pending rows; returns how many."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, subject, msg_id, headers, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            messages = [
+                LogMessage(subject=r["subject"], payload=bytes(r["payload"]), msg_id=r["msg_id"],
+                           headers=json.loads(r["headers"]))
+                for r in rows
+            ]  # fmt: skip
+            await self._writer.append(messages)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+            return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop`; wakes on NOTIFY, polls as a safety net."""
+        listener = await self._pool.acquire()
+
+        def on_notify(*_: object) -> None:
+            self._wakeup.set()
+
+        await listener.add_listener(CHANNEL, on_notify)
+        try:
+            while not stop.is_set():
+                try:
+                    moved = await self.relay_once()
+                except (AppendError, OSError, asyncpg.PostgresError) as exc:
+                    log.warning("outbox relay will retry: %s", exc)
+                    moved = 0
+                if moved < self._batch_size:
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+        finally:
+            await listener.remove_listener(CHANNEL, on_notify)
+            await self._pool.release(listener)

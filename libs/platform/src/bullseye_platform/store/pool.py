@@ -1,0 +1,44 @@
+"""An asyncpg pool whose connections work inside one service's schema."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote a SQL identifier we control (schema, table, column).
+
+    Raises:
+        ValueError: the name is not a plain lower-case identifier; identifiers are never
+            built from user input, and this refuses anything that looks like it was.
+    """
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+async def create_pool(dsn: str, *, schema: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """Create `schema` if needed and a pool whose search_path is that schema.
+
+    Raises:
+        ValueError: `schema` is not a plain identifier.
+        OSError, asyncpg.PostgresError: PostgreSQL is unreachable or refuses.
+    """
+    quoted = quote_ident(schema)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"bullseye-{schema}"},
+    )
+    assert pool is not None
+    return pool

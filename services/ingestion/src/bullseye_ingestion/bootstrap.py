@@ -1,0 +1,91 @@
+"""The composition root: every connection and object of the ingestion process is built here."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.store import create_pool, migrate
+
+from bullseye_ingestion.adapters.key_store import KeyStore
+from bullseye_ingestion.api.auth import Gatekeeper
+from bullseye_ingestion.api.servicer import IngestionServicer
+from bullseye_ingestion.config import IngestionConfig
+from bullseye_ingestion.domain.policy import EventPolicy
+from bullseye_ingestion.intake import Intake
+
+MIGRATIONS = "bullseye_ingestion"
+SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
+
+
+def stream_spec(config: IngestionConfig) -> StreamSpec:
+    return StreamSpec(
+        name=config.stream,
+        subject_prefix=config.subject_prefix,
+        replicas=config.durability.replicas,
+        duplicate_window=config.duplicate_window,
+        max_age=config.stream_max_age,
+        max_msg_size=config.max_event_bytes * 2,
+    )
+
+
+def event_policy(config: IngestionConfig) -> EventPolicy:
+    return EventPolicy(
+        max_event_bytes=config.max_event_bytes,
+        max_batch_events=config.max_batch_events,
+        max_request_bytes=config.max_request_bytes,
+        future_tolerance=config.future_tolerance,
+        live_window=config.live_window,
+    )
+
+
+async def open_store(config: IngestionConfig) -> asyncpg.Pool:
+    """The pool, with migrations applied (also what `bullseye-ingestion migrate` runs)."""
+    pool = await create_pool(config.database_url, schema=config.schema)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema=config.schema, package=MIGRATIONS)
+    return pool
+
+
+@dataclass
+class Ingestion:
+    server: GrpcServer
+    writer: LogWriter
+
+
+@contextlib.asynccontextmanager
+async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
+    """Everything wired and started; closed in reverse order on exit."""
+    pool = await open_store(config)
+    nc = await connect(config.nats_url, name="bullseye-ingestion")
+    js = nc.jetstream()
+    await ensure_stream(js, stream_spec(config))
+    writer = LogWriter(nc, js, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
+    policy = event_policy(config)
+    intake = Intake(writer=writer, policy=policy, subject_prefix=config.subject_prefix, partitions=config.partitions)
+    gate = Gatekeeper(KeyStore(pool), cache_ttl=config.key_cache_ttl)
+    server = GrpcServer(
+        ServerOptions(
+            port=config.grpc_port,
+            # gRPC's own limit sits above ours so that our check answers with the exact limit.
+            max_message_bytes=config.max_request_bytes * 4,
+            grace=config.shutdown_grace,
+            drain_delay=config.drain_delay,
+        )
+    )
+    server.add(
+        ingestion_pb2_grpc.add_IngestionServiceServicer_to_server,
+        IngestionServicer(intake=intake, gate=gate, policy=policy),
+        SERVICE_NAME,
+    )
+    try:
+        yield Ingestion(server, writer)
+    finally:
+        await writer.close()
+        await nc.drain()
+        await pool.close()

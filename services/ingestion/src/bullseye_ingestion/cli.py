@@ -1,0 +1,66 @@
+"""`bullseye-ingestion-keys create|list|revoke` — API keys for the sources that send events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bullseye_platform.config import ConfigError, load
+
+from bullseye_ingestion import bootstrap
+from bullseye_ingestion.adapters.key_store import KeyStore
+from bullseye_ingestion.config import PREFIX, IngestionConfig
+from bullseye_ingestion.domain.keys import Scope
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bullseye-ingestion-keys", description="Manage ingestion API keys")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create a key; it is printed once")
+    create.add_argument("--source", required=True, help="who sends with it, e.g. web-shop, ios-app, pos")
+    create.add_argument("--backfill", action="store_true", help="also allow loading history (backfill=true)")
+    create.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
+    create.add_argument("--burst", type=float, default=2000.0, help="bucket size in events (default 2000)")
+    sub.add_parser("list", help="list keys (never their secrets)")
+    revoke = sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    return parser
+
+
+async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
+    pool = await bootstrap.open_store(config)
+    store = KeyStore(pool)
+    try:
+        if args.command == "create":
+            scopes = {Scope.WRITE, Scope.BACKFILL} if args.backfill else {Scope.WRITE}
+            key_id, full = await store.create(source=args.source, scopes=scopes, rate=args.rate, burst=args.burst)
+            print(full)
+            print(f"created key {key_id} for {args.source}; store it now, it is not shown again", file=sys.stderr)
+        elif args.command == "list":
+            for row in await store.list():
+                state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                print(f"{row.key_id}  {row.source:20} {','.join(row.scopes):16} {row.rate:>8g}/s  {state}")
+        elif not await store.revoke(args.key_id):
+            print(f"no active key {args.key_id}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "create" and (args.rate <= 0 or args.burst < 1):
+        print("--rate must be > 0 and --burst >= 1", file=sys.stderr)
+        return 2
+    try:
+        config = load(IngestionConfig, prefix=PREFIX)
+    except ConfigError as exc:
+        print(f"bullseye-ingestion-keys: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args, config))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

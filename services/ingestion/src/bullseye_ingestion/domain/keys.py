@@ -1,0 +1,58 @@
+"""API keys: `bk_<key id>_<secret>`; only a SHA-256 of the secret is stored.
+
+The secret is 256 random bits, so a fast hash is enough (no password stretching needed);
+comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+PREFIX = "bk"
+
+
+class Scope(enum.Enum):
+    WRITE = "write"
+    BACKFILL = "backfill"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key (never the secret)."""
+
+    key_id: str
+    source: str
+    scopes: frozenset[Scope]
+    rate: float
+    burst: float
+    secret_hash: str
+    revoked: bool = False
+
+    def can(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str, str]:
+    """(key id, secret, the full key to hand to the caller once)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, secret, f"{PREFIX}_{key_id}_{secret}"
+
+
+def split_key(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a presented key, or None if it is not shaped like one."""
+    parts = presented.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]

@@ -1,0 +1,54 @@
+"""Normalization applied before anything is stored: masked IPs, canonical emails and phones."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import phonenumbers
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def mask_ip(raw: str) -> str:
+    """IPv4 to its /24 (last octet zeroed), IPv6 to its /48: enough for geo, not a person.
+
+    Raises:
+        ValueError: `raw` is not an IP address.
+    """
+    address = ipaddress.ip_address(raw.strip())
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def normalize_email(raw: str) -> str:
+    """Trimmed and lower-cased (what matching and delivery both expect).
+
+    Raises:
+        ValueError: not shaped like an email address.
+    """
+    email = raw.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise ValueError("not a valid email address")
+    return email
+
+
+def normalize_phone(raw: str, *, region: str | None) -> str:
+    """E.164, e.g. "+33612345678"; a national number needs the region (ISO country).
+
+    Raises:
+        ValueError: the number cannot be parsed or is not a possible number.
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number ({exc.args[0] if exc.args else 'unparseable'})") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("not a possible phone number; send it in E.164 form, e.g. +33612345678")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def region_from_locale(locale: str) -> str | None:
+    """'fr-FR' -> 'FR'; None when the locale names no region."""
+    parts = locale.replace("_", "-").split("-")
+    return next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), None)

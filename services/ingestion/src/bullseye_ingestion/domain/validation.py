@@ -1,0 +1,304 @@
+"""Validation of one event: every violation, each naming its field and what to fix.
+
+Pure functions over the proto; `validate()` returns violations instead of raising so a
+batch can keep its good events. Field paths are relative to the event (`context.ip`);
+the caller prefixes them (`events[3].`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import available_timezones
+
+from bullseye.events.v1 import event_pb2 as ev
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc.error_details_pb2 import BadRequest
+from google.type.money_pb2 import Money
+
+from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normalize_phone, region_from_locale
+
+Violation = BadRequest.FieldViolation
+Violations = Iterator[Violation]
+
+EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+MAX_ID = 256
+MAX_TEXT = 2048
+
+
+def v(field: str, description: str) -> Violation:
+    return Violation(field=field, description=description)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _identifier(path: str, value: str) -> Violations:
+    if len(value) > MAX_ID:
+        yield v(path, f"is {len(value)} characters; at most {MAX_ID}")
+    elif any(ord(c) < 32 for c in value):
+        yield v(path, "contains control characters")
+
+
+def _required(path: str, value: str, limit: int = MAX_ID) -> Violations:
+    if not value.strip():
+        yield v(path, "is required")
+    elif len(value) > limit:
+        yield v(path, f"is {len(value)} characters; at most {limit}")
+
+
+def _enum(path: str, message: Message, field: str, *, required: bool) -> Violations:
+    descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
+    value = getattr(message, field)
+    names = ", ".join(n for n in descriptor.values_by_name if not n.endswith("_UNSPECIFIED"))
+    if value not in descriptor.values_by_number:
+        yield v(path, f"unknown value {value}; expected one of {names}")
+    elif required and value == 0:
+        yield v(path, f"is required; one of {names}")
+
+
+def _money(path: str, money: Money, *, required: bool = False, positive: bool = False) -> Violations:
+    if not money.currency_code and not money.units and not money.nanos:
+        if required:
+            yield v(path, "is required")
+        return
+    if not CURRENCY.match(money.currency_code):
+        yield v(f"{path}.currency_code", f"{money.currency_code!r} is not an ISO 4217 code like 'EUR'")
+    if not -999_999_999 <= money.nanos <= 999_999_999:
+        yield v(f"{path}.nanos", "must be within ±999,999,999")
+    elif (money.units > 0 and money.nanos < 0) or (money.units < 0 and money.nanos > 0):
+        yield v(f"{path}.nanos", "must have the same sign as units")
+    if money.units < 0 or money.nanos < 0:
+        yield v(path, "must not be negative")
+    elif positive and money.units == 0 and money.nanos == 0:
+        yield v(path, "must be greater than zero")
+
+
+def _quantity(path: str, quantity: int, minimum: int = 1) -> Violations:
+    if quantity < minimum:
+        yield v(path, f"is {quantity}; must be at least {minimum}")
+
+
+def _timestamp_shape(path: str, ts: Timestamp) -> Violations:
+    if ts.seconds < 0 or ts.seconds > 253402300799 or not 0 <= ts.nanos < 1_000_000_000:
+        yield v(path, "is not a valid timestamp")
+
+
+def when(event: ev.Event, *, now: datetime, future_tolerance: float, live_window: float, backfill: bool) -> Violations:
+    """`occurred_at` (already skew-corrected) must be set, not in the future, not too old."""
+    if not event.HasField("occurred_at") or event.occurred_at.seconds == 0:
+        yield v("occurred_at", "is required")
+        return
+    yield from _timestamp_shape("occurred_at", event.occurred_at)
+    age = (now - event.occurred_at.ToDatetime(UTC)).total_seconds()
+    if age < -future_tolerance:
+        yield v("occurred_at", f"is {-age:.0f}s in the future; at most {future_tolerance:.0f}s of clock drift is accepted")
+    elif age > live_window and not backfill:
+        days = live_window / 86400
+        yield v(
+            "occurred_at",
+            f"is older than the {days:g}-day live window; send history with backfill=true "
+            "and a key that has the backfill scope",
+        )
+
+
+def identifiers(ids: ev.Identifiers) -> Violations:
+    if not ids.anonymous_id.strip() and not ids.user_id.strip():
+        yield v("identifiers", "needs at least one of anonymous_id and user_id")
+    yield from _identifier("identifiers.anonymous_id", ids.anonymous_id)
+    yield from _identifier("identifiers.user_id", ids.user_id)
+    yield from _identifier("identifiers.device_id", ids.device_id)
+
+
+def context(ctx: ev.Context) -> Violations:
+    yield from _enum("context.channel", ctx, "channel", required=False)
+    if ctx.ip:
+        try:
+            mask_ip(ctx.ip)
+        except ValueError:
+            yield v("context.ip", f"{ctx.ip!r} is not an IPv4 or IPv6 address")
+    if ctx.locale and not LOCALE.match(ctx.locale):
+        yield v("context.locale", f"{ctx.locale!r} is not a BCP 47 tag like 'en-US'")
+    if ctx.timezone and ctx.timezone not in _zones():
+        yield v("context.timezone", f"{ctx.timezone!r} is not an IANA time zone like 'Europe/Paris'")
+    for name in ("url", "referrer", "path", "title"):
+        yield from _long(f"context.page.{name}", getattr(ctx.page, name))
+    yield from _long("context.user_agent", ctx.user_agent)
+
+
+def _long(path: str, value: str) -> Violations:
+    if len(value) > MAX_TEXT:
+        yield v(path, f"is {len(value)} characters; at most {MAX_TEXT}")
+
+
+def personal(path: str, data: ev.PersonalData, *, region: str | None) -> Violations:
+    if data.email:
+        try:
+            normalize_email(data.email)
+        except ValueError as exc:
+            yield v(f"{path}.email", str(exc))
+    if data.phone:
+        try:
+            normalize_phone(data.phone, region=region)
+        except ValueError as exc:
+            yield v(f"{path}.phone", str(exc))
+    yield from _long(f"{path}.first_name", data.first_name)
+    yield from _long(f"{path}.last_name", data.last_name)
+
+
+def traits(path: str, t: ev.Traits, *, year: int) -> Violations:
+    if t.birth_year and not 1900 <= t.birth_year <= year:
+        yield v(f"{path}.birth_year", f"is {t.birth_year}; must be between 1900 and {year}")
+    if t.country and not COUNTRY.match(t.country):
+        yield v(f"{path}.country", f"{t.country!r} is not an ISO 3166-1 alpha-2 code like 'FR'")
+    if len(t.custom) > 100:
+        yield v(f"{path}.custom", f"has {len(t.custom)} entries; at most 100")
+
+
+def region_of(event: ev.Event) -> str | None:
+    """The country to read national phone numbers in: traits.country, else the locale's region."""
+    if event.WhichOneof("payload") == "identified" and event.identified.traits.country:
+        return event.identified.traits.country
+    return region_from_locale(event.context.locale) if event.context.locale else None
+
+
+PayloadCheck = Callable[[str, Message, ev.Event, datetime], Violations]
+
+
+def _line_items(path: str, order: ev.OrderCompleted) -> Violations:
+    if not order.items:
+        yield v(f"{path}.items", "needs at least one line item")
+    for i, item in enumerate(order.items):
+        yield from _required(f"{path}.items[{i}].product_id", item.product_id)
+        yield from _quantity(f"{path}.items[{i}].quantity", item.quantity)
+        yield from _money(f"{path}.items[{i}].unit_price", item.unit_price, required=True)
+
+
+def _order(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.OrderCompleted)
+    yield from _required(f"{path}.order_id", m.order_id)
+    yield from _line_items(path, m)
+    yield from _money(f"{path}.revenue", m.revenue, required=True)
+    yield from _money(f"{path}.discount", m.discount)
+
+
+def _product(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    yield from _required(f"{path}.product_id", getattr(m, "product_id"))
+    if m.DESCRIPTOR.fields_by_name.get("price") is not None:
+        yield from _money(f"{path}.price", getattr(m, "price"))
+    if m.DESCRIPTOR.fields_by_name.get("quantity") is not None:
+        minimum = 1 if isinstance(m, ev.CartItemAdded) else 0
+        yield from _quantity(f"{path}.quantity", getattr(m, "quantity"), minimum)
+
+
+def _search(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.Searched)
+    yield from _required(f"{path}.query", m.query, 512)
+
+
+def _checkout(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.CheckoutStarted)
+    yield from _money(f"{path}.value", m.value)
+
+
+def _refund(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.OrderRefunded)
+    yield from _required(f"{path}.order_id", m.order_id)
+    yield from _money(f"{path}.amount", m.amount, required=True, positive=True)
+
+
+def _review(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.ReviewSubmitted)
+    yield from _required(f"{path}.product_id", m.product_id)
+    if not 1 <= m.rating <= 5:
+        yield v(f"{path}.rating", f"is {m.rating}; must be 1 to 5")
+    yield from _long(f"{path}.text", m.text)
+
+
+def _signup(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.SignedUp)
+    yield from personal(f"{path}.personal", m.personal, region=region_of(e))
+
+
+def _identify(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.Identified)
+    yield from traits(f"{path}.traits", m.traits, year=now.year)
+    yield from personal(f"{path}.personal", m.personal, region=region_of(e))
+
+
+def _consent(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    yield from _enum(f"{path}.purpose", m, "purpose", required=True)
+    yield from _enum(f"{path}.channel", m, "channel", required=True)
+
+
+def _interaction(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.MessageInteracted)
+    yield from _required(f"{path}.message_id", m.message_id)
+    yield from _enum(f"{path}.interaction", m, "interaction", required=True)
+    yield from _enum(f"{path}.channel", m, "channel", required=False)
+
+
+def _catalog(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    assert isinstance(m, ev.CatalogItemUpserted)
+    yield from _required(f"{path}.item_id", m.item_id)
+    yield from _required(f"{path}.title", m.title, 512)
+    yield from _money(f"{path}.price", m.price)
+    for i, part in enumerate(m.category_path):
+        yield from _required(f"{path}.category_path[{i}]", part)
+
+
+def _nothing(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
+    yield from ()
+
+
+PAYLOAD_CHECKS: dict[str, PayloadCheck] = {
+    "page_viewed": _nothing,
+    "product_viewed": _product,
+    "searched": _search,
+    "cart_item_added": _product,
+    "cart_item_removed": _product,
+    "wishlist_item_added": _product,
+    "checkout_started": _checkout,
+    "order_completed": _order,
+    "order_refunded": _refund,
+    "review_submitted": _review,
+    "signed_up": _signup,
+    "logged_in": _nothing,
+    "logged_out": _nothing,
+    "identified": _identify,
+    "consent_changed": _consent,
+    "message_interacted": _interaction,
+    "catalog_item_upserted": _catalog,
+}
+
+
+def payload(event: ev.Event, now: datetime) -> Violations:
+    kind = event.WhichOneof("payload")
+    if kind is None:
+        yield v("payload", f"is required; set exactly one of {', '.join(PAYLOAD_CHECKS)}")
+        return
+    yield from PAYLOAD_CHECKS[kind](kind, getattr(event, kind), event, now)
+
+
+def validate(
+    event: ev.Event, *, now: datetime, future_tolerance: float, live_window: float, backfill: bool
+) -> list[Violation]:
+    """Every violation of `event`; empty means it may be stored."""
+    found: list[Violation] = []
+    if not EVENT_ID.match(event.event_id):
+        found.append(v("event_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (a UUID is best)"))
+    if event.HasField("sent_at"):
+        found.extend(_timestamp_shape("sent_at", event.sent_at))
+    found.extend(when(event, now=now, future_tolerance=future_tolerance, live_window=live_window, backfill=backfill))
+    found.extend(identifiers(event.identifiers))
+    found.extend(context(event.context))
+    found.extend(payload(event, now))
+    return found

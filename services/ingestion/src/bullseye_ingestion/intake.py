@@ -1,0 +1,130 @@
+"""Accepting a batch of events: check, prepare, dedupe, append durably, report each fate.
+
+Shared by Track, TrackBatch and Ingest so the three answer by the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bullseye.events.v1 import event_pb2 as ev
+from bullseye.ingestion.v1 import ingestion_pb2 as pb
+from bullseye_platform.eventlog import AppendError, Appended, LogMessage, LogWriter, partition_of, subject_for
+from bullseye_platform.grpc import Unavailable
+from bullseye_platform.telemetry import inject_headers
+
+from bullseye_ingestion.domain import prepare, validation
+from bullseye_ingestion.domain.policy import EventPolicy
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def partition_key(event: ev.Event) -> str:
+    """The device's anonymous id first: it keeps one browser's journey, login included, in order."""
+    return event.identifiers.anonymous_id or event.identifiers.user_id
+
+
+@dataclass
+class _Checked:
+    index: int
+    event_id: str
+    stored: ev.Event | None
+    violations: list[validation.Violation]
+
+
+class Intake:
+    """The application service of ingestion."""
+
+    def __init__(
+        self,
+        *,
+        writer: LogWriter,
+        policy: EventPolicy,
+        subject_prefix: str,
+        partitions: int,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._writer, self._policy = writer, policy
+        self._prefix, self._partitions = subject_prefix, partitions
+        self._clock = clock
+
+    def check(self, index: int, event: ev.Event, *, source: str, backfill: bool, now: datetime) -> _Checked:
+        """Validate one event; a valid one comes back prepared for storage."""
+        size = event.ByteSize()
+        if size > self._policy.max_event_bytes:
+            limit = self._policy.max_event_bytes
+            too_big = validation.v("", f"event is {size} bytes; the limit is {limit} bytes ({limit // 1024} KiB)")
+            return _Checked(index, event.event_id, None, [too_big])
+        stored = prepare.stamp(event, received_at=now, source=source)
+        found = validation.validate(
+            stored,
+            now=now,
+            future_tolerance=self._policy.future_tolerance,
+            live_window=self._policy.live_window,
+            backfill=backfill,
+        )
+        if found:
+            return _Checked(index, event.event_id, None, found)
+        prepare.normalize(stored, live_window=self._policy.live_window)
+        return _Checked(index, event.event_id, stored, [])
+
+    def _message(self, stored: ev.Event) -> LogMessage:
+        kind = stored.WhichOneof("payload") or "unknown"
+        partition = partition_of(partition_key(stored), self._partitions)
+        headers = inject_headers({"Bullseye-Event-Type": kind})
+        return LogMessage(
+            subject=subject_for(self._prefix, partition, kind),
+            payload=stored.SerializeToString(),
+            msg_id=stored.event_id,
+            headers=headers,
+        )
+
+    async def accept(self, events: Sequence[ev.Event], *, source: str, backfill: bool) -> pb.BatchResult:
+        """Append every valid event once; returns one outcome per event, in order.
+
+        Raises:
+            Unavailable: the log did not acknowledge; the caller retries with the same ids.
+        """
+        now = self._clock()
+        checked = [self.check(i, e, source=source, backfill=backfill, now=now) for i, e in enumerate(events)]
+        first_of: dict[str, int] = {}
+        to_send: list[_Checked] = []
+        for item in checked:
+            if item.stored is not None and item.event_id not in first_of:
+                first_of[item.event_id] = item.index
+                to_send.append(item)
+        try:
+            appended = await self._writer.append([self._message(c.stored) for c in to_send if c.stored])
+        except AppendError as exc:
+            raise Unavailable(
+                f"the event log did not acknowledge the events ({exc}); retry with the same event ids: "
+                "none will be stored twice",
+                reason="LOG_UNAVAILABLE",
+            ) from exc
+        by_index = {c.index: a for c, a in zip(to_send, appended, strict=True)}
+        return self._result(checked, first_of, by_index)
+
+    @staticmethod
+    def _result(checked: list[_Checked], first_of: dict[str, int], by_index: dict[int, Appended]) -> pb.BatchResult:
+        result = pb.BatchResult()
+        for item in checked:
+            outcome = result.outcomes.add(index=item.index, event_id=item.event_id)
+            if item.violations:
+                outcome.status = pb.EVENT_STATUS_REJECTED
+                outcome.violations.extend(item.violations)
+                result.rejected += 1
+                continue
+            first = first_of[item.event_id]
+            appended = by_index[first]
+            duplicate = first != item.index or appended.duplicate
+            outcome.status = pb.EVENT_STATUS_DUPLICATE if duplicate else pb.EVENT_STATUS_ACCEPTED
+            outcome.stream_sequence = appended.seq
+            if duplicate:
+                result.duplicates += 1
+            else:
+                result.accepted += 1
+        return result

@@ -1,0 +1,79 @@
+"""Session fixtures: a real nats-server and a real PostgreSQL on free loopback ports,
+chained server -> client -> stream -> service process, torn down at the end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_platform.eventlog import Durability
+from nats.aio.client import Client as NATS
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def nats_server(stack_dir: Path) -> Iterator[NatsServer]:
+    server = NatsServer(stack_dir / "nats", durability=Durability.STRICT).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(stack_dir: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(stack_dir / "postgres").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_server.url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def pg(postgres: PostgresServer) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(postgres.dsn)
+    yield conn
+    await conn.close()
+
+
+def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str) -> dict[str, str]:
+    return {"NATS_URL": nats_server.url, "DATABASE_URL": postgres.dsn, "INGESTION_PARTITIONS": "4", **extra}
+
+
+def create_key(env: dict[str, str], *args: str) -> str:
+    """An API key made with the real command-line tool."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bullseye_ingestion.cli", "create", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def ingestion_env(nats_server: NatsServer, postgres: PostgresServer) -> dict[str, str]:
+    return service_env(nats_server, postgres)
+
+
+@pytest.fixture(scope="session")
+def ingestion(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[ServiceProcess]:
+    service = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, stack_dir / "logs").start()
+    yield service
+    service.stop()
