@@ -37,7 +37,7 @@ lint: setup
 	.venv/bin/buf lint .data/build/bullseye.binpb --config protos/buf.yaml --exclude-path google
 	.venv/bin/ruff check libs services tests
 	.venv/bin/ruff format --check libs services tests
-	.venv/bin/mypy libs/platform/src libs/devtools/src services/ingestion/src
+	.venv/bin/mypy -p bullseye_platform -p bullseye_devtools -p bullseye_ingestion
 
 test: setup
 	.venv/bin/pytest $(ARGS)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import asyncpg
 
 from bullseye_platform.eventlog.writer import AppendError, LogMessage, LogWriter
+from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ CHANNEL = "bullseye_outbox"
 
 
 async def emit(
-    conn: asyncpg.Connection, *, subject: str, payload: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+    conn: Connection, *, subject: str, payload: bytes, msg_id: str, headers: Mapping[str, str] | None = None
 ) -> None:
     """Queue a fact for the log, in the caller's transaction.
 

@@ -18,7 +18,7 @@ import asyncpg
 from nats.js import JetStreamContext
 
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
-from bullseye_platform.store.pool import quote_ident
+from bullseye_platform.store.pool import Connection, quote_ident
 from bullseye_platform.telemetry import continued_span
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Projection(Protocol):
     name: str
     owned_tables: Sequence[str]
 
-    async def apply(self, conn: asyncpg.Connection, records: Sequence[LogRecord]) -> None:
+    async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         """Fold `records` (in stream order, never seen before) into the tables."""
 
 
@@ -76,7 +76,7 @@ class ProjectionRunner:
 
     async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            records = await consumer.fetch(self._batch_size, timeout=self._fetch_timeout)
+            records = await consumer.fetch(self._batch_size, wait=self._fetch_timeout)
             if records:
                 await self.process(consumer.partition, records)
 
@@ -128,7 +128,7 @@ class ProjectionRunner:
             await self._store_position(conn, partition, record.seq)
         log.error("projection %s: record %d set aside: %r", self._projection.name, record.seq, exc)
 
-    async def _lock_position(self, conn: asyncpg.Connection, partition: int) -> int:
+    async def _lock_position(self, conn: Connection, partition: int) -> int:
         # FOR UPDATE: two workers that both think they own a partition (during a rebalance)
         # serialise here, and the second one sees the first one's position.
         await conn.execute(
@@ -143,7 +143,7 @@ class ProjectionRunner:
         )
         return int(value)
 
-    async def _store_position(self, conn: asyncpg.Connection, partition: int, seq: int) -> None:
+    async def _store_position(self, conn: Connection, partition: int, seq: int) -> None:
         await conn.execute(
             "UPDATE projection_positions SET stream_seq = $3, updated_at = now() "
             "WHERE projection = $1 AND partition = $2",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
-from bullseye_platform.eventlog import AppendError, Appended, LogMessage, LogWriter, partition_of, subject_for
+from bullseye_platform.eventlog import Appended, AppendError, LogMessage, LogWriter, partition_of, subject_for
 from bullseye_platform.grpc import Unavailable
 from bullseye_platform.telemetry import inject_headers
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from bullseye_devtools.stack import process
 from bullseye_devtools.stack.ports import free_port, wait_for_port
 
-
 SYSTEM_USER = "pgserver"  # the same unprivileged user the pgserver package uses
 
 
@@ -76,7 +75,9 @@ class PostgresServer:
             [_bin("initdb"), "-D", str(pgdata), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-locale"],
             check=True,
             capture_output=True,
-            **process.as_user(user),  # type: ignore[arg-type]
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
         )
 
     def start(self) -> PostgresServer:

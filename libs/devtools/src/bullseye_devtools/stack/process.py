@@ -9,13 +9,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
-def as_user(user: str | None) -> dict[str, object]:
-    """Popen arguments that drop to `user`, its own group included (not root's)."""
-    if user is None:
-        return {}
-    return {"user": user, "group": user, "extra_groups": []}
-
-
 def spawn(
     argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None, user: str | None = None
 ) -> subprocess.Popen[bytes]:
@@ -29,7 +22,10 @@ def spawn(
             stdin=subprocess.DEVNULL,
             env=dict(env) if env is not None else None,
             start_new_session=True,
-            **as_user(user),
+            # its own group too: in root's group it would not get "other" access to our folders
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
         )
 
 

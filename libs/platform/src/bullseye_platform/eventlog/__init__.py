@@ -4,7 +4,7 @@ from bullseye_platform.eventlog.connection import connect
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
 from bullseye_platform.eventlog.streams import Durability, StreamSpec, ensure_stream
 from bullseye_platform.eventlog.subjects import partition_filter, partition_in, partition_of, subject_for
-from bullseye_platform.eventlog.writer import AppendError, Appended, LogMessage, LogWriter
+from bullseye_platform.eventlog.writer import Appended, AppendError, LogMessage, LogWriter
 
 __all__ = [
     "AppendError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from bullseye_platform.eventlog.subjects import partition_filter
 
@@ -75,11 +77,11 @@ class PartitionConsumer:
         await self._js.add_consumer(self.stream, self._config())
         self._sub = await self._js.pull_subscribe_bind(self.durable, stream=self.stream)
 
-    async def fetch(self, batch: int, *, timeout: float = 1.0) -> list[LogRecord]:
-        """Up to `batch` records; an empty list when none arrive within `timeout`."""
+    async def fetch(self, batch: int, *, wait: float = 1.0) -> list[LogRecord]:
+        """Up to `batch` records; an empty list when none arrive within `wait` seconds."""
         assert self._sub is not None, "open() first"
         try:
-            msgs = await self._sub.fetch(batch, timeout=timeout)
+            msgs = await self._sub.fetch(batch, timeout=wait)
         except (NatsTimeoutError, TimeoutError):
             return []
         return [self._record(m) for m in msgs]
@@ -104,7 +106,5 @@ class PartitionConsumer:
     async def delete(self) -> None:
         """Forget the consumer's position in NATS (used by rebuilds)."""
         await self.close()
-        try:
+        with contextlib.suppress(NotFoundError):  # absent already is fine
             await self._js.delete_consumer(self.stream, self.durable)
-        except Exception:  # noqa: BLE001 - absent already is fine
-            pass

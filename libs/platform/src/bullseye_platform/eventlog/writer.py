@@ -174,8 +174,10 @@ class LogWriter:
 
     async def close(self) -> None:
         """Wait for batches in flight, then stop the flusher."""
-        while self._queue or self._inflight:
+        while self._queue:  # noqa: ASYNC110 - the flusher is moving them into batches in flight
             await asyncio.sleep(0.01)
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)

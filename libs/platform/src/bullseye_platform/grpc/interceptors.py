@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from opentelemetry import metrics, trace
@@ -66,7 +66,7 @@ def _span(method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
     )
 
 
-class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type-arg]
     """Wraps unary and streaming handlers alike.
 
     Args:
@@ -80,9 +80,9 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(details)
         if handler is None:
             return handler
@@ -95,7 +95,7 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.stream_stream),
+                self._wrap_stream(method, cast(Callable[..., AsyncIterator[Any]], handler.stream_stream)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
-from bullseye_platform.store.pool import quote_ident
+from bullseye_platform.store.pool import Connection, quote_ident
 
 
 async def bulk_upsert(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     table: str,
     columns: Sequence[tuple[str, str]],

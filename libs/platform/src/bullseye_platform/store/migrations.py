@@ -15,7 +15,7 @@ from importlib import resources
 
 import asyncpg
 
-from bullseye_platform.store.pool import quote_ident
+from bullseye_platform.store.pool import Connection, quote_ident
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -49,7 +49,7 @@ def discover(package: str, folder: str = "migrations") -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def migrate(conn: asyncpg.Connection, *, schema: str, package: str) -> list[Migration]:
+async def migrate(conn: Connection, *, schema: str, package: str) -> list[Migration]:
     """Apply the platform's and `package`'s pending migrations to `schema`; returns those applied.
 
     Raises:
@@ -85,7 +85,7 @@ async def migrate(conn: asyncpg.Connection, *, schema: str, package: str) -> lis
     return done
 
 
-async def _apply(conn: asyncpg.Connection, quoted_schema: str, migration: Migration) -> None:
+async def _apply(conn: Connection, quoted_schema: str, migration: Migration) -> None:
     await conn.execute(f"SET LOCAL search_path TO {quoted_schema}")
     try:
         await conn.execute(migration.sql)

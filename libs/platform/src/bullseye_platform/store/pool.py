@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TypeAlias
 
 import asyncpg
+
+# What projections and repositories receive: a plain connection or one lent by a pool.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

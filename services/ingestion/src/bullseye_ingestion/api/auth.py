@@ -33,9 +33,7 @@ def presented_key(metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
 class Gatekeeper:
     """Authenticates, authorizes and rate-limits each call."""
 
-    def __init__(
-        self, keys: KeyStore, *, cache_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, keys: KeyStore, *, cache_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._keys, self._ttl, self._clock = keys, cache_ttl, clock
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._limiter = RateLimiter(clock)
@@ -66,7 +64,8 @@ class Gatekeeper:
             raise Unauthenticated(f"API key {key.key_id} was revoked", reason="API_KEY_REVOKED")
         if backfill and not key.can(Scope.BACKFILL):
             raise PermissionDenied(
-                f"backfill=true needs the backfill scope; key {key.key_id} has only {sorted(s.value for s in key.scopes)}",
+                f"backfill=true needs the backfill scope; key {key.key_id} has "
+                f"only {sorted(s.value for s in key.scopes)}",
                 reason="BACKFILL_SCOPE_MISSING",
             )
         return key

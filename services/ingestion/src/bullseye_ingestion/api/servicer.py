@@ -41,13 +41,13 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
             )
 
     async def _batch(self, request: Message, events: Any, backfill: bool, context: Context) -> pb.BatchResult:
-        key = await self._gate.authenticate(context.invocation_metadata() or (), backfill=backfill)
+        key = await self._gate.authenticate(_metadata(context), backfill=backfill)
         self._check_request(request, len(events), "events")
         self._gate.throttle(key, len(events))
         return await self._intake.accept(events, source=key.source, backfill=backfill)
 
     async def Track(self, request: pb.TrackRequest, context: Context) -> pb.TrackResponse:
-        key = await self._gate.authenticate(context.invocation_metadata() or (), backfill=request.backfill)
+        key = await self._gate.authenticate(_metadata(context), backfill=request.backfill)
         self._check_request(request, 1 if request.HasField("event") else 0, "event")
         self._gate.throttle(key, 1)
         result = await self._intake.accept([request.event], source=key.source, backfill=request.backfill)
@@ -71,3 +71,7 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
 
 def _summary(outcome: pb.EventOutcome) -> str:
     return "; ".join(f"{v.field or 'event'} {v.description}" for v in outcome.violations)
+
+
+def _metadata(context: Context) -> list[tuple[str, str | bytes]]:
+    return [(item[0], item[1]) for item in context.invocation_metadata() or ()]

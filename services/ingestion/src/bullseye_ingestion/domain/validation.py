@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
+from typing import TypeAlias
 from zoneinfo import available_timezones
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -21,7 +22,7 @@ from google.type.money_pb2 import Money
 
 from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normalize_phone, region_from_locale
 
-Violation = BadRequest.FieldViolation
+Violation: TypeAlias = BadRequest.FieldViolation
 Violations = Iterator[Violation]
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -57,6 +58,7 @@ def _required(path: str, value: str, limit: int = MAX_ID) -> Violations:
 
 def _enum(path: str, message: Message, field: str, *, required: bool) -> Violations:
     descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
+    assert descriptor is not None, f"{field} is not an enum field"
     value = getattr(message, field)
     names = ", ".join(n for n in descriptor.values_by_name if not n.endswith("_UNSPECIFIED"))
     if value not in descriptor.values_by_number:
@@ -100,7 +102,9 @@ def when(event: ev.Event, *, now: datetime, future_tolerance: float, live_window
     yield from _timestamp_shape("occurred_at", event.occurred_at)
     age = (now - event.occurred_at.ToDatetime(UTC)).total_seconds()
     if age < -future_tolerance:
-        yield v("occurred_at", f"is {-age:.0f}s in the future; at most {future_tolerance:.0f}s of clock drift is accepted")
+        yield v(
+            "occurred_at", f"is {-age:.0f}s in the future; at most {future_tolerance:.0f}s of clock drift is accepted"
+        )
     elif age > live_window and not backfill:
         days = live_window / 86400
         yield v(
@@ -191,12 +195,14 @@ def _order(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
 
 
 def _product(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
-    yield from _required(f"{path}.product_id", getattr(m, "product_id"))
-    if m.DESCRIPTOR.fields_by_name.get("price") is not None:
-        yield from _money(f"{path}.price", getattr(m, "price"))
-    if m.DESCRIPTOR.fields_by_name.get("quantity") is not None:
-        minimum = 1 if isinstance(m, ev.CartItemAdded) else 0
-        yield from _quantity(f"{path}.quantity", getattr(m, "quantity"), minimum)
+    assert isinstance(m, ev.ProductViewed | ev.CartItemAdded | ev.CartItemRemoved | ev.WishlistItemAdded)
+    yield from _required(f"{path}.product_id", m.product_id)
+    if isinstance(m, ev.ProductViewed | ev.CartItemAdded):
+        yield from _money(f"{path}.price", m.price)
+    if isinstance(m, ev.CartItemAdded):
+        yield from _quantity(f"{path}.quantity", m.quantity, 1)
+    elif isinstance(m, ev.CartItemRemoved):
+        yield from _quantity(f"{path}.quantity", m.quantity, 0)
 
 
 def _search(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
