@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 BENCH ?=
 ARGS ?=
 
-.PHONY: setup protos lint test test-fast bench demo up down status migrate clean
+.PHONY: setup lock protos lint test test-fast bench demo up down status migrate clean
 
 setup: .venv/.synced libs/proto/src/bullseye/events/v1/event_pb2.py
 
@@ -24,7 +24,8 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-uv.lock: pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml | $(UV)
+# The lock file is committed; re-resolve it on purpose only, after editing dependencies.
+lock: $(UV)
 	$(UV) lock
 
 libs/proto/src/bullseye/events/v1/event_pb2.py: $(shell find protos -name '*.proto') libs/proto/generate.py | .venv/.synced
