@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -102,6 +103,15 @@ def load(cls: type[T], *, prefix: str, environ: Mapping[str, str] | None = None)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return cls(**values)
+
+
+def load_or_exit(cls: type[T], *, prefix: str, program: str) -> T:
+    """`load()` for an entry point: a bad configuration prints its problems and exits 2."""
+    try:
+        return load(cls, prefix=prefix)
+    except ConfigError as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
 
 
 def describe(cls: type[Any], *, prefix: str) -> list[tuple[str, str, str]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 
-from bullseye_platform.config import ConfigError, describe, load
+from bullseye_platform.config import describe, load_or_exit
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.telemetry import setup_telemetry
 
@@ -41,11 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         for variable, default, text in describe(IngestionConfig, prefix=PREFIX):
             print(f"{variable:34} {default:22} {text}")
         return 0
-    try:
-        config = load(IngestionConfig, prefix=PREFIX)
-    except ConfigError as exc:
-        print(f"bullseye-ingestion: {exc}", file=sys.stderr)
-        return 2
+    config = load_or_exit(IngestionConfig, prefix=PREFIX, program="bullseye-ingestion")
     configure_logging("ingestion", level=config.log_level)
     asyncio.run(serve(config) if args.command == "serve" else migrate_only(config))
     return 0

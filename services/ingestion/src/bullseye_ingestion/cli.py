@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from bullseye_platform.config import ConfigError, load
+from bullseye_platform.config import load_or_exit
 
 from bullseye_ingestion import bootstrap
 from bullseye_ingestion.adapters.key_store import KeyStore
@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "create" and (args.rate <= 0 or args.burst < 1):
         print("--rate must be > 0 and --burst >= 1", file=sys.stderr)
         return 2
-    try:
-        config = load(IngestionConfig, prefix=PREFIX)
-    except ConfigError as exc:
-        print(f"bullseye-ingestion-keys: {exc}", file=sys.stderr)
-        return 2
+    config = load_or_exit(IngestionConfig, prefix=PREFIX, program="bullseye-ingestion-keys")
     return asyncio.run(_run(args, config))
 
 

@@ -50,6 +50,17 @@ class CallEnvelope:
         log.exception("unhandled error in %s", self.method, exc_info=exc)
         await self.context.abort(self.code, "internal error; the server log has the details")
 
+    async def __aenter__(self) -> CallEnvelope:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        # Cancellation and aborts raised by the servicer itself pass through untouched.
+        try:
+            if isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+                await self.fail(exc)
+        finally:
+            self.finish()
+
     def finish(self) -> None:
         elapsed_ms = (time.perf_counter() - self.started) * 1000
         code = self.code.name
@@ -103,36 +114,19 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
 
     def _wrap_unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            envelope = CallEnvelope(method, context, self._meters)
             remaining = context.time_remaining()
             budget = remaining if remaining is not None else self._default_deadline
             with _span(method, context):
-                try:
-                    async with asyncio.timeout(budget):
-                        return await behaviour(request, context)
-                except (ServiceError, TimeoutError) as exc:
-                    await envelope.fail(exc)
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception as exc:
-                    await envelope.fail(exc)
-                finally:
-                    envelope.finish()
+                async with CallEnvelope(method, context, self._meters), asyncio.timeout(budget):
+                    return await behaviour(request, context)
 
         return call
 
     def _wrap_stream(self, method: str, behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
         async def call(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            envelope = CallEnvelope(method, context, self._meters)
             with _span(method, context):
-                try:
+                async with CallEnvelope(method, context, self._meters):
                     async for response in behaviour(requests, context):
                         yield response
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception as exc:
-                    await envelope.fail(exc)
-                finally:
-                    envelope.finish()
 
         return call

@@ -3,12 +3,12 @@ personal data normalized, IP masked. Pure; runs before validation of the result.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bullseye.events.v1 import event_pb2 as ev
 
 from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normalize_phone
-from bullseye_ingestion.domain.validation import region_of
+from bullseye_ingestion.domain.validation import region_of, valid_timestamp
 
 
 def stamp(event: ev.Event, *, received_at: datetime, source: str) -> ev.Event:
@@ -25,10 +25,19 @@ def stamp(event: ev.Event, *, received_at: datetime, source: str) -> ev.Event:
     if event.HasField("occurred_at"):
         stored.receipt.client_occurred_at.CopyFrom(event.occurred_at)
     if event.HasField("sent_at") and event.HasField("occurred_at"):
-        skew = received_at - event.sent_at.ToDatetime(received_at.tzinfo)
-        stored.receipt.clock_skew_ms = int(skew / timedelta(milliseconds=1))
-        stored.occurred_at.FromDatetime(event.occurred_at.ToDatetime(received_at.tzinfo) + skew)
+        _correct_skew(stored, event)
     return stored
+
+
+def _correct_skew(stored: ev.Event, event: ev.Event) -> None:
+    """Integer nanoseconds, not datetimes: a skew that moves occurred_at out of range must
+    reach validation as an invalid timestamp, not fail the whole call."""
+    if not (valid_timestamp(event.sent_at) and valid_timestamp(event.occurred_at)):
+        return  # validation rejects the event
+    skew = stored.receipt.received_at.ToNanoseconds() - event.sent_at.ToNanoseconds()
+    stored.receipt.clock_skew_ms = skew // 1_000_000
+    corrected = event.occurred_at.ToNanoseconds() + skew
+    stored.occurred_at.seconds, stored.occurred_at.nanos = divmod(corrected, 1_000_000_000)
 
 
 def normalize(stored: ev.Event, *, live_window: float) -> None:

@@ -89,8 +89,13 @@ def _quantity(path: str, quantity: int, minimum: int = 1) -> Violations:
         yield v(path, f"is {quantity}; must be at least {minimum}")
 
 
+def valid_timestamp(ts: Timestamp) -> bool:
+    """From 1970 to year 9999, nanos in range: what ToDatetime() can convert without raising."""
+    return 0 <= ts.seconds <= 253402300799 and 0 <= ts.nanos < 1_000_000_000
+
+
 def _timestamp_shape(path: str, ts: Timestamp) -> Violations:
-    if ts.seconds < 0 or ts.seconds > 253402300799 or not 0 <= ts.nanos < 1_000_000_000:
+    if not valid_timestamp(ts):
         yield v(path, "is not a valid timestamp")
 
 
@@ -99,7 +104,9 @@ def when(event: ev.Event, *, now: datetime, future_tolerance: float, live_window
     if not event.HasField("occurred_at") or event.occurred_at.seconds == 0:
         yield v("occurred_at", "is required")
         return
-    yield from _timestamp_shape("occurred_at", event.occurred_at)
+    if not valid_timestamp(event.occurred_at):
+        yield v("occurred_at", "is not a valid timestamp")
+        return
     age = (now - event.occurred_at.ToDatetime(UTC)).total_seconds()
     if age < -future_tolerance:
         yield v(
