@@ -14,6 +14,7 @@ from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye_platform.eventlog import Appended, AppendError, LogMessage, LogWriter, partition_of, subject_for
 from bullseye_platform.grpc import Unavailable
 from bullseye_platform.telemetry import inject_headers
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_ingestion.domain import prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
@@ -26,6 +27,23 @@ def now_utc() -> datetime:
 def partition_key(event: ev.Event) -> str:
     """The device's anonymous id first: it keeps one browser's journey, login included, in order."""
     return event.identifiers.anonymous_id or event.identifiers.user_id
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What every event of one request shares, computed once per request, not per event."""
+
+    now: datetime
+    received_at: Timestamp
+    source: str
+    backfill: bool
+    trace_headers: dict[str, str]
+
+    @classmethod
+    def at(cls, now: datetime, *, source: str, backfill: bool) -> Arrival:
+        received_at = Timestamp()
+        received_at.FromDatetime(now)
+        return cls(now, received_at, source, backfill, inject_headers({}))
 
 
 @dataclass
@@ -52,35 +70,34 @@ class Intake:
         self._prefix, self._partitions = subject_prefix, partitions
         self._clock = clock
 
-    def check(self, index: int, event: ev.Event, *, source: str, backfill: bool, now: datetime) -> _Checked:
+    def check(self, index: int, event: ev.Event, arrival: Arrival) -> _Checked:
         """Validate one event; a valid one comes back prepared for storage."""
         size = event.ByteSize()
         if size > self._policy.max_event_bytes:
             limit = self._policy.max_event_bytes
             too_big = validation.v("", f"event is {size} bytes; the limit is {limit} bytes ({limit // 1024} KiB)")
             return _Checked(index, event.event_id, None, [too_big])
-        stored = prepare.stamp(event, received_at=now, source=source)
+        stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source)
         found = validation.validate(
             stored,
-            now=now,
+            now=arrival.now,
             future_tolerance=self._policy.future_tolerance,
             live_window=self._policy.live_window,
-            backfill=backfill,
+            backfill=arrival.backfill,
         )
         if found:
             return _Checked(index, event.event_id, None, found)
         prepare.normalize(stored, live_window=self._policy.live_window)
         return _Checked(index, event.event_id, stored, [])
 
-    def _message(self, stored: ev.Event) -> LogMessage:
+    def _message(self, stored: ev.Event, arrival: Arrival) -> LogMessage:
         kind = stored.WhichOneof("payload") or "unknown"
         partition = partition_of(partition_key(stored), self._partitions)
-        headers = inject_headers({"Bullseye-Event-Type": kind})
         return LogMessage(
             subject=subject_for(self._prefix, partition, kind),
             payload=stored.SerializeToString(),
             msg_id=stored.event_id,
-            headers=headers,
+            headers={**arrival.trace_headers, "Bullseye-Event-Type": kind},
         )
 
     async def accept(self, events: Sequence[ev.Event], *, source: str, backfill: bool) -> pb.BatchResult:
@@ -89,8 +106,8 @@ class Intake:
         Raises:
             Unavailable: the log did not acknowledge; the caller retries with the same ids.
         """
-        now = self._clock()
-        checked = [self.check(i, e, source=source, backfill=backfill, now=now) for i, e in enumerate(events)]
+        arrival = Arrival.at(self._clock(), source=source, backfill=backfill)
+        checked = [self.check(i, e, arrival) for i, e in enumerate(events)]
         first_of: dict[str, int] = {}
         to_send: list[_Checked] = []
         for item in checked:
@@ -98,7 +115,7 @@ class Intake:
                 first_of[item.event_id] = item.index
                 to_send.append(item)
         try:
-            appended = await self._writer.append([self._message(c.stored) for c in to_send if c.stored])
+            appended = await self._writer.append([self._message(c.stored, arrival) for c in to_send if c.stored])
         except AppendError as exc:
             raise Unavailable(
                 f"the event log did not acknowledge the events ({exc}); retry with the same event ids: "

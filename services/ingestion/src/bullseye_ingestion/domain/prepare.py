@@ -3,15 +3,14 @@ personal data normalized, IP masked. Pure; runs before validation of the result.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bullseye.events.v1 import event_pb2 as ev
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normalize_phone
 from bullseye_ingestion.domain.validation import region_of, valid_timestamp
 
 
-def stamp(event: ev.Event, *, received_at: datetime, source: str) -> ev.Event:
+def stamp(event: ev.Event, *, received_at: Timestamp, source: str) -> ev.Event:
     """A copy of `event` with its receipt, occurred_at corrected for the client's clock skew.
 
     The correction is Segment's: the client's clock is off by (received_at - sent_at),
@@ -20,7 +19,7 @@ def stamp(event: ev.Event, *, received_at: datetime, source: str) -> ev.Event:
     stored = ev.Event()
     stored.CopyFrom(event)
     stored.ClearField("receipt")
-    stored.receipt.received_at.FromDatetime(received_at)
+    stored.receipt.received_at.CopyFrom(received_at)
     stored.receipt.source = source
     if event.HasField("occurred_at"):
         stored.receipt.client_occurred_at.CopyFrom(event.occurred_at)

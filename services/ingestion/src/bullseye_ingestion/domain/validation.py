@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import TypeAlias
 from zoneinfo import available_timezones
@@ -27,6 +27,7 @@ Violations = Iterator[Violation]
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+CONTROL = re.compile(r"[\x00-\x1f]")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 MAX_ID = 256
@@ -45,7 +46,7 @@ def _zones() -> frozenset[str]:
 def _identifier(path: str, value: str) -> Violations:
     if len(value) > MAX_ID:
         yield v(path, f"is {len(value)} characters; at most {MAX_ID}")
-    elif any(ord(c) < 32 for c in value):
+    elif CONTROL.search(value):
         yield v(path, "contains control characters")
 
 
@@ -60,10 +61,12 @@ def _enum(path: str, message: Message, field: str, *, required: bool) -> Violati
     descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
     assert descriptor is not None, f"{field} is not an enum field"
     value = getattr(message, field)
+    if value in descriptor.values_by_number and (value != 0 or not required):
+        return
     names = ", ".join(n for n in descriptor.values_by_name if not n.endswith("_UNSPECIFIED"))
     if value not in descriptor.values_by_number:
         yield v(path, f"unknown value {value}; expected one of {names}")
-    elif required and value == 0:
+    else:
         yield v(path, f"is required; one of {names}")
 
 
@@ -107,7 +110,7 @@ def when(event: ev.Event, *, now: datetime, future_tolerance: float, live_window
     if not valid_timestamp(event.occurred_at):
         yield v("occurred_at", "is not a valid timestamp")
         return
-    age = (now - event.occurred_at.ToDatetime(UTC)).total_seconds()
+    age = now.timestamp() - event.occurred_at.seconds - event.occurred_at.nanos / 1e9
     if age < -future_tolerance:
         yield v(
             "occurred_at", f"is {-age:.0f}s in the future; at most {future_tolerance:.0f}s of clock drift is accepted"
