@@ -18,9 +18,9 @@ from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
 from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.conftest import create_key
+from tests.ingestion.helpers import last_seq, stored_since
 
 BATCH = 100
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -71,24 +71,11 @@ class Load:
         await asyncio.gather(*(self.worker() for _ in range(concurrency)))
 
 
-async def stored_copies(nc: NATS, run: str) -> collections.Counter[str]:
-    """How many times each of this run's event ids is in the EVENTS stream."""
-    js = nc.jetstream()
-    info = await js.stream_info("EVENTS")
-    sub = await js.pull_subscribe(
-        "events.>", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE)
+async def stored_copies(nc: NATS, mark: int, run: str) -> collections.Counter[str]:
+    """How many times each of this run's event ids was appended after `mark`."""
+    return collections.Counter(
+        s.event.event_id for s in await stored_since(nc, mark) if s.event.event_id.startswith(run)
     )
-    copies: collections.Counter[str] = collections.Counter()
-    seen = 0
-    while seen < info.state.last_seq - info.state.first_seq + 1:
-        msgs = await sub.fetch(1000, timeout=5)
-        seen += len(msgs)
-        for msg in msgs:
-            event = ev.Event.FromString(msg.data)
-            if event.event_id.startswith(run):
-                copies[event.event_id] += 1
-    await sub.unsubscribe()
-    return copies
 
 
 def classify(sent: set[str], acked: set[str], copies: collections.Counter[str]) -> dict[str, int]:
@@ -107,46 +94,52 @@ def classify(sent: set[str], acked: set[str], copies: collections.Counter[str]) 
 
 @pytest.fixture
 def own_ingestion(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[ServiceProcess]:
-    service = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, stack_dir / f"logs-{uuid.uuid4().hex[:6]}")
+    logs = stack_dir / f"logs-{uuid.uuid4().hex[:6]}"
+    service = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, logs)
     yield service.start()
     service.stop()
 
 
+@pytest.fixture(scope="module")
+def unlimited_key(ingestion_env: dict[str, str]) -> str:
+    return create_key(ingestion_env, "--source", "crash-test", "--rate", "1000000", "--burst", "1000000")
+
+
+async def until_acked(load: Load, count: int, sending: asyncio.Task[None]) -> None:
+    while len(load.acked) < count and not sending.done():  # noqa: ASYNC110 - polling a counter
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.slow
-async def test_kill_9_under_load_loses_and_doubles_nothing_acknowledged(own_ingestion, ingestion_env, nc):
-    run = f"crash-{uuid.uuid4().hex[:8]}"
-    key = create_key(ingestion_env, "--source", "crash-test", "--rate", "1000000", "--burst", "1000000")
+async def test_kill_9_under_load_loses_and_doubles_nothing_acknowledged(own_ingestion, unlimited_key, nc):
+    run, mark = f"crash-{uuid.uuid4().hex[:8]}", await last_seq(nc)
     todo = list(batches(run, 60))
-    load = Load(own_ingestion.address, key, todo)
+    load = Load(own_ingestion.address, unlimited_key, todo)
     sending = asyncio.create_task(load.run())
     for _ in range(3):
-        target = len(load.acked) + 10 * BATCH
-        while len(load.acked) < target and not sending.done():
-            await asyncio.sleep(0.01)
+        await until_acked(load, len(load.acked) + 10 * BATCH, sending)
         own_ingestion.kill()
         await asyncio.sleep(0.3)
         await asyncio.to_thread(own_ingestion.start)
     await asyncio.wait_for(sending, timeout=120)
 
     sent = {e.event_id for batch in todo for e in batch}
-    verdict = classify(sent, load.acked, await stored_copies(nc, run))
+    verdict = classify(sent, load.acked, await stored_copies(nc, mark, run))
     assert load.failures > 0, "the kills should have failed some calls in flight"
     assert verdict == {"ok": len(sent)}
 
 
 @pytest.mark.slow
-async def test_sigterm_drains_calls_in_flight_and_exits_cleanly(own_ingestion, ingestion_env, nc):
-    run = f"drain-{uuid.uuid4().hex[:8]}"
-    key = create_key(ingestion_env, "--source", "drain-test", "--rate", "1000000", "--burst", "1000000")
+async def test_sigterm_drains_calls_in_flight_and_exits_cleanly(own_ingestion, unlimited_key, nc):
+    run, mark = f"drain-{uuid.uuid4().hex[:8]}", await last_seq(nc)
     todo = list(batches(run, 30))
-    load = Load(own_ingestion.address, key, todo)
+    load = Load(own_ingestion.address, unlimited_key, todo)
     sending = asyncio.create_task(load.run())
-    while len(load.acked) < 5 * BATCH:
-        await asyncio.sleep(0.01)
+    await until_acked(load, 5 * BATCH, sending)
     exit_code = await asyncio.to_thread(own_ingestion.stop)
     await asyncio.to_thread(own_ingestion.start)
     await asyncio.wait_for(sending, timeout=120)
 
     assert exit_code == 0
     sent = {e.event_id for batch in todo for e in batch}
-    assert classify(sent, load.acked, await stored_copies(nc, run)) == {"ok": len(sent)}
+    assert classify(sent, load.acked, await stored_copies(nc, mark, run)) == {"ok": len(sent)}
