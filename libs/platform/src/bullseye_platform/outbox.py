@@ -1,7 +1,7 @@
 """Transactional outbox: facts written with the state change, relayed to the log after.
 
 `emit()` inserts into the service's `outbox` table inside the caller's transaction. The
-relay publishes pending rows with `<schema>:outbox:<id>` as Nats-Msg-Id, then deletes
+relay publishes pending rows with their `msg_id` as Nats-Msg-Id, then deletes
 them; if it dies between the two, the re-publish is dropped by JetStream's duplicate
 window, so each fact is in the stream once.
 """

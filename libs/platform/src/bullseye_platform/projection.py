@@ -43,6 +43,7 @@ class ProjectionRunner:
     Args:
         partitions: the partitions this worker owns (workers split them between them).
         batch_size: records fetched and applied per transaction.
+        retry_delay: seconds to wait before retrying a batch the database could not take.
     """
 
     def __init__(
@@ -56,9 +57,10 @@ class ProjectionRunner:
         partitions: Sequence[int],
         batch_size: int = 256,
         fetch_timeout: float = 1.0,
+        retry_delay: float = 1.0,
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
-        self._batch_size, self._fetch_timeout = batch_size, fetch_timeout
+        self._batch_size, self._fetch_timeout, self._retry_delay = batch_size, fetch_timeout, retry_delay
         self._consumers = [
             PartitionConsumer(js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partition=p)
             for p in partitions
@@ -67,7 +69,7 @@ class ProjectionRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
         for consumer in self._consumers:
-            await consumer.open()
+            await self._open(consumer)
         try:
             await asyncio.gather(*(self._follow(c, stop) for c in self._consumers))
         finally:
@@ -77,23 +79,59 @@ class ProjectionRunner:
     async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
             records = await consumer.fetch(self._batch_size, wait=self._fetch_timeout)
-            if records:
-                await self.process(consumer.partition, records)
+            if records and not await self.process(consumer.partition, records):
+                await self._rewind(consumer, stop)
 
-    async def process(self, partition: int, records: Sequence[LogRecord]) -> None:
-        """Apply one fetched batch exactly once, then ack it."""
+    async def _open(self, consumer: PartitionConsumer) -> None:
+        """Start delivery right after the stored position: PostgreSQL, not NATS, says where we are."""
+        value = await self._pool.fetchval(
+            "SELECT stream_seq FROM projection_positions WHERE projection = $1 AND partition = $2",
+            self._projection.name,
+            consumer.partition,
+        )
+        await consumer.open(after=int(value or 0))
+
+    async def _rewind(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
+        """After a batch that was not applied, restart delivery at the stored position.
+
+        The nak'ed batch would come back only after its delay, and JetStream hands out newer
+        messages meanwhile: applied first, they would move the position past the batch, whose
+        redelivery would then be skipped as already applied, i.e. lost.
+        """
+        while not stop.is_set():
+            await asyncio.sleep(self._retry_delay)
+            try:
+                await self._open(consumer)
+                return
+            except TRANSIENT as exc:
+                log.warning("projection %s: database still unavailable: %s", self._projection.name, exc)
+
+    async def process(self, partition: int, records: Sequence[LogRecord]) -> bool:
+        """Apply one fetched batch exactly once, then ack it.
+
+        Returns False, having acked nothing, when the database was unavailable.
+        """
         try:
-            await self._commit(partition, records)
+            await self._apply_or_isolate(partition, records)
         except TRANSIENT as exc:
             log.warning("projection %s: database unavailable, will retry: %s", self._projection.name, exc)
             for record in records:
-                await record.msg.nak(delay=1.0)
-            return
+                await record.msg.nak(delay=self._retry_delay)
+            return False
+        for record in records:
+            await record.msg.ack()
+        return True
+
+    async def _apply_or_isolate(self, partition: int, records: Sequence[LogRecord]) -> None:
+        # A separate try: a transient error raised while isolating must reach process()'s
+        # handler too, not escape from inside an `except` clause and kill the runner.
+        try:
+            await self._commit(partition, records)
+        except TRANSIENT:
+            raise
         except Exception:
             log.exception("projection %s: batch failed, isolating the bad record", self._projection.name)
             await self._isolate(partition, records)
-        for record in records:
-            await record.msg.ack()
 
     async def _commit(self, partition: int, records: Sequence[LogRecord]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -63,18 +63,29 @@ class PartitionConsumer:
         self._max_ack_pending = max_ack_pending
         self._sub: JetStreamContext.PullSubscription | None = None
 
-    def _config(self) -> ConsumerConfig:
+    def _config(self, start: int | None = None) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self.durable,
             filter_subject=self._filter,
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.ALL if start is None else DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
             ack_wait=self._ack_wait,
             max_ack_pending=self._max_ack_pending,
         )
 
-    async def open(self) -> None:
-        await self._js.add_consumer(self.stream, self._config())
+    async def open(self, *, after: int | None = None) -> None:
+        """Bind to the durable consumer, creating it if needed.
+
+        Args:
+            after: for a reader that keeps its own position (a projection): recreate the
+                consumer so that it delivers from stream sequence `after + 1`. Reusing the
+                old one is not safe: JetStream holds the messages handed to a reader that
+                died for `ack_wait`, and meanwhile delivers newer ones past them.
+        """
+        if after is not None:
+            await self.delete()
+        await self._js.add_consumer(self.stream, self._config(None if after is None else after + 1))
         self._sub = await self._js.pull_subscribe_bind(self.durable, stream=self.stream)
 
     async def fetch(self, batch: int, *, wait: float = 1.0) -> list[LogRecord]:

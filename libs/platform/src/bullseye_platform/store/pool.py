@@ -20,7 +20,9 @@ def quote_ident(name: str) -> str:
         ValueError: the name is not a plain lower-case identifier; identifiers are never
             built from user input, and this refuses anything that looks like it was.
     """
-    if not _IDENT.match(name):
+    # fullmatch, not match: `$` also matches before a trailing newline, so match() let
+    # "widgets\n" through as an "identifier".
+    if not _IDENT.fullmatch(name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return f'"{name}"'
 

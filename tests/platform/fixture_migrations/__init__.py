@@ -1,0 +1,1 @@
+"""A tiny service-like package whose `migrations/` folder the store tests apply."""

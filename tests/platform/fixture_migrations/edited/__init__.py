@@ -1,0 +1,1 @@
+"""The same package after someone edited an applied migration (same version, new text)."""

@@ -1,0 +1,94 @@
+"""JSON log lines carry the active trace; trace context survives a trip through message headers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from bullseye_platform.logging import JsonFormatter
+from bullseye_platform.telemetry import extract_context, inject_headers
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+
+@pytest.fixture
+def tracer() -> trace.Tracer:
+    """A recording tracer that does not touch the process-wide provider."""
+    return TracerProvider().get_tracer("tests")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(JsonFormatter("profile"))
+    logger = logging.getLogger("tests.platform.json")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield logger, sink
+    logger.removeHandler(handler)
+
+
+def entries(sink: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in sink.getvalue().splitlines()]
+
+
+def test_a_log_line_is_one_json_object_with_the_active_trace_and_span_ids(
+    log_lines: tuple[logging.Logger, io.StringIO], tracer: trace.Tracer
+) -> None:
+    logger, sink = log_lines
+    with tracer.start_as_current_span("resolve") as span:
+        logger.info("merged %d identities", 2, extra={"person_id": "p-1"})
+
+    [entry] = entries(sink)
+    context = span.get_span_context()
+    assert entry["trace_id"] == format(context.trace_id, "032x")
+    assert entry["span_id"] == format(context.span_id, "016x")
+    assert entry["msg"] == "merged 2 identities"
+    assert (entry["level"], entry["service"], entry["logger"]) == ("info", "profile", "tests.platform.json")
+    assert entry["person_id"] == "p-1"
+    assert str(entry["ts"]).endswith("Z")
+
+
+def test_a_log_line_outside_a_span_has_no_trace_ids(log_lines: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, sink = log_lines
+    logger.warning("no trace here")
+
+    [entry] = entries(sink)
+    assert "trace_id" not in entry and "span_id" not in entry
+
+
+def test_an_exception_is_logged_inside_the_same_json_object(log_lines: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, sink = log_lines
+    try:
+        raise ValueError("bad record")
+    except ValueError:
+        logger.exception("batch failed")
+
+    [entry] = entries(sink)
+    assert entry["level"] == "error"
+    assert "ValueError: bad record" in str(entry["exc"])
+
+
+def test_trace_context_injected_into_headers_is_extracted_unchanged(tracer: trace.Tracer) -> None:
+    with tracer.start_as_current_span("track") as span:
+        headers = inject_headers({"Nats-Msg-Id": "evt-1"})
+
+    carried = trace.get_current_span(extract_context(headers)).get_span_context()
+    sent = span.get_span_context()
+    assert headers["Nats-Msg-Id"] == "evt-1"
+    assert headers["traceparent"].split("-")[1] == format(sent.trace_id, "032x")
+    assert (carried.trace_id, carried.span_id, carried.is_remote) == (sent.trace_id, sent.span_id, True)
+
+
+def test_headers_without_trace_context_extract_to_no_parent() -> None:
+    for headers in (None, {}, {"Nats-Msg-Id": "evt-1"}):
+        assert not trace.get_current_span(extract_context(headers)).get_span_context().is_valid
+
+
+def test_injecting_outside_a_span_adds_no_traceparent() -> None:
+    assert "traceparent" not in inject_headers({})

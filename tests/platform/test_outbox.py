@@ -1,0 +1,120 @@
+"""Transactional outbox: facts leave with the commit that caused them, and reach the log once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from bullseye_platform.eventlog import LogWriter, StreamSpec
+from bullseye_platform.outbox import OutboxRelay, emit
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
+
+from tests.platform.waiting import wait_until
+
+
+class Rollback(Exception):
+    """Raised to roll a test transaction back."""
+
+
+@pytest.fixture
+async def relay(nc: NATS, js: JetStreamContext, pool: asyncpg.Pool) -> AsyncIterator[OutboxRelay]:
+    writer = LogWriter(nc, js)
+    yield OutboxRelay(pool=pool, writer=writer, batch_size=100, idle_poll=0.1)
+    await writer.close()
+
+
+async def emit_committed(pool: asyncpg.Pool, spec: StreamSpec, *msg_ids: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        for msg_id in msg_ids:
+            await emit(conn, subject=f"{spec.subject_prefix}.0.fact", payload=msg_id.encode(), msg_id=msg_id)
+
+
+async def messages_in(js: JetStreamContext, spec: StreamSpec) -> int:
+    return (await js.stream_info(spec.name)).state.messages
+
+
+async def pending_rows(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def test_a_fact_emitted_in_a_rolled_back_transaction_is_never_published(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    with pytest.raises(Rollback):
+        async with pool.acquire() as conn, conn.transaction():
+            await emit(conn, subject=f"{stream.subject_prefix}.0.fact", payload=b"x", msg_id="rolled-back")
+            raise Rollback
+
+    assert await relay.relay_once() == 0
+    assert await pending_rows(pool) == 0
+    assert await messages_in(js, stream) == 0
+
+
+async def test_committed_facts_are_published_in_order_with_their_msg_id_then_deleted(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    await emit_committed(pool, stream, "fact-1", "fact-2", "fact-3")
+
+    assert await relay.relay_once() == 3
+
+    assert await pending_rows(pool) == 0
+    stored = [await js.get_msg(stream.name, seq) for seq in (1, 2, 3)]
+    assert [m.headers["Nats-Msg-Id"] for m in stored if m.headers] == ["fact-1", "fact-2", "fact-3"]
+    assert [m.data for m in stored] == [b"fact-1", b"fact-2", b"fact-3"]
+    assert await relay.relay_once() == 0
+
+
+async def test_a_fact_carries_the_trace_it_was_emitted_in_and_its_own_headers(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    tracer = TracerProvider().get_tracer("tests")
+    with tracer.start_as_current_span("segment entered") as span:
+        async with pool.acquire() as conn, conn.transaction():
+            await emit(
+                conn, subject=f"{stream.subject_prefix}.0.fact", payload=b"{}", msg_id="traced", headers={"Kind": "x"}
+            )
+    await relay.relay_once()
+
+    headers = (await js.get_msg(stream.name, 1)).headers or {}
+    assert headers["Kind"] == "x"
+    assert headers["traceparent"].split("-")[1] == format(span.get_span_context().trace_id, "032x")
+
+
+async def test_a_fact_relayed_again_after_a_crash_before_its_delete_is_stored_once(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    await emit_committed(pool, stream, "fact-a", "fact-b")
+    await relay.relay_once()
+
+    # A relay that published these rows but died before deleting them leaves them in the
+    # outbox: the next relay publishes them again, under the same msg ids.
+    await emit_committed(pool, stream, "fact-a", "fact-b", "fact-c")
+    assert await relay.relay_once() == 3
+
+    assert await pending_rows(pool) == 0
+    assert await messages_in(js, stream) == 3
+
+
+async def test_the_relay_moves_facts_as_they_are_committed(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        for batch in range(5):
+            await emit_committed(pool, stream, *(f"live-{batch}-{i}" for i in range(40)))
+
+        async def all_relayed() -> bool:
+            return await messages_in(js, stream) == 200
+
+        await wait_until(all_relayed, within=10)
+    finally:
+        stop.set()
+        await running
+
+    assert await messages_in(js, stream) == 200
+    assert await pending_rows(pool) == 0
