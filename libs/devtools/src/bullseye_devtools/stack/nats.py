@@ -65,8 +65,8 @@ class NatsServer:
             )
         )
         self.proc = process.spawn([nats_server_binary(), "-c", str(config)], log=self.data_dir / "nats.log")
-        wait_for_port(self.port)
-        wait_for_port(self.monitor_port)
+        wait_for_port(self.port, proc=self.proc)
+        wait_for_port(self.monitor_port, proc=self.proc)
         return self
 
     def stop(self) -> None:

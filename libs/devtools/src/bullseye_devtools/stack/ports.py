@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 
@@ -13,14 +14,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 15.0, host: str = "127.0.0.1", proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until `host:port` accepts connections.
 
     Raises:
+        RuntimeError: `proc` exited first (its log says why).
         TimeoutError: nothing listened within `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process meant to listen on {host}:{port} exited with code {proc.returncode}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return

@@ -81,6 +81,8 @@ class PostgresServer:
         )
 
     def start(self) -> PostgresServer:
+        # postgres changes into its data folder, so every path it is given must be absolute.
+        self.data_dir = self.data_dir.resolve()
         self._init_cluster()
         sockets = self.data_dir / "sockets"
         sockets.mkdir(exist_ok=True)
@@ -97,7 +99,7 @@ class PostgresServer:
             "-c", "shared_buffers=128MB",
         ]  # fmt: skip
         self.proc = process.spawn(argv, log=self.data_dir / "postgres.log", user=user)
-        wait_for_port(self.port, timeout=30)
+        wait_for_port(self.port, timeout=30, proc=self.proc)
         self._create_database()
         return self
 

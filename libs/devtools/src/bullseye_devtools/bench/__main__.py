@@ -1,0 +1,3 @@
+from bullseye_devtools.bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""Every module that registers benchmarks; importing it fills the registry, in this order."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = (
+    "bullseye_devtools.bench.natsbench",
+    "bullseye_devtools.bench.ingest",
+)
+
+
+def load() -> None:
+    for module in MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,5 @@
+"""`python -m bullseye_devtools.demo`."""
+
+from bullseye_devtools.demo.cli import main
+
+raise SystemExit(main())

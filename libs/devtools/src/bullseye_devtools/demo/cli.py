@@ -1,0 +1,82 @@
+"""`python -m bullseye_devtools.demo` (`make demo`): the platform end to end on one machine.
+
+Runs `STEPS` in order on a stack it starts itself in .data/demo and always stops it, on
+success, on error and on Ctrl-C, unless --keep-running was asked for (then at Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from bullseye_devtools.demo import report
+from bullseye_devtools.demo.context import DemoContext, DemoOptions
+from bullseye_devtools.demo.steps import STEPS, Step
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = DemoOptions()
+    parser = argparse.ArgumentParser(prog="bullseye-demo", description="Run the Bullseye demo end to end")
+    parser.add_argument("--shoppers", type=int, default=defaults.shoppers, help="shoppers to simulate (default 2000)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="traffic seed (default 42)")
+    parser.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="stack folder, wiped at start")
+    parser.add_argument("--report-dir", type=Path, default=defaults.report_dir, help="where demo.md and the PNG go")
+    parser.add_argument("--resend", type=int, default=defaults.resend, help="events resent to show idempotency")
+    parser.add_argument("--keep-running", action="store_true", help="leave the stack up until Ctrl-C")
+    return parser
+
+
+async def run_steps(ctx: DemoContext, steps: list[Step]) -> None:
+    for number, step in enumerate(steps, 1):
+        print(f"[{number}/{len(steps)}] {step.title} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        await step.run(ctx)
+        print(f"      done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
+def _wait_for_ctrl_c(ctx: DemoContext) -> None:
+    stack = ctx.running()
+    print(f"\nThe stack keeps running (Ctrl-C stops it). ingestion: {stack.ingestion_address}")
+    for name, value in {**stack.env, "BULLSEYE_API_KEY": ctx.api_key}.items():
+        print(f"  {name}={value}")
+    while True:
+        time.sleep(3600)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM ends the demo like Ctrl-C does, so the stack is stopped either way."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.shoppers < 1 or args.resend < 0:
+        print("--shoppers must be >= 1 and --resend >= 0", file=sys.stderr)
+        return 2
+    options = DemoOptions(
+        shoppers=args.shoppers, seed=args.seed, data_dir=args.data_dir, report_dir=args.report_dir,
+        resend=args.resend, keep_running=args.keep_running,
+    )  # fmt: skip
+    ctx = DemoContext(options)
+    signal.signal(signal.SIGTERM, _terminate)
+    finished = False
+    try:
+        with ctx.cleanup:
+            asyncio.run(run_steps(ctx, STEPS))
+            finished = True
+            print(report.to_text(ctx))
+            if options.keep_running:
+                _wait_for_ctrl_c(ctx)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the stack was stopped", file=sys.stderr)
+        if not finished:
+            return 130
+    except Exception as exc:
+        print(f"\ndemo failed: {type(exc).__name__}: {exc}\n(logs: {options.data_dir})", file=sys.stderr)
+        return 1
+    return 0 if ctx.passed else 1

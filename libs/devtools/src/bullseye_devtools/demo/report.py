@@ -1,0 +1,97 @@
+"""The demo's report: sections of label/value rows and checks, as console text and Markdown."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+from bullseye_devtools.demo.context import DemoContext, Section
+from bullseye_devtools.traffic import GroundTruth, SendStats
+
+
+def _euros(cents: int) -> str:
+    return f"€{cents / 100:,.2f}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def traffic_sections(truth: GroundTruth, shoppers: int, seed: int) -> list[Section]:
+    """What was generated: population, events by type, the funnel and the money."""
+    population = Section(
+        "Traffic generated",
+        [
+            ("shoppers (seed)", f"{shoppers:,} (seed {seed})"),
+            ("events", f"{truth.events:,}"),
+            ("devices (anonymous ids)", f"{truth.devices:,}"),
+            ("accounts seen (user ids)", f"{truth.users:,}"),
+            ("visits (sessions)", f"{truth.sessions:,}"),
+        ],
+    )
+    by_type = Section("Events sent by type", [(kind, f"{count:,}") for kind, count in truth.by_type.most_common()])
+    return [population, by_type, funnel_section(truth)]
+
+
+def funnel_section(truth: GroundTruth) -> Section:
+    steps = truth.funnel()
+    rows = [(steps[0][0], f"{steps[0][1]:,}")]
+    for (_, before), (label, count) in itertools.pairwise(steps):
+        rows.append((label, f"{count:,}  ({_pct(count, before)} of previous, {_pct(count, steps[0][1])} of visits)"))
+    orders = truth.by_type["order_completed"]
+    rows += [
+        ("add to cart per product view", _pct(truth.by_type["cart_item_added"], truth.by_type["product_viewed"])),
+        ("revenue", f"{_euros(truth.revenue_cents)} from {orders:,} orders"),
+        ("average order", _euros(truth.average_order_cents)),
+        ("refunds", f"{truth.by_type['order_refunded']:,} ({_pct(truth.by_type['order_refunded'], orders)} of orders)"
+         f", {_euros(truth.refunded_cents)}"),
+    ]  # fmt: skip
+    return Section("Funnel (visits reaching each step)", rows, "view -> cart -> checkout -> order, per visit")
+
+
+def sending_section(stats: SendStats) -> Section:
+    retries = ", ".join(f"{n} {code}" for code, n in stats.retries.items()) or "none"
+    return Section(
+        "Ingestion (TrackBatch, 100 events per call)",
+        [
+            ("events sent", f"{stats.events:,} in {stats.calls:,} calls, {stats.elapsed:.1f} s"),
+            ("accepted / duplicates / rejected", f"{stats.accepted:,} / {stats.duplicates:,} / {stats.rejected:,}"),
+            ("throughput", f"{stats.throughput:,.0f} events/s"),
+            ("latency per call p50 / p99", f"{_ms(stats.percentile(0.5))} / {_ms(stats.percentile(0.99))}"),
+            ("retries", retries),
+        ],
+        "an OK answer means JetStream acknowledged every accepted event (fsync always)",
+    )  # fmt: skip
+
+
+def _title(ctx: DemoContext) -> str:
+    return f"Bullseye demo — {ctx.options.shoppers:,} shoppers, seed {ctx.options.seed}"
+
+
+def to_text(ctx: DemoContext) -> str:
+    lines = ["", _title(ctx), "=" * len(_title(ctx))]
+    for section in ctx.sections:
+        lines += ["", section.title, "-" * len(section.title)]
+        lines += [f"  {label:<34} {value}" for label, value in section.rows]
+        if section.note:
+            lines.append(f"  ({section.note})")
+    lines += ["", "Checks", "------"]
+    lines += [f"  {'✓' if c.ok else '✗'} {c.claim}: {c.detail}" for c in ctx.checks]
+    lines += [f"  report: {path}" for path in ctx.files]
+    return "\n".join(lines)
+
+
+def to_markdown(ctx: DemoContext) -> str:
+    lines = [f"# {_title(ctx)}", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make demo`.", ""]
+    for section in ctx.sections:
+        lines += [f"## {section.title}", "", "| | |", "|---|---|"]
+        lines += [f"| {label} | {value} |" for label, value in section.rows]
+        lines += ["", f"_{section.note}_", ""] if section.note else [""]
+    lines += ["## Checks", ""]
+    lines += [f"- {'✅' if c.ok else '❌'} **{c.claim}**: {c.detail}" for c in ctx.checks]
+    lines += ["", "![funnel and events per type](demo-funnel.png)", ""]
+    return "\n".join(lines)

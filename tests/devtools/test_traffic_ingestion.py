@@ -1,0 +1,49 @@
+"""Generated traffic through the real ingestion service, and the sender's retry rules."""
+
+from __future__ import annotations
+
+import pytest
+from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_devtools.traffic import SendOptions, generate, send
+from bullseye_devtools.traffic.sender import SendError
+
+from tests.conftest import create_key
+
+
+async def test_every_generated_event_is_accepted_by_ingestion(
+    ingestion: ServiceProcess, ingestion_env: dict[str, str]
+) -> None:
+    key = create_key(ingestion_env, "--source", "traffic-test", "--rate", "100000", "--burst", "20000")
+    events = list(generate(250, 1001))
+    stats = await send(events, address=ingestion.address, api_key=key)
+    assert stats.rejected == 0, stats.rejections
+    assert (stats.accepted, stats.duplicates) == (len(events), 0)
+    assert stats.calls == -(-len(events) // 100) and stats.percentile(0.99) > 0
+
+
+async def test_resending_the_same_events_stores_nothing_new(
+    ingestion: ServiceProcess, ingestion_env: dict[str, str]
+) -> None:
+    key = create_key(ingestion_env, "--source", "traffic-test", "--rate", "100000", "--burst", "20000")
+    events = list(generate(20, 1002))
+    await send(events, address=ingestion.address, api_key=key)
+    again = await send(events, address=ingestion.address, api_key=key)
+    assert (again.accepted, again.duplicates) == (0, len(events))
+
+
+async def test_throttled_batches_are_retried_after_retry_info(
+    ingestion: ServiceProcess, ingestion_env: dict[str, str]
+) -> None:
+    key = create_key(ingestion_env, "--source", "traffic-slow", "--rate", "2000", "--burst", "200")
+    events = list(generate(60, 1003))[:1500]
+    stats = await send(events, address=ingestion.address, api_key=key)
+    assert stats.retries["RESOURCE_EXHAUSTED"] > 0
+    assert (stats.accepted, stats.rejected) == (len(events), 0)
+
+
+async def test_a_batch_over_the_keys_burst_fails_without_retrying(
+    ingestion: ServiceProcess, ingestion_env: dict[str, str]
+) -> None:
+    key = create_key(ingestion_env, "--source", "traffic-tiny", "--rate", "1000", "--burst", "50")
+    with pytest.raises(SendError, match=r"RESOURCE_EXHAUSTED.*burst"):
+        await send(list(generate(5, 1004))[:100], address=ingestion.address, api_key=key, options=SendOptions())
