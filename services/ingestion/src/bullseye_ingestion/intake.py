@@ -97,7 +97,7 @@ class Intake:
             subject=subject_for(self._prefix, partition, kind),
             payload=stored.SerializeToString(),
             msg_id=stored.event_id,
-            headers={**arrival.trace_headers, "Bullseye-Event-Type": kind},
+            headers=arrival.trace_headers,  # the subject already names the event type
         )
 
     async def accept(self, events: Sequence[ev.Event], *, source: str, backfill: bool) -> pb.BatchResult:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from bullseye.events.v1 import event_pb2 as ev
 from google.type.money_pb2 import Money
 
+BATCH = 100  # events per TrackBatch call, as the benchmark asks
 CATEGORIES = ["shoes", "outdoor", "kitchen", "beauty", "toys", "books", "garden", "electronics"]
 LOCALES = [
     ("fr-FR", "Europe/Paris"),

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import nats
 import psutil
 from bullseye_platform.eventlog import Durability, StreamSpec, ensure_stream
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from bullseye_devtools.bench.events import RequestFactory
+from bullseye_devtools.bench.events import BATCH, RequestFactory
+from bullseye_devtools.bench.loadgen import percentile
 from bullseye_devtools.bench.registry import Result, Session, benchmark
 from bullseye_devtools.stack import NatsServer
 
@@ -128,3 +130,47 @@ def _detail(plan: PublishPlan, found: Measured, mode: str) -> dict[str, object]:
         "runs": runs,
         "cpu_us_per_event": found.cpu_us_per_event,
     }
+
+
+async def atomic_commit_latencies(url: str, batch: Batch) -> list[float]:
+    """Milliseconds from the first message of an atomic batch to its commit ack, batch by batch."""
+    nc = await nats.connect(url, name="bullseye-bench-atomic")
+    try:
+        await ensure_stream(nc.jetstream(), SPEC)
+        latencies = []
+        for first in range(0, len(batch), BATCH):
+            started = time.perf_counter()
+            await _atomic_batch(nc, batch[first : first + BATCH])
+            latencies.append((time.perf_counter() - started) * 1000)
+        return latencies
+    finally:
+        await nc.close()
+
+
+async def _atomic_batch(nc: NATS, batch: Batch) -> None:
+    batch_id = f"b{time.monotonic_ns()}"
+    for number, (subject, payload, headers) in enumerate(batch, start=1):
+        marks = {**headers, "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)}
+        if number < len(batch):
+            await nc.publish(subject, payload, headers=marks)
+            continue
+        reply = await nc.request(subject, payload, timeout=10, headers={**marks, "Nats-Batch-Commit": "1"})
+        assert b'"error"' not in reply.data, reply.data
+
+
+@benchmark("nats.atomic_batch.latency", provides=["nats.atomic_batch.latency_p50", "nats.atomic_batch.latency_p99"])
+def atomic_batch_latency(session: Session) -> Iterator[Result]:
+    """Strict server, one atomic batch of BATCH messages at a time: the floor under any
+    durable append of a TrackBatch call, since the server stages and fsyncs every batch."""
+    batches = 20 if session.quick else 300
+    server = NatsServer(session.workdir / "nats-atomic", durability=Durability.STRICT).start()
+    try:
+        latencies = asyncio.run(atomic_commit_latencies(server.url, prepared(RequestFactory(seed=13), batches * BATCH)))
+    finally:
+        server.stop()
+    ordered = sorted(latencies)
+    p50, p99 = percentile(ordered, 50), percentile(ordered, 99)
+    session.step(f"atomic batches of {BATCH}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    detail = {"batches": batches, "batch": BATCH, "mode": "sync_interval: always"}
+    yield Result("nats.atomic_batch.latency_p50", p50, "ms", detail=detail)
+    yield Result("nats.atomic_batch.latency_p99", p99, "ms", detail=detail)
