@@ -18,6 +18,8 @@ from bullseye_devtools.bench.registry import Result, Target, plan
 EXPECTED = {
     "nats.publish_async",
     "nats.publish_async.strict",
+    "nats.atomic_batch.latency_p50",
+    "nats.atomic_batch.latency_p99",
     "ingest.trackbatch.throughput",
     "ingest.trackbatch.latency_p50",
     "ingest.trackbatch.latency_p99",
@@ -50,7 +52,12 @@ def test_quick_run_writes_every_result_with_its_ratio(tmp_path: Path) -> None:
     assert baseline["value"] == results["nats.publish_async"]["value"]
     assert throughput["ratio"] == pytest.approx(throughput["value"] / baseline["value"], rel=1e-3)
     assert throughput["target"] == "ratio >= 0.7"
-    assert results["ingest.trackbatch.latency_p99"]["target"] == "<= 25"
+    latency = results["ingest.trackbatch.latency_p99"]
+    assert latency["target"] == "<= 25"
+    assert latency["baseline"] == {
+        "name": "nats.atomic_batch.latency_p99",
+        "value": results["nats.atomic_batch.latency_p99"]["value"],
+    }
 
 
 def test_only_runs_the_selection_and_what_it_needs() -> None:
@@ -58,10 +65,11 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
     assert [b.name for b in plan("nats.publish_async.strict")] == ["nats.publish_async", "nats.publish_async.strict"]
     assert [b.name for b in plan("ingest.trackbatch.latency_p99")] == [
         "nats.publish_async",
+        "nats.atomic_batch.latency",
         "ingest.trackbatch.throughput",
         "ingest.trackbatch.latency",
     ]
-    assert len(plan("ingest")) == 4
+    assert len(plan("ingest")) == 5
     with pytest.raises(KeyError):
         plan("no-such-benchmark")
 
