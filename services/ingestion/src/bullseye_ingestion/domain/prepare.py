@@ -19,30 +19,37 @@ def stamp(event: ev.Event, *, received_at: Timestamp, source: str) -> ev.Event:
     stored = ev.Event()
     stored.CopyFrom(event)
     stored.ClearField("receipt")
-    stored.receipt.received_at.CopyFrom(received_at)
-    stored.receipt.source = source
+    receipt = stored.receipt  # bound once: each attribute step costs ~0.25 us on upb
+    receipt.received_at.CopyFrom(received_at)
+    receipt.source = source
     if event.HasField("occurred_at"):
-        stored.receipt.client_occurred_at.CopyFrom(event.occurred_at)
-    if event.HasField("sent_at") and event.HasField("occurred_at"):
-        _correct_skew(stored, event)
+        receipt.client_occurred_at.CopyFrom(event.occurred_at)
+        if event.HasField("sent_at"):
+            _correct_skew(stored, event)
     return stored
+
+
+def _nanos(ts: Timestamp) -> int:
+    """ts.ToNanoseconds() without its method call overhead (~1 us each, three per event)."""
+    return ts.seconds * 1_000_000_000 + ts.nanos
 
 
 def _correct_skew(stored: ev.Event, event: ev.Event) -> None:
     """Integer nanoseconds, not datetimes: a skew that moves occurred_at out of range must
     reach validation as an invalid timestamp, not fail the whole call."""
-    if not (valid_timestamp(event.sent_at) and valid_timestamp(event.occurred_at)):
+    sent_at, occurred_at = event.sent_at, event.occurred_at
+    if not (valid_timestamp(sent_at) and valid_timestamp(occurred_at)):
         return  # validation rejects the event
-    skew = stored.receipt.received_at.ToNanoseconds() - event.sent_at.ToNanoseconds()
+    skew = _nanos(stored.receipt.received_at) - _nanos(sent_at)
     stored.receipt.clock_skew_ms = skew // 1_000_000
-    corrected = event.occurred_at.ToNanoseconds() + skew
-    stored.occurred_at.seconds, stored.occurred_at.nanos = divmod(corrected, 1_000_000_000)
+    stored.occurred_at.seconds, stored.occurred_at.nanos = divmod(_nanos(occurred_at) + skew, 1_000_000_000)
 
 
 def normalize(stored: ev.Event, *, live_window: float) -> None:
     """Mask the IP, canonicalize emails and phones, flag history (valid events only)."""
-    if stored.context.ip:
-        stored.context.ip = mask_ip(stored.context.ip)
+    context = stored.context
+    if context.ip:
+        context.ip = mask_ip(context.ip)
     kind = stored.WhichOneof("payload")
     if kind in ("identified", "signed_up"):
         data = getattr(stored, kind).personal
@@ -51,5 +58,6 @@ def normalize(stored: ev.Event, *, live_window: float) -> None:
             data.email = normalize_email(data.email)
         if data.phone:
             data.phone = normalize_phone(data.phone, region=region)
-    age = stored.receipt.received_at.ToSeconds() - stored.occurred_at.ToSeconds()
-    stored.receipt.backfill = age > live_window
+    receipt = stored.receipt
+    age = receipt.received_at.seconds - stored.occurred_at.seconds  # what ToSeconds() returns, 1 us cheaper
+    receipt.backfill = age > live_window
