@@ -15,6 +15,7 @@ from bullseye_platform.eventlog import Appended, AppendError, LogMessage, LogWri
 from bullseye_platform.grpc import Unavailable
 from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import metrics
 
 from bullseye_ingestion.domain import prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
@@ -69,6 +70,9 @@ class Intake:
         self._writer, self._policy = writer, policy
         self._prefix, self._partitions = subject_prefix, partitions
         self._clock = clock
+        self._counted = metrics.get_meter("bullseye.ingestion").create_counter(
+            "ingestion_events", description="events by outcome (accepted, duplicate, rejected) and source"
+        )
 
     def check(self, index: int, event: ev.Event, arrival: Arrival) -> _Checked:
         """Validate one event; a valid one comes back prepared for storage."""
@@ -123,7 +127,18 @@ class Intake:
                 reason="LOG_UNAVAILABLE",
             ) from exc
         by_index = {c.index: a for c, a in zip(to_send, appended, strict=True)}
-        return self._result(checked, first_of, by_index)
+        result = self._result(checked, first_of, by_index)
+        self._count(result, source)
+        return result
+
+    def _count(self, result: pb.BatchResult, source: str) -> None:
+        for status, count in (
+            ("accepted", result.accepted),
+            ("duplicate", result.duplicates),
+            ("rejected", result.rejected),
+        ):
+            if count:
+                self._counted.add(count, {"status": status, "source": source})
 
     @staticmethod
     def _result(checked: list[_Checked], first_of: dict[str, int], by_index: dict[int, Appended]) -> pb.BatchResult:
