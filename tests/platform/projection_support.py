@@ -19,7 +19,7 @@ async def publish(nc: NATS, js: JetStreamContext, spec: StreamSpec, count: int, 
 
     Returns the last seq of each partition.
     """
-    writer = LogWriter(nc, js)
+    writer = LogWriter(nc)
     messages = [
         LogMessage(
             subject=subject_for(spec.subject_prefix, partition_of(f"person-{i % 301}", PARTITIONS), "test_event"),

@@ -27,7 +27,7 @@ async def message_count(js: JetStreamContext, spec: StreamSpec) -> int:
 
 @pytest.fixture(params=[True, False], ids=["atomic", "per-message"])
 async def writer(request: pytest.FixtureRequest, nc: NATS, js: JetStreamContext) -> AsyncIterator[LogWriter]:
-    writer = LogWriter(nc, js, max_batch=64, max_in_flight=4, atomic=request.param)
+    writer = LogWriter(nc, max_batch=64, max_in_flight=4, atomic=request.param)
     yield writer
     await writer.close()
 
@@ -107,7 +107,7 @@ async def test_an_append_no_stream_captures_raises_append_error(writer: LogWrite
 async def test_an_atomic_batch_the_stream_refuses_raises_append_error(
     nc: NATS, js: JetStreamContext, stream: StreamSpec
 ) -> None:
-    writer = LogWriter(nc, js, timeout=2.0)
+    writer = LogWriter(nc, timeout=2.0)
     too_big = LogMessage(
         subject=f"{stream.subject_prefix}.0.big", payload=b"x" * (stream.max_msg_size + 1), msg_id="big"
     )
@@ -119,10 +119,23 @@ async def test_an_atomic_batch_the_stream_refuses_raises_append_error(
     assert await message_count(js, stream) == 0
 
 
+async def test_a_message_the_stream_refuses_fails_the_append_with_the_servers_reason(
+    nc: NATS, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    writer = LogWriter(nc, atomic=False, timeout=30.0)
+    too_big = LogMessage(
+        subject=f"{stream.subject_prefix}.0.big", payload=b"x" * (stream.max_msg_size + 1), msg_id="big"
+    )
+
+    with pytest.raises(AppendError, match=r"stream refused message big: .*message size exceeds maximum"):
+        await writer.append([too_big])
+    await writer.close()
+
+
 async def test_ensure_stream_is_idempotent_and_applies_a_changed_duplicate_window(
     js: JetStreamContext, stream: StreamSpec, nc: NATS
 ) -> None:
-    writer = LogWriter(nc, js)
+    writer = LogWriter(nc)
     await writer.append([message(stream, "kept")])
     await writer.close()
 

@@ -22,7 +22,7 @@ class Rollback(Exception):
 
 @pytest.fixture
 async def relay(nc: NATS, js: JetStreamContext, pool: asyncpg.Pool) -> AsyncIterator[OutboxRelay]:
-    writer = LogWriter(nc, js)
+    writer = LogWriter(nc)
     yield OutboxRelay(pool=pool, writer=writer, batch_size=100, idle_poll=0.1)
     await writer.close()
 

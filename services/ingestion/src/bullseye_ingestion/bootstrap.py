@@ -65,7 +65,7 @@ async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
     nc = await connect(config.nats_url, name="bullseye-ingestion")
     js = nc.jetstream()
     await ensure_stream(js, stream_spec(config))
-    writer = LogWriter(nc, js, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
+    writer = LogWriter(nc, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
     policy = event_policy(config)
     intake = Intake(writer=writer, policy=policy, subject_prefix=config.subject_prefix, partitions=config.partitions)
     gate = Gatekeeper(KeyStore(pool), cache_ttl=config.key_cache_ttl)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from nats import errors as nats_errors
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +83,13 @@ class LogWriter:
     def __init__(
         self,
         nc: NATS,
-        js: JetStreamContext,
         *,
         max_batch: int = 500,
         max_in_flight: int = 4,
         timeout: float = 5.0,
         atomic: bool = True,
     ) -> None:
-        self._nc, self._js = nc, js
+        self._nc = nc
         self._max_batch = min(max_batch, MAX_ATOMIC_BATCH)
         self._slots = asyncio.Semaphore(max_in_flight)
         self._timeout = timeout
@@ -180,15 +178,30 @@ class LogWriter:
         return [Appended(seq=first + offset, duplicate=False) for offset in range(last)]
 
     async def _send_each(self, batch: list[_Pending]) -> list[Appended]:
-        futures = [
-            await self._js.publish_async(p.message.subject, p.message.payload, headers=p.message.header_map())
-            for p in batch
-        ]
+        # Pipelined requests whose acks we parse ourselves, not js.publish_async: nats-py
+        # 2.16 raises inside its reply callback on an error ack, so that future never
+        # resolves and every waiter sat out the whole timeout instead of hearing why.
+        publishes = [asyncio.create_task(self._send_one(p.message)) for p in batch]  # started in order
         try:
-            acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout)
-        except TimeoutError as exc:
-            raise AppendError(f"no ack for {len(batch)} messages within {self._timeout}s") from exc
-        return [Appended(seq=ack.seq, duplicate=bool(ack.duplicate)) for ack in acks]
+            return list(await asyncio.gather(*publishes))
+        finally:
+            for task in publishes:
+                task.cancel()
+
+    async def _send_one(self, message: LogMessage) -> Appended:
+        try:
+            reply = await self._nc.request(
+                message.subject, message.payload, timeout=self._timeout, headers=message.header_map()
+            )
+        except NatsTimeoutError as exc:
+            raise AppendError(f"no ack for message {message.msg_id} within {self._timeout}s") from exc
+        ack = json.loads(reply.data)
+        error = ack.get("error")
+        if error:
+            raise AppendError(
+                f"stream refused message {message.msg_id}: {error.get('description')} ({error.get('err_code')})"
+            )
+        return Appended(seq=int(ack["seq"]), duplicate=bool(ack.get("duplicate")))
 
     async def close(self) -> None:
         """Wait for batches in flight, then stop the flusher."""
