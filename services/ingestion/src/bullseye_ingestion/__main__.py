@@ -11,6 +11,7 @@ from bullseye_platform.logging import configure_logging
 from bullseye_platform.telemetry import setup_telemetry
 
 from bullseye_ingestion import bootstrap
+from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.config import PREFIX, IngestionConfig
 
 log = logging.getLogger("bullseye_ingestion")
@@ -28,7 +29,7 @@ async def serve(config: IngestionConfig) -> None:
 
 
 async def migrate_only(config: IngestionConfig) -> None:
-    pool = await bootstrap.open_store(config)
+    pool = await open_store(config)
     await pool.close()
 
 

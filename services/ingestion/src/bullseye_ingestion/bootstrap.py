@@ -6,12 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import asyncpg
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
-from bullseye_platform.store import create_pool, migrate
 
+from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.api.auth import Gatekeeper
 from bullseye_ingestion.api.servicer import IngestionServicer
@@ -19,7 +18,6 @@ from bullseye_ingestion.config import IngestionConfig
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.intake import Intake
 
-MIGRATIONS = "bullseye_ingestion"
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
 
 
@@ -42,14 +40,6 @@ def event_policy(config: IngestionConfig) -> EventPolicy:
         future_tolerance=config.future_tolerance,
         live_window=config.live_window,
     )
-
-
-async def open_store(config: IngestionConfig) -> asyncpg.Pool:
-    """The pool, with migrations applied (also what `bullseye-ingestion migrate` runs)."""
-    pool = await create_pool(config.database_url, schema=config.schema)
-    async with pool.acquire() as conn:
-        await migrate(conn, schema=config.schema, package=MIGRATIONS)
-    return pool
 
 
 @dataclass

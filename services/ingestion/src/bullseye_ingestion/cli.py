@@ -8,7 +8,7 @@ import sys
 
 from bullseye_platform.config import load_or_exit
 
-from bullseye_ingestion import bootstrap
+from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.config import PREFIX, IngestionConfig
 from bullseye_ingestion.domain.keys import Scope
@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
-    pool = await bootstrap.open_store(config)
+    pool = await open_store(config)
     store = KeyStore(pool)
     try:
         if args.command == "create":
