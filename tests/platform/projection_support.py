@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 import asyncpg
-from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, partition_in, partition_of, subject_for
+from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, partition_of, subject_for
 from bullseye_platform.projection import ProjectionRunner
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -20,19 +20,18 @@ async def publish(nc: NATS, js: JetStreamContext, spec: StreamSpec, count: int, 
     Returns the last seq of each partition.
     """
     writer = LogWriter(nc)
+    numbers = range(start, start + count)
+    partitions = [partition_of(f"person-{i % 301}", PARTITIONS) for i in numbers]
     messages = [
         LogMessage(
-            subject=subject_for(spec.subject_prefix, partition_of(f"person-{i % 301}", PARTITIONS), "test_event"),
-            payload=str(i).encode(),
-            msg_id=f"evt-{i}",
+            subject=subject_for(spec.subject_prefix, p, "test_event"), payload=str(i).encode(), msg_id=f"evt-{i}"
         )
-        for i in range(start, start + count)
+        for i, p in zip(numbers, partitions, strict=True)
     ]
     appended = await writer.append(messages)
     await writer.close()
     ends: dict[int, int] = {}
-    for message, where in zip(messages, appended, strict=True):
-        partition = partition_in(message.subject)
+    for partition, where in zip(partitions, appended, strict=True):
         ends[partition] = max(ends.get(partition, 0), where.seq)
     return ends
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from bullseye_platform.eventlog import LogRecord, PartitionConsumer, StreamSpec
+from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.store.pool import Connection
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -58,13 +59,18 @@ async def fetch_all(js: JetStreamContext, spec: StreamSpec, partition: int, end:
     return records
 
 
+def runner_for(
+    js: JetStreamContext, pool: asyncpg.Pool, stream: StreamSpec, projection: CountingProjection
+) -> ProjectionRunner:
+    """A runner of `projection` over every partition of the test's stream."""
+    return build_runner(js, pool, projection, stream=stream.name, prefix=stream.subject_prefix, partitions=ALL)
+
+
 async def test_every_published_event_is_applied_exactly_once(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:
     ends = await publish(nc, js, stream, 600)
-    runner = build_runner(
-        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    runner = runner_for(js, pool, stream, CountingProjection())
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -80,15 +86,11 @@ async def test_a_restarted_runner_carries_on_from_its_stored_position(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:
     first = await publish(nc, js, stream, 200)
-    runner = build_runner(
-        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    runner = runner_for(js, pool, stream, CountingProjection())
     await run_until_caught_up(runner, pool, "counting", first)
 
     later = await publish(nc, js, stream, 300, start=200)
-    restarted = build_runner(
-        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    restarted = runner_for(js, pool, stream, CountingProjection())
     await run_until_caught_up(restarted, pool, "counting", later)
 
     tables = await dump(pool)
@@ -101,9 +103,7 @@ async def test_a_redelivered_batch_at_or_below_the_stored_position_is_skipped(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:
     ends = await publish(nc, js, stream, 200)
-    runner = build_runner(
-        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    runner = runner_for(js, pool, stream, CountingProjection())
     await run_until_caught_up(runner, pool, "counting", ends)
     before = await dump(pool)
 
@@ -126,9 +126,7 @@ async def test_a_consumer_left_by_a_crashed_worker_cannot_make_the_runner_skip_i
     await crashed.open()
     assert await crashed.fetch(20, wait=1.0)
     await crashed.close()
-    runner = build_runner(
-        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    runner = runner_for(js, pool, stream, CountingProjection())
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -142,7 +140,7 @@ async def test_a_batch_that_failed_transiently_is_retried_before_any_later_recor
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:
     ends = await publish(nc, js, stream, 400)
-    runner = build_runner(js, pool, FlakyProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL)
+    runner = runner_for(js, pool, stream, FlakyProjection())
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -158,7 +156,7 @@ async def test_a_record_that_cannot_be_applied_is_set_aside_and_its_partition_mo
 ) -> None:
     ends = await publish(nc, js, stream, 300)
     poisoned = CountingProjection(poison={"evt-123"})
-    runner = build_runner(js, pool, poisoned, stream=stream.name, prefix=stream.subject_prefix, partitions=ALL)
+    runner = runner_for(js, pool, stream, poisoned)
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -178,9 +176,7 @@ async def test_a_database_outage_while_isolating_a_bad_record_does_not_stop_the_
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:
     ends = await publish(nc, js, stream, 200)
-    runner = build_runner(
-        js, pool, OutageWhileIsolating(), stream=stream.name, prefix=stream.subject_prefix, partitions=ALL
-    )
+    runner = runner_for(js, pool, stream, OutageWhileIsolating())
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -195,7 +191,7 @@ async def test_reset_then_replay_rebuilds_identical_tables(
 ) -> None:
     ends = await publish(nc, js, stream, 500)
     projection = CountingProjection(poison={"evt-7"})
-    runner = build_runner(js, pool, projection, stream=stream.name, prefix=stream.subject_prefix, partitions=ALL)
+    runner = runner_for(js, pool, stream, projection)
     await run_until_caught_up(runner, pool, "counting", ends)
     live = await dump(pool)
 

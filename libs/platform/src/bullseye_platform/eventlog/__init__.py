@@ -3,7 +3,7 @@
 from bullseye_platform.eventlog.connection import connect
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
 from bullseye_platform.eventlog.streams import Durability, StreamSpec, ensure_stream
-from bullseye_platform.eventlog.subjects import partition_filter, partition_in, partition_of, subject_for
+from bullseye_platform.eventlog.subjects import partition_filter, partition_of, subject_for
 from bullseye_platform.eventlog.writer import Appended, AppendError, LogMessage, LogWriter
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "connect",
     "ensure_stream",
     "partition_filter",
-    "partition_in",
     "partition_of",
     "subject_for",
 ]

@@ -22,8 +22,3 @@ def subject_for(prefix: str, partition: int, kind: str) -> str:
 def partition_filter(prefix: str, partition: int) -> str:
     """The filter subject of one partition."""
     return f"{prefix}.{partition}.>"
-
-
-def partition_in(subject: str) -> int:
-    """The partition token of a subject built by `subject_for`."""
-    return int(subject.split(".", 2)[1])
