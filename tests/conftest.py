@@ -3,6 +3,7 @@ chained server -> client -> stream -> service process, torn down at the end."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -51,8 +52,23 @@ async def pg(postgres: PostgresServer) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
+# The secrets a deployment gets from a Kubernetes Secret; fixed here so every process agrees.
+TEST_SECRETS = {
+    "BULLSEYE_MASTER_KEY": base64.b64encode(b"m" * 32).decode(),
+    "BULLSEYE_HASH_KEY": base64.b64encode(b"h" * 32).decode(),
+}
+
+
 def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str) -> dict[str, str]:
-    return {"NATS_URL": nats_server.url, "DATABASE_URL": postgres.dsn, "INGESTION_PARTITIONS": "4", **extra}
+    return {
+        "NATS_URL": nats_server.url,
+        "DATABASE_URL": postgres.dsn,
+        "INGESTION_PARTITIONS": "4",
+        "IDENTITY_EVENTS_PARTITIONS": "4",
+        "IDENTITY_PARTITIONS": "4",
+        **TEST_SECRETS,
+        **extra,
+    }
 
 
 def create_key(env: dict[str, str], *args: str) -> str:
@@ -68,8 +84,17 @@ def create_key(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def ingestion_env(nats_server: NatsServer, postgres: PostgresServer) -> dict[str, str]:
-    return service_env(nats_server, postgres)
+def identity(nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path) -> Iterator[ServiceProcess]:
+    """Identity, started before ingestion: ingestion asks it for the keys that seal personal data."""
+    env = service_env(nats_server, postgres)
+    service = ServiceProcess("identity", "bullseye_identity", env, stack_dir / "logs").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def ingestion_env(nats_server: NatsServer, postgres: PostgresServer, identity: ServiceProcess) -> dict[str, str]:
+    return service_env(nats_server, postgres, INGESTION_IDENTITY_ADDRESS=identity.address)
 
 
 @pytest.fixture(scope="session")

@@ -33,5 +33,6 @@ def test_code_passes_ruff(args: list[str]) -> None:
 
 
 def test_code_passes_mypy_strict() -> None:
-    done = run(str(BIN / "mypy"), "-p", "bullseye_platform", "-p", "bullseye_devtools", "-p", "bullseye_ingestion")
+    packages = ["bullseye_platform", "bullseye_devtools", "bullseye_ingestion", "bullseye_identity", "bullseye_profile"]
+    done = run(str(BIN / "mypy"), *(arg for package in packages for arg in ("-p", package)))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,9 @@ from grpc_reflection.v1alpha import reflection
 from bullseye_platform.grpc.interceptors import EnvelopeInterceptor
 
 log = logging.getLogger(__name__)
+
+# A background job of a service process: runs until the event is set.
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,12 +83,21 @@ class GrpcServer:
             await asyncio.sleep(self.options.drain_delay)
         await self._server.stop(self.options.grace)
 
-    async def serve_until_signal(self) -> None:
-        """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    async def serve_until_signal(self, workers: Sequence[Worker] = ()) -> None:
+        """Serve, and run `workers` (projections, relays), until SIGTERM or SIGINT.
+
+        On the signal, workers are told to stop (each finishes the batch in hand) while the
+        server drains its calls; a worker that fails stops the whole process, so that a
+        supervisor restarts it rather than leaving a server that answers but never projects.
+        """
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        tasks = [asyncio.create_task(worker(stop)) for worker in workers]
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
         log.info("shutting down: draining calls in flight")
         await self.stop()
+        await asyncio.gather(*tasks)

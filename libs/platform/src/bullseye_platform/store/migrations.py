@@ -15,7 +15,7 @@ from importlib import resources
 
 import asyncpg
 
-from bullseye_platform.store.pool import Connection, quote_ident
+from bullseye_platform.store.pool import Connection, create_pool, quote_ident
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -98,3 +98,14 @@ async def _apply(conn: Connection, quoted_schema: str, migration: Migration) -> 
         migration.checksum,
     )
     log.info("applied migration", extra={"version": migration.version, "migration": migration.name})
+
+
+async def open_migrated_pool(dsn: str, *, schema: str, package: str, max_size: int = 10) -> asyncpg.Pool:
+    """A pool on `schema` with the platform's and `package`'s migrations applied.
+
+    What a service runs at start and what its `migrate` command runs alone.
+    """
+    pool = await create_pool(dsn, schema=schema, max_size=max_size)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema=schema, package=package)
+    return pool
