@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 
 import grpc
 from bullseye.events.v1 import event_pb2 as ev
+from bullseye.identity.v1 import identity_pb2 as id_pb
+from bullseye.identity.v1 import identity_pb2_grpc as id_grpc
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
+from bullseye_platform import sealing
+from bullseye_platform.crypto import DataKey
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from nats.aio.client import Client as NATS
@@ -220,3 +224,23 @@ def without_receipt(stored: ev.Event) -> ev.Event:
     copy.CopyFrom(stored)
     copy.ClearField("receipt")
     return copy
+
+
+# --- sealed personal data (opened with the key identity issues for the event's subject) ----
+
+
+async def data_key(identity_address: str, subject: str) -> DataKey:
+    async with grpc.aio.insecure_channel(identity_address) as channel:
+        reply = await id_grpc.IdentityServiceStub(channel).IssueDataKeys(
+            id_pb.IssueDataKeysRequest(subjects=[subject]), timeout=10
+        )
+    return DataKey(reply.keys[0].key_id, reply.keys[0].secret)
+
+
+async def opened_personal(identity_address: str, stored: ev.Event) -> ev.PersonalData:
+    """The personal data of a stored event, which must hold it sealed and nothing in the clear."""
+    sealed = sealing.sealed_of(stored)
+    assert sealed is not None, "the stored event has no sealed_personal"
+    assert sealing.personal_of(stored) is None, "personal data is stored in the clear"
+    key = await data_key(identity_address, sealing.subject_of(stored.identifiers))
+    return sealing.open_personal(sealed, key, stored.event_id)

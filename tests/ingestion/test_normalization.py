@@ -1,5 +1,6 @@
-"""What is stored is normalized: masked IPs, canonical emails and phones, the key's source;
-and personal data never reaches the service's log."""
+"""What is stored is normalized: masked IPs, canonical emails and phones (sealed, so they are
+read here with the subject's data key), the key's source; and personal data never reaches
+the service's log."""
 
 from __future__ import annotations
 
@@ -51,37 +52,37 @@ async def test_ipv6_is_stored_masked_to_its_48_bit_prefix(
 
 
 async def test_email_is_stored_trimmed_and_lower_cased(
-    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS
+    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS, identity: ServiceProcess
 ) -> None:
     stored = await stored_copy(api, write_key, nc, personal("identified", email="  Jane.Doe+Shop@Example.COM "))
 
-    assert stored.identified.personal.email == "jane.doe+shop@example.com"
+    assert (await h.opened_personal(identity.address, stored)).email == "jane.doe+shop@example.com"
 
 
 async def test_national_phone_with_locale_fr_fr_is_stored_in_e164(
-    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS
+    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS, identity: ServiceProcess
 ) -> None:
     stored = await stored_copy(api, write_key, nc, personal("signed_up", phone="06 12 34 56 78", locale="fr-FR"))
 
-    assert stored.signed_up.personal.phone == "+33612345678"
+    assert (await h.opened_personal(identity.address, stored)).phone == "+33612345678"
 
 
 async def test_traits_country_decides_the_region_of_a_national_phone(
-    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS
+    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS, identity: ServiceProcess
 ) -> None:
     sent = personal("identified", phone="07400 123456", locale="fr-FR", country="GB")
     stored = await stored_copy(api, write_key, nc, sent)
 
-    assert stored.identified.personal.phone == "+447400123456"
+    assert (await h.opened_personal(identity.address, stored)).phone == "+447400123456"
 
 
 async def test_international_phone_is_kept_in_e164_whatever_the_locale(
-    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS
+    api: pb_grpc.IngestionServiceStub, write_key: str, nc: NATS, identity: ServiceProcess
 ) -> None:
     sent = personal("signed_up", phone="+1 (415) 555-2671", locale="fr-FR")
     stored = await stored_copy(api, write_key, nc, sent)
 
-    assert stored.signed_up.personal.phone == "+14155552671"
+    assert (await h.opened_personal(identity.address, stored)).phone == "+14155552671"
 
 
 async def test_receipt_names_the_keys_source_and_the_time_of_arrival(

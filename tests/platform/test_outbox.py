@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from bullseye_platform.eventlog import LogWriter, StreamSpec
-from bullseye_platform.outbox import OutboxRelay, emit
+from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec
+from bullseye_platform.outbox import OutboxRelay, emit, emit_many
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import TracerProvider
@@ -118,3 +118,21 @@ async def test_the_relay_moves_facts_as_they_are_committed(
 
     assert await messages_in(js, stream) == 200
     assert await pending_rows(pool) == 0
+
+
+async def test_facts_emitted_together_are_published_in_order_with_their_own_headers(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    facts = [
+        LogMessage(subject=f"{stream.subject_prefix}.0.fact", payload=f"{n}".encode(), msg_id=f"many-{n}",
+                   headers={"traceparent": f"00-{n:032x}-{n:016x}-01"})
+        for n in range(1, 121)
+    ]  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        await emit_many(conn, facts)
+
+    assert await relay.relay_once() == 100
+    assert await relay.relay_once() == 20
+    stored = [await js.get_msg(stream.name, seq) for seq in range(1, 121)]
+    assert [(m.headers or {}).get("Nats-Msg-Id") for m in stored] == [f.msg_id for f in facts]
+    assert [(m.headers or {}).get("traceparent") for m in stored] == [f.headers["traceparent"] for f in facts]

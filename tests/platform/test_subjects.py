@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from bullseye_platform.eventlog import partition_filter, partition_of, subject_for
+from bullseye_platform.eventlog import ALL_PARTITIONS, partition_filter, partition_of, subject_for
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,10 @@ def test_a_partition_filter_matches_only_that_partitions_subjects() -> None:
     assert _matches(only_five, subject_for("events", 5, "page_viewed"))
     assert not _matches(only_five, subject_for("events", 50, "page_viewed"))
     assert not _matches(only_five, subject_for("events", 4, "page_viewed"))
+
+
+def test_the_all_partitions_filter_matches_every_partition_of_its_stream_only() -> None:
+    everything = partition_filter("events", ALL_PARTITIONS)
+
+    assert all(_matches(everything, subject_for("events", p, "page_viewed")) for p in (0, 5, 50))
+    assert not _matches(everything, subject_for("resolved", 5, "page_viewed"))

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -39,6 +39,27 @@ async def emit(
         msg_id,
         json.dumps(merged),
         payload,
+    )
+    await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+async def emit_many(conn: Connection, messages: Sequence[LogMessage]) -> None:
+    """Queue many facts in one statement, in order, in the caller's transaction.
+
+    For projections that emit one fact per record: `emit()` per fact costs two round trips
+    each. Headers are stored as given, so each fact can carry the trace context of the
+    record that caused it (not the batch's).
+    """
+    if not messages:
+        return
+    await conn.execute(
+        "INSERT INTO outbox (subject, msg_id, headers, payload) "
+        "SELECT s, m, h::jsonb, p FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) "
+        "WITH ORDINALITY AS u(s, m, h, p, n) ORDER BY n",
+        [m.subject for m in messages],
+        [m.msg_id for m in messages],
+        [json.dumps(dict(m.headers)) for m in messages],
+        [m.payload for m in messages],
     )
     await conn.execute(f"NOTIFY {CHANNEL}")
 

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import asyncpg
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
 from bullseye_platform.crypto import MasterKey
-from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, StreamSpec, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.grpc.server import Worker
+from bullseye_platform.outbox import OutboxRelay
+from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.store import open_migrated_pool
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from bullseye_identity.api.servicer import IdentityServicer
 from bullseye_identity.config import IdentityConfig
+from bullseye_identity.graph.facts import Facts
+from bullseye_identity.projections.resolution import Resolution
 from bullseye_identity.vault.keyring import KeyRing
 
+log = logging.getLogger(__name__)
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
 
@@ -40,6 +49,49 @@ def keyring(config: IdentityConfig, pool: asyncpg.Pool) -> KeyRing:
     return KeyRing(pool, MasterKey.from_base64(config.master_key), base64.b64decode(config.hash_key))
 
 
+def facts(config: IdentityConfig) -> Facts:
+    return Facts(prefix=config.subject_prefix, partitions=config.partitions)
+
+
+def resolution_runner(
+    config: IdentityConfig, *, js: JetStreamContext, pool: asyncpg.Pool, keys: KeyRing
+) -> ProjectionRunner:
+    """One reader of every EVENTS partition, in stream order (see projections/resolution.py):
+    a single owner per process; a second identity process needs its own IDENTITY_CONSUMER."""
+    projection = Resolution(name=config.consumer, keyring=keys, policy=config.policy(), facts=facts(config))
+    return ProjectionRunner(
+        js=js,
+        pool=pool,
+        projection=projection,
+        stream=config.events_stream,
+        subject_prefix=config.events_subject_prefix,
+        partitions=[ALL_PARTITIONS],
+        batch_size=config.batch_size,
+    )
+
+
+async def wait_for_stream(js: JetStreamContext, name: str, stop: asyncio.Event, *, every: float = 1.0) -> bool:
+    """Identity may start before ingestion has declared EVENTS (it does not own that stream);
+    returns False when stopped first."""
+    while not stop.is_set():
+        try:
+            await js.stream_info(name)
+            return True
+        except NotFoundError:
+            log.info("waiting for stream %s to be declared", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+    return False
+
+
+def resolution_worker(config: IdentityConfig, js: JetStreamContext, runner: ProjectionRunner) -> Worker:
+    async def run(stop: asyncio.Event) -> None:
+        if await wait_for_stream(js, config.events_stream, stop):
+            await runner.run(stop)
+
+    return run
+
+
 @dataclass
 class Identity:
     server: GrpcServer
@@ -55,16 +107,20 @@ async def build(config: IdentityConfig) -> AsyncIterator[Identity]:
     await ensure_stream(js, stream_spec(config))
     writer = LogWriter(nc)
     keys = keyring(config, pool)
+    runner = resolution_runner(config, js=js, pool=pool, keys=keys)
+    relay = OutboxRelay(pool=pool, writer=writer)
     server = GrpcServer(
         ServerOptions(port=config.grpc_port, grace=config.shutdown_grace, drain_delay=config.drain_delay)
     )
     server.add(
         identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-        IdentityServicer(pool=pool, keyring=keys, config=config),
+        IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), facts=facts(config)),
         SERVICE_NAME,
     )
     try:
-        yield Identity(server)
+        # One total order of EVENTS has one reader: replicas with IDENTITY_RESOLVER=false serve RPCs only.
+        workers = [resolution_worker(config, js, runner), relay.run] if config.resolver else []
+        yield Identity(server, workers)
     finally:
         await writer.close()
         await nc.drain()

@@ -6,17 +6,21 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.sealing import DataKeyCache
 
 from bullseye_ingestion.adapters.database import open_store
+from bullseye_ingestion.adapters.identity_keys import IdentityKeyClient
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.api.auth import Gatekeeper
 from bullseye_ingestion.api.servicer import IngestionServicer
 from bullseye_ingestion.config import IngestionConfig
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.intake import Intake
+from bullseye_ingestion.sealer import Sealer
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
 
@@ -42,6 +46,20 @@ def event_policy(config: IngestionConfig) -> EventPolicy:
     )
 
 
+# Reconnect within a second of identity coming back: a fail-fast call on a channel that is
+# still backing off (gRPC's default grows to 120 s) would refuse personal data for that long.
+IDENTITY_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
+
+def sealer(config: IngestionConfig, channel: grpc.aio.Channel) -> Sealer:
+    client = IdentityKeyClient(channel, token=config.identity_token, timeout=config.identity_timeout)
+    return Sealer(client, DataKeyCache(ttl=config.data_key_cache_ttl, max_size=config.data_key_cache_size))
+
+
 @dataclass
 class Ingestion:
     server: GrpcServer
@@ -57,7 +75,14 @@ async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
     await ensure_stream(js, stream_spec(config))
     writer = LogWriter(nc, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
     policy = event_policy(config)
-    intake = Intake(writer=writer, policy=policy, subject_prefix=config.subject_prefix, partitions=config.partitions)
+    identity = grpc.aio.insecure_channel(config.identity_address, options=IDENTITY_CHANNEL_OPTIONS)
+    intake = Intake(
+        writer=writer,
+        sealer=sealer(config, identity),
+        policy=policy,
+        subject_prefix=config.subject_prefix,
+        partitions=config.partitions,
+    )
     gate = Gatekeeper(KeyStore(pool), cache_ttl=config.key_cache_ttl)
     server = GrpcServer(
         ServerOptions(
@@ -77,5 +102,6 @@ async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
         yield Ingestion(server, writer)
     finally:
         await writer.close()
+        await identity.close(grace=None)
         await nc.drain()
         await pool.close()

@@ -37,6 +37,17 @@ class IngestionConfig:
         "LIVE_WINDOW", default=Duration(7 * 86400), help="older events need backfill=true and the backfill scope"
     )
     key_cache_ttl: Duration = env("KEY_CACHE_TTL", default=Duration(10), help="API key cache; revocation delay")
+    identity_address: str = env(
+        "IDENTITY_ADDRESS", default="127.0.0.1:50052", help="identity's gRPC host:port (issues the data keys)"
+    )
+    identity_token: str = env(
+        "IDENTITY_TOKEN", default="", help="sent as x-service-token to IssueDataKeys (identity's KEY_CLIENT_TOKEN)"
+    )
+    identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of IssueDataKeys")
+    data_key_cache_ttl: Duration = env(
+        "DATA_KEY_CACHE_TTL", default=Duration(300), help="data keys kept in memory; a shredded key's last use"
+    )
+    data_key_cache_size: int = env("DATA_KEY_CACHE_SIZE", default=100_000, help="most data keys kept in memory")
     publish_batch: int = env("PUBLISH_BATCH", default=500, help="most events per atomic JetStream batch")
     publish_in_flight: int = env("PUBLISH_IN_FLIGHT", default=4, help="atomic batches awaiting ack at once")
     shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")

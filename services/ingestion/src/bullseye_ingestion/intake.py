@@ -19,6 +19,7 @@ from opentelemetry import metrics
 
 from bullseye_ingestion.domain import prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
+from bullseye_ingestion.sealer import Sealer
 
 
 def now_utc() -> datetime:
@@ -62,12 +63,13 @@ class Intake:
         self,
         *,
         writer: LogWriter,
+        sealer: Sealer,
         policy: EventPolicy,
         subject_prefix: str,
         partitions: int,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        self._writer, self._policy = writer, policy
+        self._writer, self._sealer, self._policy = writer, sealer, policy
         self._prefix, self._partitions = subject_prefix, partitions
         self._clock = clock
         self._counted = metrics.get_meter("bullseye.ingestion").create_counter(
@@ -81,7 +83,7 @@ class Intake:
             limit = self._policy.max_event_bytes
             too_big = validation.v("", f"event is {size} bytes; the limit is {limit} bytes ({limit // 1024} KiB)")
             return _Checked(index, event.event_id, None, [too_big])
-        stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source)
+        stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source)  # in place
         found = validation.validate(
             stored,
             now=arrival.now,
@@ -108,7 +110,8 @@ class Intake:
         """Append every valid event once; returns one outcome per event, in order.
 
         Raises:
-            Unavailable: the log did not acknowledge; the caller retries with the same ids.
+            Unavailable: personal data could not be sealed (nothing appended), or the log did
+                not acknowledge; the caller retries with the same ids.
         """
         arrival = Arrival.at(self._clock(), source=source, backfill=backfill)
         checked = [self.check(i, e, arrival) for i, e in enumerate(events)]
@@ -118,6 +121,7 @@ class Intake:
             if item.stored is not None and item.event_id not in first_of:
                 first_of[item.event_id] = item.index
                 to_send.append(item)
+        await self._sealer.seal([c.stored for c in to_send if c.stored])
         try:
             appended = await self._writer.append([self._message(c.stored, arrival) for c in to_send if c.stored])
         except AppendError as exc:

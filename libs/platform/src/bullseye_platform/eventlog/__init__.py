@@ -3,10 +3,11 @@
 from bullseye_platform.eventlog.connection import connect
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
 from bullseye_platform.eventlog.streams import Durability, StreamSpec, ensure_stream
-from bullseye_platform.eventlog.subjects import partition_filter, partition_of, subject_for
+from bullseye_platform.eventlog.subjects import ALL_PARTITIONS, partition_filter, partition_of, subject_for
 from bullseye_platform.eventlog.writer import Appended, AppendError, LogMessage, LogWriter
 
 __all__ = [
+    "ALL_PARTITIONS",
     "AppendError",
     "Appended",
     "Durability",

@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from bullseye_platform.eventlog.subjects import partition_filter
+from bullseye_platform.eventlog.subjects import ALL_PARTITIONS, partition_filter
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class LogRecord:
 
 
 def durable_name(consumer: str, partition: int) -> str:
-    return f"{consumer}-p{partition}"
+    return f"{consumer}-all" if partition == ALL_PARTITIONS else f"{consumer}-p{partition}"
 
 
 class PartitionConsumer:

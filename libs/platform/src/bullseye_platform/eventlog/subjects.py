@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
+# A reader that needs ONE total order over every partition (identity's graph: an event's
+# outcome depends on all earlier events, whatever their partition) reads them as one.
+ALL_PARTITIONS = -1
+
 
 def partition_of(key: str, partitions: int) -> int:
     """Stable partition of `key` in [0, partitions): the same key always lands in the same one."""
@@ -20,5 +24,5 @@ def subject_for(prefix: str, partition: int, kind: str) -> str:
 
 
 def partition_filter(prefix: str, partition: int) -> str:
-    """The filter subject of one partition."""
-    return f"{prefix}.{partition}.>"
+    """The filter subject of one partition (of every one for ALL_PARTITIONS)."""
+    return f"{prefix}.>" if partition == ALL_PARTITIONS else f"{prefix}.{partition}.>"

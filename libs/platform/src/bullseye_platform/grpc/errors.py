@@ -42,6 +42,12 @@ class ServiceError(Exception):
         return rpc_status.to_status(proto)  # type: ignore[no-any-return]
 
 
+def _retry_info(seconds: float) -> any_pb2.Any:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(int(seconds * 1e9))
+    return _pack(error_details_pb2.RetryInfo(retry_delay=delay))
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]
@@ -71,9 +77,7 @@ class ResourceExhausted(ServiceError):
     def details(self) -> list[any_pb2.Any]:
         packed = super().details()
         if self.retry_after is not None:
-            delay = duration_pb2.Duration()
-            delay.FromNanoseconds(int(self.retry_after * 1e9))
-            packed.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+            packed.append(_retry_info(self.retry_after))
         if self.limit:
             failure = error_details_pb2.QuotaFailure.Violation(subject=self.subject, description=self.limit)
             packed.append(_pack(error_details_pb2.QuotaFailure(violations=[failure])))
@@ -97,4 +101,16 @@ class PermissionDenied(ServiceError):
 
 
 class Unavailable(ServiceError):
+    """A dependency is down; `retry_after` (seconds) adds RetryInfo telling when to retry."""
+
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after: float | None = None, reason: str = "") -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+    def details(self) -> list[any_pb2.Any]:
+        packed = super().details()
+        if self.retry_after is not None:
+            packed.append(_retry_info(self.retry_after))
+        return packed

@@ -2,13 +2,96 @@
 
 from __future__ import annotations
 
+import hmac
+from typing import Any
+
 import asyncpg
+import grpc
+from bullseye.identity.v1 import identity_pb2 as pb
+from bullseye_platform.grpc import InvalidArgument, NotFound, PermissionDenied, violation
+from bullseye_platform.sealing import SUBJECT_PREFIXES
+from google.rpc.error_details_pb2 import BadRequest
 
 from bullseye_identity.config import IdentityConfig
+from bullseye_identity.vault import contacts
 from bullseye_identity.vault.keyring import KeyRing
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+MAX_SUBJECTS = 1000
+MAX_ID_LENGTH = 256
+TOKEN_HEADER = "x-service-token"
+CHANNELS = {pb.CONTACT_CHANNEL_EMAIL: contacts.EMAIL, pb.CONTACT_CHANNEL_SMS: contacts.SMS}
+
+
+def subject_violations(subjects: list[str]) -> list[BadRequest.FieldViolation]:
+    """What is wrong with the subjects of an IssueDataKeys request, by index."""
+    if not subjects:
+        return [violation("subjects", 'needs at least one subject, e.g. "user:<user_id>"')]
+    if len(subjects) > MAX_SUBJECTS:
+        return [violation("subjects", f"has {len(subjects)} subjects; at most {MAX_SUBJECTS} per request")]
+    found = []
+    for index, subject in enumerate(subjects):
+        prefix = next((p for p in SUBJECT_PREFIXES if subject.startswith(p)), None)
+        if prefix is None or not 0 < len(subject) - len(prefix) <= MAX_ID_LENGTH:
+            found.append(
+                violation(
+                    f"subjects[{index}]",
+                    f'must be "user:<user_id>" or "anon:<anonymous_id>" with a non-empty id, '
+                    f"of at most {MAX_ID_LENGTH} characters (as ingestion accepts)",
+                )
+            )
+    return found
+
+
+def contact_violations(request: pb.GetContactRequest) -> list[BadRequest.FieldViolation]:
+    found = []
+    if not request.person_id or len(request.person_id) > MAX_ID_LENGTH:
+        found.append(violation("person_id", f"needs the person's id (1 to {MAX_ID_LENGTH} characters)"))
+    if request.channel not in CHANNELS:
+        found.append(violation("channel", "must be CONTACT_CHANNEL_EMAIL or CONTACT_CHANNEL_SMS"))
+    return found
 
 
 class VaultRpcs:
     _pool: asyncpg.Pool
     _keyring: KeyRing
     _config: IdentityConfig
+
+    def _check_service_token(self, context: Context) -> None:
+        """Only ingestion may obtain keys: when a token is configured, the caller shows it."""
+        expected = self._config.key_client_token
+        if not expected:
+            return
+        shown = next((v for k, v in context.invocation_metadata() or () if k == TOKEN_HEADER), "")
+        if not isinstance(shown, str) or not hmac.compare_digest(shown.encode(), expected.encode()):
+            raise PermissionDenied(
+                f"IssueDataKeys needs the service token in the `{TOKEN_HEADER}` metadata",
+                reason="SERVICE_TOKEN_INVALID",
+            )
+
+    async def IssueDataKeys(self, request: pb.IssueDataKeysRequest, context: Context) -> pb.IssueDataKeysResponse:
+        self._check_service_token(context)
+        subjects = list(request.subjects)
+        if found := subject_violations(subjects):
+            raise InvalidArgument(f"{len(found)} invalid subject(s) in IssueDataKeys", found)
+        keys = await self._keyring.issue(subjects)
+        return pb.IssueDataKeysResponse(
+            keys=[pb.DataKey(subject=s, key_id=k.key_id, secret=k.secret) for s, k in zip(subjects, keys, strict=True)]
+        )
+
+    async def GetContact(self, request: pb.GetContactRequest, context: Context) -> pb.GetContactResponse:
+        if found := contact_violations(request):
+            raise InvalidArgument("invalid GetContact request", found)
+        channel = CHANNELS[request.channel]
+        async with self._pool.acquire() as conn:
+            person_id = await contacts.current_person(conn, request.person_id)
+            if person_id is None:
+                raise NotFound(f"person {request.person_id} is unknown", reason="PERSON_NOT_FOUND")
+            subjects = await contacts.subjects_of(conn, person_id)
+            contact = await contacts.deliverable(conn, self._keyring, subjects=subjects, channel=channel)
+        if contact is None:
+            raise NotFound(f"person {person_id} has no deliverable {channel} address", reason="CONTACT_NOT_FOUND")
+        reply = pb.GetContactResponse(address=contact.address, first_name=contact.first_name)
+        reply.updated_at.FromDatetime(contact.updated_at)
+        return reply

@@ -4,6 +4,7 @@ personal data normalized, IP masked. Pure; runs before validation of the result.
 from __future__ import annotations
 
 from bullseye.events.v1 import event_pb2 as ev
+from bullseye_platform.sealing import clear_sealed
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normalize_phone
@@ -11,22 +12,24 @@ from bullseye_ingestion.domain.validation import region_of, valid_timestamp
 
 
 def stamp(event: ev.Event, *, received_at: Timestamp, source: str) -> ev.Event:
-    """A copy of `event` with its receipt, occurred_at corrected for the client's clock skew.
+    """Stamp `event` IN PLACE with its receipt, occurred_at corrected for the client's clock skew.
+
+    In place: the event is the request's own, parsed for this call and read by nothing
+    else afterwards; a copy cost ~2 us per event. Returns `event` for convenience.
 
     The correction is Segment's: the client's clock is off by (received_at - sent_at),
     network time being negligible, so occurred_at moves by the same amount.
     """
-    stored = ev.Event()
-    stored.CopyFrom(event)
-    stored.ClearField("receipt")
-    receipt = stored.receipt  # bound once: each attribute step costs ~0.25 us on upb
+    event.ClearField("receipt")
+    clear_sealed(event)  # only ingestion seals: a client's `sealed_personal` is dropped
+    receipt = event.receipt  # bound once: each attribute step costs ~0.25 us on upb
     receipt.received_at.CopyFrom(received_at)
     receipt.source = source
     if event.HasField("occurred_at"):
         receipt.client_occurred_at.CopyFrom(event.occurred_at)
         if event.HasField("sent_at"):
-            _correct_skew(stored, event)
-    return stored
+            _correct_skew(event)
+    return event
 
 
 def _nanos(ts: Timestamp) -> int:
@@ -34,15 +37,16 @@ def _nanos(ts: Timestamp) -> int:
     return ts.seconds * 1_000_000_000 + ts.nanos
 
 
-def _correct_skew(stored: ev.Event, event: ev.Event) -> None:
+def _correct_skew(event: ev.Event) -> None:
     """Integer nanoseconds, not datetimes: a skew that moves occurred_at out of range must
     reach validation as an invalid timestamp, not fail the whole call."""
-    sent_at, occurred_at = event.sent_at, event.occurred_at
+    receipt = event.receipt
+    sent_at, occurred_at = event.sent_at, receipt.client_occurred_at
     if not (valid_timestamp(sent_at) and valid_timestamp(occurred_at)):
         return  # validation rejects the event
-    skew = _nanos(stored.receipt.received_at) - _nanos(sent_at)
-    stored.receipt.clock_skew_ms = skew // 1_000_000
-    stored.occurred_at.seconds, stored.occurred_at.nanos = divmod(_nanos(occurred_at) + skew, 1_000_000_000)
+    skew = _nanos(receipt.received_at) - _nanos(sent_at)
+    receipt.clock_skew_ms = skew // 1_000_000
+    event.occurred_at.seconds, event.occurred_at.nanos = divmod(_nanos(occurred_at) + skew, 1_000_000_000)
 
 
 def normalize(stored: ev.Event, *, live_window: float) -> None:

@@ -1,0 +1,43 @@
+"""Read-only questions to the graph (what the query RPCs answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+from bullseye_platform.store.pool import Connection
+
+from bullseye_identity.domain.policy import Key, Policy
+from bullseye_identity.graph import sql
+
+_IDENTITIES = """
+SELECT id_type, id_value, first_seen, last_seen, source FROM identifiers WHERE person_id = $1
+ORDER BY first_seen, id_type, id_value
+"""
+_HISTORY = """
+SELECT kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at
+FROM history WHERE person_id = $1 ORDER BY id
+"""
+
+
+async def current_person(conn: Connection, person_id: str) -> str | None:
+    """The live person `person_id` stands for (the survivor when it was merged), or None."""
+    return await conn.fetchval(sql.CURRENT, person_id)  # type: ignore[no-any-return]
+
+
+async def resolve(conn: Connection, keys: Sequence[Key], policy: Policy) -> tuple[str, Key] | None:
+    """(person, deciding identifier) for the highest-priority known, unblocked key."""
+    types, values = [k[0] for k in keys], [k[1] for k in keys]
+    rows = await conn.fetch(sql.IDENTIFIERS_BY_KEY, types, values)
+    owners = {(r["id_type"], r["id_value"]): r["person_id"] for r in rows}
+    blocked = {(r["id_type"], r["id_value"]) for r in await conn.fetch(sql.BLOCKED, types, values)}
+    usable = [k for k in policy.ordered(owners) if k not in blocked]
+    return (owners[usable[0]], usable[0]) if usable else None
+
+
+async def identities(conn: Connection, person_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(_IDENTITIES, person_id)  # type: ignore[no-any-return]
+
+
+async def history(conn: Connection, person_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(_HISTORY, person_id)  # type: ignore[no-any-return]

@@ -1,0 +1,242 @@
+"""The part of the graph one transaction touches: loaded in a few queries, changed in
+memory, written back in a few statements.
+
+Row-at-a-time SQL would cost several round trips per event; a batch of events instead
+loads every identifier it names at once, resolves in memory, and flushes with `unnest`.
+Invariants kept here: an identifier always points at a live person (merges repoint them),
+and `persons.merged_into` always names the final survivor (merges repoint earlier merges).
+Callers hold the graph lock (see `graph.lock`), so nothing else changes these rows meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bullseye_platform.eventlog import LogMessage
+from bullseye_platform.outbox import emit_many
+from bullseye_platform.store.pool import Connection
+
+from bullseye_identity.domain.decide import PersonView
+from bullseye_identity.domain.policy import Key
+from bullseye_identity.graph import sql
+
+
+@dataclass
+class IdentRow:
+    person_id: str
+    first_seen: datetime
+    last_seen: datetime
+    source: str
+
+
+@dataclass
+class PersonRow:
+    person_id: str
+    created_seq: int
+    created_at: datetime
+    merged_into: str | None
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    person_id: str
+    kind: str
+    other_person_id: str
+    survivor: bool
+    reason: str
+    rule: str
+    cause_event_id: str
+    occurred_at: datetime
+    # A row with this key is written only the first time the key is seen (conflict_pairs).
+    once: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ResolutionRow:
+    event_id: str
+    person_id: str
+    events_seq: int
+    primary: Key
+
+
+class Workset:
+    """Load with `load_keys`/`load_persons`, change through the methods, then `flush()`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.idents: dict[Key, IdentRow] = {}
+        self._keys_of: dict[str, set[Key]] = {}  # loaded identifiers by person
+        self.persons: dict[str, PersonRow] = {}
+        self.blocked: set[Key] = set()
+        self.claims: dict[Key, set[str]] = {}
+        self.resolved: set[str] = set()
+        self._folded: dict[str, str] = {}  # merged person -> its final survivor, this batch
+        self._new_claims: list[tuple[Key, str]] = []
+        self._new_blocked: list[tuple[Key, int, str]] = []
+        self._dirty_idents: set[Key] = set()
+        self._dirty_persons: set[str] = set()
+        self._resolutions: list[ResolutionRow] = []
+        self._history: list[HistoryRow] = []
+        self._outbox: list[LogMessage] = []
+
+    async def load_keys(self, keys: Iterable[Key], event_ids: Sequence[str] = ()) -> None:
+        """Identifiers (and their persons), blocked values and already resolved events."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self.idents]
+        types, values = [k[0] for k in wanted], [k[1] for k in wanted]
+        for r in await self.conn.fetch(sql.IDENTIFIERS_BY_KEY, types, values):
+            key = (r["id_type"], r["id_value"])
+            self.idents[key] = IdentRow(r["person_id"], r["first_seen"], r["last_seen"], r["source"])
+            self._keys_of.setdefault(r["person_id"], set()).add(key)
+        self.blocked.update((r["id_type"], r["id_value"]) for r in await self.conn.fetch(sql.BLOCKED, types, values))
+        for r in await self.conn.fetch(sql.CLAIMS_BY_KEY, types, values):
+            self.claims.setdefault((r["id_type"], r["id_value"]), set()).add(r["person_id"])
+        if event_ids:
+            self.resolved.update(r["event_id"] for r in await self.conn.fetch(sql.RESOLVED, list(event_ids)))
+        await self.load_persons({self.idents[k].person_id for k in wanted if k in self.idents})
+
+    async def load_persons(self, person_ids: Iterable[str]) -> None:
+        wanted = [p for p in person_ids if p not in self.persons]
+        if not wanted:
+            return
+        for r in await self.conn.fetch(sql.PERSONS, wanted):
+            person = PersonRow(r["person_id"], r["created_seq"], r["created_at"], r["merged_into"])
+            self.persons[person.person_id] = person
+        for r in await self.conn.fetch(sql.COUNTS, wanted):
+            self.persons[r["person_id"]].counts[r["id_type"]] = r["n"]
+
+    def owner(self, key: Key) -> str | None:
+        row = self.idents.get(key)
+        return None if row is None else row.person_id
+
+    def view(self, person_id: str) -> PersonView:
+        row = self.persons[person_id]
+        return PersonView(person_id, row.created_seq, row.counts)
+
+    def create_person(self, person_id: str, *, seq: int, at: datetime) -> None:
+        self.persons[person_id] = PersonRow(person_id, seq, at, None)
+        self._dirty_persons.add(person_id)
+
+    def attach(self, key: Key, person_id: str, *, seen: datetime, source: str) -> None:
+        """A new identifier of `person_id` (the caller checked the limits)."""
+        self.idents[key] = IdentRow(person_id, seen, seen, source)
+        self._keys_of.setdefault(person_id, set()).add(key)
+        self.persons[person_id].counts[key[0]] += 1
+        self._dirty_idents.add(key)
+
+    def touch(self, key: Key, *, seen: datetime) -> None:
+        row = self.idents[key]
+        if seen > row.last_seen or seen < row.first_seen:
+            row.last_seen, row.first_seen = max(row.last_seen, seen), min(row.first_seen, seen)
+            self._dirty_idents.add(key)
+
+    def merge(self, survivor: str, merged: str) -> None:
+        """Fold `merged` into `survivor`: in the loaded rows now, in the rest of the database
+        at `flush()` (one statement for all the batch's merges, not two per merge)."""
+        earlier = [d for d, s in self._folded.items() if s == merged]
+        for person_id in [*earlier, merged]:
+            self._folded[person_id] = survivor
+            if (person := self.persons.get(person_id)) is not None:
+                person.merged_into = survivor
+                self._dirty_persons.add(person_id)
+        moved = self._keys_of.pop(merged, set())
+        for key in moved:
+            self.idents[key].person_id = survivor
+        self._keys_of.setdefault(survivor, set()).update(moved)
+        self._dirty_idents.update(moved)
+        self.persons[survivor].counts.update(self.persons[merged].counts)
+        self.persons[merged].counts.clear()
+
+    def claim(self, key: Key, persons: Sequence[str], *, limit: int, cause_event_id: str) -> bool:
+        """Record that `persons` use `key` (a loaded key); blocks it (returns True) past `limit` persons."""
+        if key in self.blocked:
+            return False
+        claimed = self.claims.setdefault(key, set())
+        self._new_claims.extend((key, p) for p in persons if p not in claimed)
+        claimed.update(persons)
+        if len(claimed) <= limit:
+            return False
+        self._new_blocked.append((key, len(claimed), cause_event_id))
+        self.blocked.add(key)
+        return True
+
+    def add_history(self, row: HistoryRow) -> None:
+        self._history.append(row)
+
+    def add_resolution(self, row: ResolutionRow) -> None:
+        self.resolved.add(row.event_id)
+        self._resolutions.append(row)
+
+    def emit(self, message: LogMessage) -> None:
+        """Queue a fact for the outbox; facts keep the order of these calls."""
+        self._outbox.append(message)
+
+    async def flush(self) -> None:
+        """Write every change, in one statement per table."""
+        if self._folded:
+            merged, survivors = list(self._folded), list(self._folded.values())
+            await self.conn.execute(sql.REPOINT_IDENTIFIERS, merged, survivors)
+            await self.conn.execute(sql.REPOINT_PERSONS, merged, survivors)
+        persons = [self.persons[p] for p in sorted(self._dirty_persons)]
+        if persons:
+            await self.conn.execute(
+                sql.UPSERT_PERSONS, [p.person_id for p in persons], [p.created_seq for p in persons],
+                [p.created_at for p in persons], [p.merged_into for p in persons],
+            )  # fmt: skip
+        keys = sorted(self._dirty_idents)
+        rows = [self.idents[k] for k in keys]
+        if keys:
+            await self.conn.execute(
+                sql.UPSERT_IDENTIFIERS, [k[0] for k in keys], [k[1] for k in keys], [r.person_id for r in rows],
+                [r.first_seen for r in rows], [r.last_seen for r in rows], [r.source for r in rows],
+            )  # fmt: skip
+        res = self._resolutions
+        if res:
+            await self.conn.execute(
+                sql.INSERT_RESOLUTIONS, [r.event_id for r in res], [r.person_id for r in res],
+                [r.events_seq for r in res], [r.primary[0] for r in res], [r.primary[1] for r in res],
+            )  # fmt: skip
+        await self._flush_history()
+        await self._flush_claims()
+        await emit_many(self.conn, self._outbox)
+
+    async def _flush_claims(self) -> None:
+        if self._new_claims:
+            claims = self._new_claims
+            await self.conn.execute(
+                sql.CLAIM, [k[0] for k, _ in claims], [k[1] for k, _ in claims], [p for _, p in claims]
+            )
+        if self._new_blocked:
+            rows = self._new_blocked
+            await self.conn.execute(
+                sql.BLOCK, [r[0][0] for r in rows], [r[0][1] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+            )
+
+    async def _flush_history(self) -> None:
+        h = await self._first_times(self._history)
+        if not h:
+            return
+        await self.conn.execute(
+            sql.INSERT_HISTORY, [r.person_id for r in h], [r.kind for r in h], [r.other_person_id for r in h],
+            [r.survivor for r in h], [r.reason for r in h], [r.rule for r in h], [r.cause_event_id for r in h],
+            [r.occurred_at for r in h],
+        )  # fmt: skip
+
+    async def _first_times(self, rows: list[HistoryRow]) -> list[HistoryRow]:
+        """`rows` without the `once` rows whose key was seen before (in this batch or earlier)."""
+        keys = list(dict.fromkeys(r.once for r in rows if r.once is not None))
+        if not keys:
+            return rows
+        found = await self.conn.fetch(sql.FIRST_CONFLICTS, *([k[i] for k in keys] for i in range(3)))
+        fresh = {(r["person_id"], r["other"], r["rule"]) for r in found}
+        kept = []
+        for row in rows:
+            if row.once is None:
+                kept.append(row)
+            elif row.once in fresh:
+                kept.append(row)
+                fresh.discard(row.once)
+        return kept

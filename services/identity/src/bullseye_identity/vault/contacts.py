@@ -1,0 +1,137 @@
+"""The person vault: the contact points each subject gave, sealed, and the deliverable one.
+
+A contact row belongs to a subject ("user:<id>" or "anon:<id>"), not to a person: persons
+merge and split, subjects do not. The person's contacts are those of the subjects that
+resolve to it, found at send time through the graph's `identifiers` table. Addresses and
+first names are sealed with the subject's data key (associated data: subject, channel and
+address hash, so a row cannot be swapped with another), so shredding the subject's key
+makes them unreadable; the keyed hash finds the same address given by someone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bullseye.events.v1 import event_pb2 as ev
+from bullseye_platform.crypto import Sealed, open_sealed, seal
+from bullseye_platform.sealing import ANON_PREFIX, USER_PREFIX
+from bullseye_platform.store.pool import Connection
+
+from bullseye_identity.vault.keyring import KeyRing
+
+EMAIL, SMS = "email", "sms"
+_HASH_KIND = {EMAIL: "email", SMS: "phone"}
+
+_UPSERT = """
+INSERT INTO contacts (subject, channel, address_hash, key_id, nonce, ciphertext, occurred_at, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (subject, channel, address_hash) DO UPDATE
+SET key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+    occurred_at = excluded.occurred_at, event_id = excluded.event_id
+WHERE contacts.occurred_at < excluded.occurred_at
+"""
+
+_CURRENT = """
+WITH RECURSIVE chain(person_id, merged_into, depth) AS (
+    SELECT person_id, merged_into, 0 FROM persons WHERE person_id = $1
+    UNION ALL SELECT p.person_id, p.merged_into, c.depth + 1
+    FROM persons p JOIN chain c ON p.person_id = c.merged_into WHERE c.depth < 64
+)
+SELECT person_id FROM chain WHERE merged_into IS NULL
+"""
+
+# Every person folded into `$1` (merges may chain), then their subjects.
+_SUBJECTS = """
+WITH RECURSIVE members(person_id) AS (
+    SELECT $1::text
+    UNION SELECT p.person_id FROM persons p JOIN members m ON p.merged_into = m.person_id
+)
+SELECT CASE i.id_type WHEN 'user_id' THEN $2 || i.id_value ELSE $3 || i.id_value END AS subject
+FROM identifiers i JOIN members m ON i.person_id = m.person_id
+WHERE i.id_type IN ('user_id', 'anonymous_id')
+"""
+
+# Newest first; a contact whose address a subject of ANOTHER person gave later (a recycled
+# phone number, a shared mailbox) is not deliverable. Shredded keys make a contact unreadable.
+_CANDIDATES = """
+SELECT c.subject, c.address_hash, c.key_id, c.nonce, c.ciphertext, c.occurred_at, k.wrapped
+FROM contacts c JOIN data_keys k ON k.key_id = c.key_id AND k.wrapped IS NOT NULL
+WHERE c.subject = ANY($1::text[]) AND c.channel = $2
+  AND NOT EXISTS (
+    SELECT 1 FROM contacts o
+    WHERE o.channel = c.channel AND o.address_hash = c.address_hash
+      AND o.occurred_at > c.occurred_at AND NOT (o.subject = ANY($1::text[]))
+  )
+ORDER BY c.occurred_at DESC, c.event_id DESC
+LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A deliverable address, in the clear: hand it to the caller, never store or log it."""
+
+    address: str
+    first_name: str
+    updated_at: datetime
+
+
+def _context(subject: str, channel: str, address_hash: str) -> bytes:
+    return f"contact\x00{subject}\x00{channel}\x00{address_hash}".encode()
+
+
+def _addresses(personal: ev.PersonalData) -> list[tuple[str, str]]:
+    found = [(EMAIL, personal.email), (SMS, personal.phone)]
+    return [(channel, address) for channel, address in found if address]
+
+
+async def record(
+    conn: Connection, keyring: KeyRing, *, subject: str, personal: ev.PersonalData, event: ev.Event
+) -> None:
+    """Keep the email and phone of `personal` as contacts of `subject` (newest wins).
+
+    Called by the resolution projection, in its transaction, once per event that carries
+    personal data; replays are harmless. Nothing is kept once the subject's key is shredded.
+    """
+    key = await keyring.subject_key(conn, subject)
+    if key is None:
+        return
+    for channel, address in _addresses(personal):
+        address_hash = keyring.hash_identifier(_HASH_KIND[channel], address)
+        plain = ev.PersonalData(first_name=personal.first_name)
+        setattr(plain, "email" if channel == EMAIL else "phone", address)
+        sealed = seal(key, plain.SerializeToString(), associated_data=_context(subject, channel, address_hash))
+        occurred_at = event.occurred_at.ToDatetime(tzinfo=None).replace(tzinfo=UTC)
+        row = (subject, channel, address_hash, sealed.key_id, sealed.nonce, sealed.ciphertext)
+        await conn.execute(_UPSERT, *row, occurred_at, event.event_id)
+
+
+async def current_person(conn: Connection, person_id: str) -> str | None:
+    """The person that `person_id` is now (following merges); None when it is unknown."""
+    return await conn.fetchval(_CURRENT, person_id)  # type: ignore[no-any-return]
+
+
+async def subjects_of(conn: Connection, person_id: str) -> list[str]:
+    """The subjects of a person (the survivor of merges) and of every person merged into it."""
+    rows = await conn.fetch(_SUBJECTS, person_id, USER_PREFIX, ANON_PREFIX)
+    return [r["subject"] for r in rows]
+
+
+async def deliverable(conn: Connection, keyring: KeyRing, *, subjects: list[str], channel: str) -> Contact | None:
+    """The newest contact of `subjects` on `channel` that nobody else gave later, or None."""
+    row = await conn.fetchrow(_CANDIDATES, subjects, channel)
+    if row is None:
+        return None
+    key = keyring.unwrap(row["key_id"], row["wrapped"])
+    sealed = Sealed(row["key_id"], row["nonce"], row["ciphertext"])
+    context = _context(row["subject"], channel, row["address_hash"])
+    plain = ev.PersonalData.FromString(open_sealed(key, sealed, associated_data=context))
+    address = plain.email if channel == EMAIL else plain.phone
+    return Contact(address=address, first_name=plain.first_name, updated_at=row["occurred_at"])
+
+
+async def forget(conn: Connection, subjects: list[str]) -> int:
+    """Purge the contacts of `subjects` (erasure: their keys are shredded as well)."""
+    status = await conn.execute("DELETE FROM contacts WHERE subject = ANY($1::text[])", subjects)
+    return int(status.split()[-1])

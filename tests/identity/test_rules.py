@@ -1,0 +1,89 @@
+"""The resolution rules as pure functions (domain/): the settings' parsing and the decisions."""
+
+from __future__ import annotations
+
+import pytest
+from bullseye_identity.domain.decide import Conflict, Merge, PersonView, decide
+from bullseye_identity.domain.policy import TYPES, Policy, is_bogus
+from bullseye_platform.config import ConfigError
+
+DEFAULT_LIMITS = ("user_id=1", "email=5", "phone=3", "device_id=10", "anonymous_id=100")
+
+
+def policy(**changes: object) -> Policy:
+    settings: dict[str, object] = {
+        "priority": TYPES, "limits": DEFAULT_LIMITS, "blocked": (), "max_persons_per_value": 5,
+    }  # fmt: skip
+    settings.update(changes)
+    return Policy.parse(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"priority": ("user_id", "email")}, "IDENTITY_PRIORITY"),
+        ({"priority": (*TYPES, "email")}, "IDENTITY_PRIORITY"),
+        ({"limits": ("user_id=1",)}, "IDENTITY_LIMITS"),
+        ({"limits": (*DEFAULT_LIMITS, "fax=2")}, "IDENTITY_LIMITS"),
+        ({"limits": ("user_id=0", *DEFAULT_LIMITS[1:])}, "IDENTITY_LIMITS"),
+        ({"max_persons_per_value": 1}, "IDENTITY_MAX_PERSONS_PER_VALUE"),
+    ],
+)
+def test_malformed_settings_name_their_variable(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        policy(**changes)
+
+
+@pytest.mark.parametrize("value", ["", " 0 ", "NULL", "undefined", "00000000-0000-0000-0000-000000000000", "aaaa"])
+def test_placeholders_are_bogus(value: str) -> None:
+    assert is_bogus(value)
+
+
+@pytest.mark.parametrize("value", ["u-1", "a", "7", "4f1c2b9e-0000-4000-8000-000000000001"])
+def test_real_ids_are_not_bogus(value: str) -> None:
+    assert not is_bogus(value)
+
+
+def test_configured_values_are_blocked_case_insensitively() -> None:
+    assert is_bogus("Demo-User", policy(blocked=("demo-user",)).blocked)
+
+
+def person(person_id: str, seq: int, **counts: int) -> PersonView:
+    return PersonView(person_id, seq, counts)
+
+
+U1, U2, A1, D1 = ("user_id", "u1"), ("user_id", "u2"), ("anonymous_id", "a1"), ("device_id", "d1")
+
+
+def test_unknown_identifiers_start_a_person() -> None:
+    decision = decide([U1, A1], {}, {}, policy(), new_person_id="new")
+    assert (decision.person_id, decision.created, decision.attach) == ("new", True, (U1, A1))
+
+
+def test_linked_persons_merge_into_the_oldest() -> None:
+    persons = {"p": person("p", 9, user_id=1), "q": person("q", 3, anonymous_id=1)}
+    decision = decide([U1, A1], {U1: "p", A1: "q"}, persons, policy(), new_person_id="new")
+    assert decision.person_id == "q"
+    assert decision.merges == (Merge("q", "p", "anonymous_id"),)
+
+
+def test_a_merge_past_a_limit_is_refused_and_the_event_goes_to_its_top_identifier() -> None:
+    persons = {"p": person("p", 9, user_id=1), "q": person("q", 3, user_id=1, device_id=1)}
+    decision = decide([U1, D1], {U1: "p", D1: "q"}, persons, policy(), new_person_id="new")
+    assert (decision.person_id, decision.merges) == ("p", ())
+    assert decision.conflicts == (Conflict("p", "q", "limit:user_id=1", ((D1, ("q", "p")),)),)
+
+
+def test_an_outranking_identifier_that_does_not_fit_starts_its_own_person() -> None:
+    persons = {"p": person("p", 1, user_id=1, anonymous_id=1)}
+    decision = decide([U2, A1], {A1: "p"}, persons, policy(), new_person_id="new")
+    assert (decision.person_id, decision.created, decision.attach) == ("new", True, (U2,))
+    assert decision.conflicts == (Conflict("p", "new", "limit:user_id=1", ((A1, ("p", "new")),)),)
+
+
+def test_a_lower_identifier_that_does_not_fit_is_left_out() -> None:
+    persons = {"p": person("p", 1, user_id=1, device_id=1)}
+    one_device = policy(limits=("device_id=1", *DEFAULT_LIMITS[:3], "anonymous_id=9"))
+    decision = decide([U1, D1], {U1: "p"}, persons, one_device, new_person_id="new")
+    assert (decision.person_id, decision.attach) == ("p", ())
+    assert decision.conflicts == (Conflict("p", "", "limit:device_id=1", ((D1, ("p",)),)),)
