@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bullseye_devtools.bench import catalog, report
@@ -24,10 +25,22 @@ EXPECTED = {
     "ingest.trackbatch.latency_p50",
     "ingest.trackbatch.latency_p99",
     "ingest.rss_peak",
+    "identity.quality.precision",
+    "identity.quality.recall",
+    "identity.quality.persons",
+    "identity.quality.merges",
+    "identity.quality.conflicts",
+    "identity.events.pull_consume",
+    "identity.resolve.throughput",
+    "identity.rss_peak",
 }
+COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
 
 
-def run_bench(tmp_path: Path, *args: str) -> dict[str, dict[str, object]]:
+Entries = dict[str, dict[str, Any]]
+
+
+def run_bench(tmp_path: Path, *args: str) -> Entries:
     output = tmp_path / "bench-results.json"
     done = subprocess.run(
         [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(output), *args],
@@ -41,11 +54,17 @@ def run_bench(tmp_path: Path, *args: str) -> dict[str, dict[str, object]]:
     return {entry["name"]: entry for entry in document["results"]}
 
 
-def test_quick_run_writes_every_result_with_its_ratio(tmp_path: Path) -> None:
-    results = run_bench(tmp_path)
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Entries:
+    """One quick run of every benchmark, shared by the tests below (each run starts stacks)."""
+    return run_bench(tmp_path_factory.mktemp("bench"))
+
+
+def test_quick_run_writes_every_result_with_its_ratio(results: Entries) -> None:
     assert set(results) == EXPECTED
-    for entry in results.values():
-        assert isinstance(entry["value"], float) and entry["value"] > 0, entry
+    for name, entry in results.items():
+        assert isinstance(entry["value"], float), entry
+        assert entry["value"] >= 0 if name in COUNTS else entry["value"] > 0, entry
     throughput = results["ingest.trackbatch.throughput"]
     baseline = throughput["baseline"]
     assert isinstance(baseline, dict) and baseline["name"] == "nats.publish_async"
@@ -60,6 +79,21 @@ def test_quick_run_writes_every_result_with_its_ratio(tmp_path: Path) -> None:
     }
 
 
+def test_identity_reports_quality_against_ground_truth_and_throughput_beside_a_bare_consumer(results: Entries) -> None:
+    precision, recall = results["identity.quality.precision"], results["identity.quality.recall"]
+    assert (precision["target"], recall["target"]) == (">= 1", ">= 0.99")
+    assert 0 < precision["value"] <= 1 and 0 < recall["value"] <= 1
+    detail = precision["detail"]
+    assert detail["accepted"] == detail["events"] and detail["unresolved"] == 0
+    assert detail["scorable"] + sum(detail["unscorable"].values()) == detail["events"]
+    assert set(detail["traps"]) == {"omnichannel", "family-app", "shared-browser", "stale-cookie", "buggy-sdk",
+                                    "recycled-phone", "email-typo"}  # fmt: skip
+    throughput = results["identity.resolve.throughput"]
+    assert throughput["baseline"] == {"name": "identity.events.pull_consume",
+                                      "value": results["identity.events.pull_consume"]["value"]}  # fmt: skip
+    assert throughput["detail"]["events"] > 0
+
+
 def test_only_runs_the_selection_and_what_it_needs() -> None:
     catalog.load()
     assert [b.name for b in plan("nats.publish_async.strict")] == ["nats.publish_async", "nats.publish_async.strict"]
@@ -70,6 +104,7 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
         "ingest.trackbatch.latency",
     ]
     assert len(plan("ingest")) == 5
+    assert [b.name for b in plan("identity.resolve")] == ["identity.throughput"]
     with pytest.raises(KeyError):
         plan("no-such-benchmark")
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+import grpc
 import psutil
-from bullseye_devtools.stack import free_port
+from bullseye.events.v1 import event_pb2 as ev
+from bullseye.identity.v1 import identity_pb2 as idpb
+from bullseye.identity.v1.identity_pb2_grpc import IdentityServiceStub
+from bullseye_devtools.stack import free_port, secrets
 from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.traffic import generate, send
 
@@ -19,18 +26,55 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=90, env={**os.environ}, cwd=root.parent)
 
 
-async def test_up_leaves_a_working_stack_that_down_stops(tmp_path: Path) -> None:
-    root = tmp_path / "local"
-    ports = ["--nats-port", str(free_port()), "--postgres-port", str(free_port()), "--ingestion-port", str(free_port())]
+def ports() -> list[str]:
+    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port")
+    return [item for flag in flags for item in (flag, str(free_port()))]
+
+
+def identified(email: str) -> ev.Event:
+    event = ev.Event(event_id=str(uuid.uuid4()), identifiers=ev.Identifiers(anonymous_id=f"anon-{uuid.uuid4()}"))
+    event.occurred_at.GetCurrentTime()
+    event.identified.personal.email = email
+    return event
+
+
+async def person_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> str:
+    """Identity's person for `email` (a lookup by keyed hash), once it has resolved the event."""
+    ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
+    deadline = time.monotonic() + wait
+    async with grpc.aio.insecure_channel(env["IDENTITY_ADDRESS"]) as channel:
+        while True:
+            try:
+                reply = await IdentityServiceStub(channel).Resolve(idpb.ResolveRequest(identifiers=[ref]), timeout=5)
+                return str(reply.person_id)
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+
+async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_secrets(tmp_path: Path) -> None:
+    """Identity and ingestion run with generated keys; a second `up` reuses them, so the person
+    found by email (matched by a hash keyed with them) is still found after the restart."""
+    root, pids = tmp_path / "local", list[int | None]()
     try:
-        started = stack("up", *ports, root=root)
+        started = stack("up", *ports(), root=root)
         assert started.returncode == 0, started.stderr[-2000:]
         env = read_env(root)
-        assert {"NATS_URL", "DATABASE_URL", "INGESTION_ADDRESS", "BULLSEYE_API_KEY"} <= set(env)
-        assert stack("status", root=root).stdout.count("running (pid") == 3
-        stats = await send(list(generate(3, 77)), address=env["INGESTION_ADDRESS"], api_key=env["BULLSEYE_API_KEY"])
+        assert {"NATS_URL", "DATABASE_URL", "INGESTION_ADDRESS", "IDENTITY_ADDRESS", "BULLSEYE_API_KEY"} <= set(env)
+        assert set(secrets.NAMES) <= set(env)
+        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 2
+        events = [*generate(3, 77), identified("restart@example.com")]
+        stats = await send(events, address=env["INGESTION_ADDRESS"], api_key=env["BULLSEYE_API_KEY"])
         assert stats.accepted > 0 and stats.rejected == 0
+        person = await person_of(env, "restart@example.com")
+        assert stack("down", root=root).returncode == 0
+        assert stack("up", *ports(), root=root).returncode == 0
+        again = read_env(root)
+        assert {name: again[name] for name in secrets.NAMES} == {name: env[name] for name in secrets.NAMES}
+        assert await person_of(again, "restart@example.com", wait=0) == person
         pids = [part.pid for part in parts(root)]
+        assert all(pids)
     finally:
         assert stack("down", root=root).returncode == 0
     assert not any(part.alive for part in parts(root))

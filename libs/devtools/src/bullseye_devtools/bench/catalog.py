@@ -7,6 +7,8 @@ import importlib
 MODULES = (
     "bullseye_devtools.bench.natsbench",
     "bullseye_devtools.bench.ingest",
+    "bullseye_devtools.bench.identity",
+    "bullseye_devtools.bench.identity_throughput",
 )
 
 

@@ -47,6 +47,10 @@ class Result:
     target: Target | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def shown(self) -> str:
+        """The value as printed: ratios (precision, recall) with four decimals, 0.9999 not 1.0."""
+        return f"{self.value:.4f}" if self.unit == "ratio" else f"{self.value:,.1f}"
+
 
 @dataclass
 class Session:
@@ -131,5 +135,5 @@ def run_all(session: Session, benchmarks: list[Benchmark]) -> Iterator[Result]:
         for result in bench.run(session):
             result.detail.setdefault("load_1m_at_start", load)
             session.results[result.name] = result
-            session.step(f"{result.name} = {result.value:,.1f} {result.unit}")
+            session.step(f"{result.name} = {result.shown()} {result.unit}")
             yield result

@@ -29,7 +29,7 @@ def entry(result: Result, by_name: Mapping[str, Result]) -> dict[str, Any]:
     passed = verdict(result, by_name)
     return {
         "name": result.name,
-        "value": round(result.value, 3),
+        "value": round(result.value, 6 if result.unit == "ratio" else 3),
         "unit": result.unit,
         "baseline": {"name": base.name, "value": round(base.value, 3)} if base else None,
         "ratio": _round(ratio(result, by_name)),
@@ -49,7 +49,7 @@ def _row(result: Result, by_name: Mapping[str, Result]) -> tuple[str, ...]:
     passed = verdict(result, by_name)
     return (
         result.name,
-        f"{result.value:,.1f}",
+        result.shown(),
         result.unit,
         f"{base.name} = {base.value:,.0f}" if base else "",
         f"{share:.3f}" if share is not None else "",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bullseye.events.v1 import event_pb2 as ev
 
+from bullseye_devtools.quality.run import QualityRun
 from bullseye_devtools.stack.local import LocalStack
 from bullseye_devtools.traffic import GroundTruth, SendStats
 
@@ -23,6 +24,7 @@ class DemoOptions:
     data_dir: Path = Path(".data/demo")
     report_dir: Path = Path("reports")
     resend: int = 500
+    journeys: int = 1000  # persons whose cross-device journeys measure identity's quality
     keep_running: bool = False
 
 
@@ -55,6 +57,7 @@ class DemoContext:
     sent: SendStats | None = None
     resent: SendStats | None = None
     stream_messages: int | None = None
+    identity: QualityRun | None = None
     sections: list[Section] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)

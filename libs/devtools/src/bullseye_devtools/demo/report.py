@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 
 from bullseye_devtools.demo.context import DemoContext, Section
+from bullseye_devtools.quality.run import QualityRun
 from bullseye_devtools.traffic import GroundTruth, SendStats
 
 
@@ -66,6 +67,38 @@ def sending_section(stats: SendStats) -> Section:
         ],
         "an OK answer means JetStream acknowledged every accepted event (fsync always)",
     )  # fmt: skip
+
+
+def _counts(counts: dict[str, float]) -> str:
+    return ", ".join(f"{n:,.0f} {name}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def identity_sections(run: QualityRun) -> list[Section]:
+    """Who the traffic turned out to be, and how right identity was on the journeys."""
+    res, q, journeys = run.resolution, run.quality, run.journeys
+    everything = Section(
+        "Identity (all traffic)",
+        [
+            ("events resolved", f"{len(res.person_of):,}"),
+            ("persons", f"{len(set(res.final().values())):,}"),
+            ("merges (by rule)", f"{res.merges:,}: {_counts(dict(res.merge_rules))}"),
+            ("conflicts (links refused by a limit)", f"{sum(run.conflicts.values()):,.0f}: {_counts(run.conflicts)}"),
+        ],
+        "a conflict is a link identity refused because it would break a limit (a second user id, too many devices)",
+    )
+    unscorable = ", ".join(f"{n:,} {why}" for why, n in run.truth.unscorable.items()) or "none"
+    quality = Section(
+        "Identity quality (cross-device journeys with ground truth)",
+        [
+            ("persons (generated / resolved)", f"{journeys.persons:,} / {run.persons:,}"),
+            ("events (scorable / unscorable)", f"{q.scorable:,} / {q.unscorable:,} ({unscorable})"),
+            ("traps (persons drawn)", _counts(dict(journeys.traps))),
+            ("pairwise precision", f"{q.precision:.4f} ({q.correct_pairs:,} of {q.predicted_pairs:,} pairs)"),
+            ("pairwise recall", f"{q.recall:.4f} ({q.found_pairs:,} of {q.linkable_pairs:,} linkable pairs)"),
+        ],
+        "recall counts what the rules can link; events with only shared or blocked ids are unscorable",
+    )
+    return [everything, quality]
 
 
 def _title(ctx: DemoContext) -> str:

@@ -14,8 +14,14 @@ import psutil
 
 from bullseye_devtools.stack import process
 
-# Stop order (services before the servers they drain into) and the word their command line holds.
-PARTS = (("ingestion", "bullseye_ingestion"), ("nats", "nats-server"), ("postgres", "postgres"))
+# Stop order (ingestion before identity, its key source; services before the servers they
+# drain into) and the word their command line holds.
+PARTS = (
+    ("ingestion", "bullseye_ingestion"),
+    ("identity", "bullseye_identity"),
+    ("nats", "nats-server"),
+    ("postgres", "postgres"),
+)
 SERVERS = {"nats", "postgres"}
 
 
@@ -44,7 +50,7 @@ def write_env(root: Path, values: dict[str, str]) -> Path:
     """KEY=value lines: `set -a; . .data/local/env` loads them into a shell."""
     path = env_file(root)
     path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    path.chmod(0o600)  # it holds an API key
+    path.chmod(0o600)  # it holds an API key and the stack's secrets
     return path
 
 
@@ -81,12 +87,15 @@ def _stop(part: Part) -> None:
 
 
 def stop_all(root: Path) -> int:
-    """Stop every live part, services first, then the servers together; returns how many."""
+    """Stop every live part, services one by one in PARTS order, then the servers together;
+    returns how many."""
     found = parts(root)
     live = [part for part in found if part.alive]
-    for group in ([p for p in live if p.name not in SERVERS], [p for p in live if p.name in SERVERS]):
-        with ThreadPoolExecutor() as pool:
-            list(pool.map(_stop, group))
+    for part in live:
+        if part.name not in SERVERS:
+            _stop(part)
+    with ThreadPoolExecutor() as pool:
+        list(pool.map(_stop, [p for p in live if p.name in SERVERS]))
     for part in found:
         (run_dir(root) / f"{part.name}.pid").unlink(missing_ok=True)
     return len(live)

@@ -1,8 +1,9 @@
 """`python -m bullseye_devtools.stack up|down|status` — the local stack for development.
 
-`up` leaves NATS, PostgreSQL and ingestion running on fixed ports and writes an env file
-with their addresses and an API key, so grpcurl, psql or a service under a debugger can
-join in; `down` stops them.
+`up` leaves NATS, PostgreSQL, identity and ingestion running on fixed ports and writes an
+env file with their addresses, an API key and the stack's secrets (generated on the first
+`up`, kept by later ones so what was sealed stays readable), so grpcurl, psql or a service
+under a debugger can join in; `down` stops them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from bullseye_devtools.stack import background
+from bullseye_devtools.stack import background, secrets
 from bullseye_devtools.stack.local import LocalStack, Ports, create_api_key
 from bullseye_devtools.stack.services import wait_until_serving
 
@@ -27,10 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"state folder (default {DEFAULT_DIR})")
     parser = argparse.ArgumentParser(prog="bullseye-stack", description="Run the Bullseye stack in the background")
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", parents=[common], help="start NATS, PostgreSQL and ingestion; write <dir>/env")
+    up = sub.add_parser("up", parents=[common], help="start NATS, PostgreSQL, identity, ingestion; write <dir>/env")
     up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222)")
     up.add_argument("--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433)")
     up.add_argument("--ingestion-port", type=int, default=50051, help="ingestion gRPC port (default 50051)")
+    up.add_argument("--identity-port", type=int, default=50052, help="identity gRPC port (default 50052)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
     return parser
@@ -49,19 +51,26 @@ def up(root: Path, ports: Ports) -> int:
     if any(alive):
         print(f"partly running from {root}; `make down` first, then `make up`", file=sys.stderr)
         return 1
-    flags = {"--nats-port": ports.nats, "--postgres-port": ports.postgres, "--ingestion-port": ports.ingestion}
+    flags = {
+        "--nats-port": ports.nats,
+        "--postgres-port": ports.postgres,
+        "--ingestion-port": ports.ingestion,
+        "--identity-port": ports.identity,
+    }
     for flag, port in flags.items():
         if _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
-    stack = LocalStack(root, ports).start(on_step=lambda step: print(f"starting {step}"))
+    kept = secrets.kept_or_new(background.read_env(root))
+    stack = LocalStack(root, ports, secrets=kept).start(on_step=lambda step: print(f"starting {step}"))
     try:
         key = create_api_key(stack.env, source="local-dev", rate=5000, burst=10000)
     except RuntimeError:
         stack.stop()
         raise
     background.write_pids(root, stack.pids())
-    env = {**stack.env, "INGESTION_ADDRESS": stack.ingestion_address, "BULLSEYE_API_KEY": key}
+    addresses = {"INGESTION_ADDRESS": stack.ingestion_address, "IDENTITY_ADDRESS": stack.identity_address}
+    env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
     print(f"\nBullseye is up; logs under {root}. Load the settings with:\n  set -a; . {path}; set +a")
     print(f"then, for example:\n{GRPCURL.format(address=stack.ingestion_address)}")
@@ -87,12 +96,13 @@ def status(root: Path) -> int:
     where = {
         "nats": env.get("NATS_URL", ""),
         "postgres": env.get("DATABASE_URL", ""),
+        "identity": env.get("IDENTITY_ADDRESS", ""),
         "ingestion": env.get("INGESTION_ADDRESS", ""),
     }
     for part in background.parts(root):
         state = f"running (pid {part.pid})" if part.alive else "stopped"
-        if part.alive and part.name == "ingestion":
-            state += f", gRPC health {_health(where['ingestion'])}"
+        if part.alive and part.name not in background.SERVERS:
+            state += f", gRPC health {_health(where[part.name])}"
         print(f"{part.name:10} {state:40} {where[part.name] if part.alive else ''}")
     if env and any(part.alive for part in background.parts(root)):
         print(f"settings: {background.env_file(root)}")
@@ -103,5 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     root: Path = args.dir
     if args.command == "up":
-        return up(root, Ports(nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port))
+        ports = Ports(
+            nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port, identity=args.identity_port
+        )
+        return up(root, ports)
     return down(root) if args.command == "down" else status(root)

@@ -1,4 +1,4 @@
-"""The whole local stack in one folder: NATS (strict), PostgreSQL and the ingestion service.
+"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity and ingestion.
 
 Shared by `make demo` (free ports, stopped at the end) and `make up` (fixed ports, left
 running); later services join here so both pick them up.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bullseye_platform.eventlog import Durability
 
+from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.nats import NatsServer
 from bullseye_devtools.stack.ports import free_port
 from bullseye_devtools.stack.postgres import PostgresServer
@@ -29,6 +30,8 @@ class Ports:
     nats: int = 0
     postgres: int = 0
     ingestion: int = 0
+    identity: int = 0
+    identity_metrics: int = 0
 
 
 @dataclass
@@ -38,24 +41,41 @@ class LocalStack:
     nats: NatsServer | None = None
     postgres: PostgresServer | None = None
     ingestion: ServiceProcess | None = None
+    identity: ServiceProcess | None = None
+    # Master and hash keys, service token: pass a previous run's to keep reading its sealed data.
+    secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
     # An existing PostgreSQL (DATABASE_URL) is used as is; without one, an embedded server starts.
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
 
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
         self.root = self.root.resolve()
+        self._identity_metrics = self.ports.identity_metrics or free_port()
 
     @property
     def env(self) -> dict[str, str]:
-        """What a service, or the key CLI, needs to reach the stack."""
+        """What a service, or the key CLI, needs to reach the stack (its secrets included)."""
         dsn = self.database_url or (self.postgres.dsn if self.postgres else None)
         assert self.nats is not None and dsn is not None, "start() first"
-        return {"NATS_URL": self.nats.url, "DATABASE_URL": dsn}
+        env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
+        if self.identity is not None:
+            env["INGESTION_IDENTITY_ADDRESS"] = self.identity.address
+        return env
 
     @property
     def ingestion_address(self) -> str:
         assert self.ingestion is not None, "start() first"
         return self.ingestion.address
+
+    @property
+    def identity_address(self) -> str:
+        assert self.identity is not None, "start() first"
+        return self.identity.address
+
+    @property
+    def identity_metrics_url(self) -> str:
+        """Identity's Prometheus endpoint: merges, conflicts and blocked values by rule."""
+        return f"http://127.0.0.1:{self._identity_metrics}/metrics"
 
     def start(self, *, on_step: Callable[[str], None] = lambda _: None) -> LocalStack:
         """Start everything, in dependency order; on failure stop what was started.
@@ -69,36 +89,50 @@ class LocalStack:
             if not self.database_url:
                 on_step("PostgreSQL (embedded)")
                 self.postgres = PostgresServer(self.root / "postgres", port=self.ports.postgres or free_port()).start()
+            # Identity first: ingestion asks it for the data keys that seal personal data.
+            on_step("identity")
+            self.identity = self.identity_process(port=self.ports.identity or free_port()).start()
             on_step("ingestion")
-            port = self.ports.ingestion or free_port()
-            self.ingestion = ServiceProcess("ingestion", "bullseye_ingestion", self.env, self.root / "logs", port=port)
-            self.ingestion.start()
+            self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _service(self, name: str, module: str, port: int) -> ServiceProcess:
+        return ServiceProcess(name, module, self.env, self.root / "logs", port=port or free_port())
+
+    def identity_process(self, *, port: int, **extra: str) -> ServiceProcess:
+        """An identity process on `port` with this stack's settings and `extra` ones (not started)."""
+        env = {**self.env, "IDENTITY_METRICS_PORT": str(self._identity_metrics), **extra}
+        return ServiceProcess("identity", "bullseye_identity", env, self.root / "logs", port=port)
+
     def stop(self) -> None:
-        """Services first (they drain into NATS and PostgreSQL), then both servers at once."""
-        if self.ingestion is not None:
-            self.ingestion.stop()
+        """Ingestion, then identity (ingestion's key source), then both servers at once."""
+        for service in (self.ingestion, self.identity):
+            if service is not None:
+                service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.ingestion = self.nats = self.postgres = None
+        self.ingestion = self.identity = self.nats = self.postgres = None
 
     def pids(self) -> dict[str, int]:
-        parts = {"nats": self.nats, "postgres": self.postgres, "ingestion": self.ingestion}
+        parts = {"nats": self.nats, "postgres": self.postgres, "identity": self.identity, "ingestion": self.ingestion}
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 
 
-def create_api_key(env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0) -> str:
-    """A new ingestion API key, made with the real key tool (`bullseye_ingestion.cli`).
+def create_api_key(
+    env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False
+) -> str:
+    """A new ingestion API key, made with the real key tool (`bullseye_ingestion.cli`);
+    `backfill` grants the scope to send events older than the live window.
 
     Raises:
         RuntimeError: the tool failed; its message is included.
     """
     argv = ["create", "--source", source, "--rate", f"{rate:g}", "--burst", f"{burst:g}"]
+    argv += ["--backfill"] if backfill else []
     done = subprocess.run(
         [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
         env={**os.environ, **env},

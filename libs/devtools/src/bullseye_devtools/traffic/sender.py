@@ -32,7 +32,8 @@ class SendError(Exception):
 @dataclass(frozen=True, kw_only=True)
 class SendOptions:
     """How to send. `stamp_sent_at` sets sent_at at each attempt, as an SDK does, so
-    ingestion's clock-skew correction sees the real sending time."""
+    ingestion's clock-skew correction sees the real sending time. `backfill` lets events
+    older than the live window in (the key needs the backfill scope)."""
 
     batch_size: int = 100
     in_flight: int = 4
@@ -40,6 +41,7 @@ class SendOptions:
     timeout: float = 30.0
     backoff: float = 0.1
     stamp_sent_at: bool = True
+    backfill: bool = False
 
 
 @dataclass
@@ -96,7 +98,9 @@ class _Caller:
             started = time.perf_counter()
             try:
                 reply = await self.stub.TrackBatch(
-                    pb.TrackBatchRequest(events=batch), metadata=self.metadata, timeout=self.options.timeout
+                    pb.TrackBatchRequest(events=batch, backfill=self.options.backfill),
+                    metadata=self.metadata,
+                    timeout=self.options.timeout,
                 )
             except grpc.aio.AioRpcError as error:
                 await self._wait_or_fail(error, attempt)
