@@ -1,0 +1,64 @@
+"""GetProfile, BatchGetProfiles, RecomputeRfm: reading profiles and refreshing RFM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import grpc
+from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.grpc.errors import NotFound
+
+from bullseye_profile.adapters.identity_client import IdentityClient
+from bullseye_profile.api import validation
+from bullseye_profile.domain.clock import Clock
+from bullseye_profile.domain.policy import ProfilePolicy
+from bullseye_profile.profile_builder import stamp
+from bullseye_profile.projections.persons import canonical
+from bullseye_profile.read import load_profiles
+from bullseye_profile.rfm_recompute import RfmScheduler
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class ProfileRpcs:
+    _pool: asyncpg.Pool
+    _clock: Clock
+    _policy: ProfilePolicy
+    _identity: IdentityClient
+    _rfm: RfmScheduler
+
+    async def GetProfile(self, request: pb.GetProfileRequest, context: Context) -> pb.GetProfileResponse:
+        validation.check_get(request)
+        now = validation.as_of(request.as_of, request.HasField("as_of"), self._clock.now())
+        person_id = request.person_id
+        if request.WhichOneof("person") == "identifier":
+            person_id = await self._identity.resolve(request.identifier)
+        async with self._pool.acquire() as conn:
+            owner = (await canonical(conn, [person_id]))[person_id]  # a merged id answers with its survivor
+            profiles = await load_profiles(conn, [owner], now, policy=self._policy)
+        if owner not in profiles:
+            raise NotFound(f"no profile for person {person_id!r}", reason="PROFILE_NOT_FOUND")
+        return pb.GetProfileResponse(profile=profiles[owner])
+
+    async def BatchGetProfiles(
+        self, request: pb.BatchGetProfilesRequest, context: Context
+    ) -> pb.BatchGetProfilesResponse:
+        validation.check_batch(request.person_ids)
+        now = validation.as_of(request.as_of, request.HasField("as_of"), self._clock.now())
+        async with self._pool.acquire() as conn:
+            owners = await canonical(conn, request.person_ids)
+            profiles = await load_profiles(conn, list(owners.values()), now, policy=self._policy)
+        reply = pb.BatchGetProfilesResponse()
+        for pid in request.person_ids:
+            if owners[pid] in profiles:
+                reply.profiles.append(profiles[owners[pid]])
+            else:
+                reply.missing_person_ids.append(pid)
+        return reply
+
+    async def RecomputeRfm(self, request: pb.RecomputeRfmRequest, context: Context) -> pb.RecomputeRfmResponse:
+        result = await self._rfm.run_now()
+        return pb.RecomputeRfmResponse(
+            purchasers=result.purchasers, changed=result.changed, computed_at=stamp(result.computed_at)
+        )

@@ -1,0 +1,107 @@
+"""The composition root: every connection and object of the profile process is built here."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import asyncpg
+from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
+from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.grpc.server import Worker
+from bullseye_platform.outbox import OutboxRelay
+from bullseye_platform.projection import ProjectionRunner
+from bullseye_platform.store import open_migrated_pool
+from nats.js import JetStreamContext
+
+from bullseye_profile.adapters.identity_client import IdentityClient
+from bullseye_profile.api.servicer import ProfileServicer
+from bullseye_profile.config import ProfileConfig
+from bullseye_profile.domain.clock import Clock
+from bullseye_profile.domain.policy import ProfilePolicy
+from bullseye_profile.projections.resolved import ResolvedProjection
+from bullseye_profile.rfm_recompute import RfmScheduler
+from bullseye_profile.segments import Segments
+
+SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+
+
+async def open_store(config: ProfileConfig) -> asyncpg.Pool:
+    """The pool, with migrations applied (also what `bullseye-profile migrate` runs)."""
+    return await open_migrated_pool(config.database_url, schema=config.schema, package="bullseye_profile")
+
+
+def stream_spec(config: ProfileConfig) -> StreamSpec:
+    return StreamSpec(
+        name=config.stream,
+        subject_prefix=config.subject_prefix,
+        replicas=config.durability.replicas,
+        duplicate_window=config.duplicate_window,
+    )
+
+
+def policy(config: ProfileConfig) -> ProfilePolicy:
+    return ProfilePolicy(
+        new_within=config.new_within,
+        stable_orders=config.stable_orders,
+        dormant_after=config.dormant_after,
+        churned_after=config.churned_after,
+        default_purchase_gap=config.default_purchase_gap,
+        affinity_half_life=config.affinity_half_life,
+        price_bands=config.price_bands,
+        cart_abandon_after=config.cart_abandon_after,
+    )
+
+
+def projection_runner(
+    config: ProfileConfig, js: JetStreamContext, pool: asyncpg.Pool, projection: ResolvedProjection
+) -> ProjectionRunner:
+    return ProjectionRunner(
+        js=js, pool=pool, projection=projection, stream=config.resolved_stream,
+        subject_prefix=config.resolved_subject_prefix, partitions=range(config.resolved_partitions),
+        batch_size=config.batch_size,
+    )  # fmt: skip
+
+
+@dataclass
+class Profile:
+    server: GrpcServer
+    workers: list[Worker] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def build(config: ProfileConfig) -> AsyncIterator[Profile]:
+    """Everything wired; the projection, the RFM schedule, segment recomputes and the outbox relay run as workers."""
+    clock = Clock.parse(config.fixed_now)
+    pool = await open_store(config)
+    nc = await connect(config.nats_url, name="bullseye-profile")
+    js = nc.jetstream()
+    await ensure_stream(js, stream_spec(config))
+    writer = LogWriter(nc)
+    identity = IdentityClient(config.identity_address)
+    rules = policy(config)
+    segments = Segments.build(
+        pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules
+    )
+    projection = ResolvedProjection(now=clock.now, refresh=segments.keeper.refresh)
+    runner = projection_runner(config, js, pool, projection)
+    rfm = RfmScheduler(
+        pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, poll=config.rfm_poll
+    )
+    server = GrpcServer(
+        ServerOptions(port=config.grpc_port, grace=config.shutdown_grace, drain_delay=config.drain_delay)
+    )
+    servicer = ProfileServicer(
+        pool=pool, config=config, clock=clock, policy=rules, identity=identity, rfm=rfm, segments=segments
+    )
+    server.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server, servicer, SERVICE_NAME)
+    relay = OutboxRelay(pool=pool, writer=writer)
+    try:
+        yield Profile(server, [runner.run, rfm.run, segments.recompute.run, relay.run])
+    finally:
+        await identity.close()
+        await writer.close()
+        await nc.drain()
+        await pool.close()

@@ -1,0 +1,62 @@
+"""Profile's configuration: PROFILE_* variables, plus the shared NATS_URL and DATABASE_URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bullseye_platform.config import Duration, env
+from bullseye_platform.eventlog import Durability
+
+PREFIX = "PROFILE"
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
+    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+    grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
+    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")
+    identity_address: str = env(
+        "IDENTITY_ADDRESS", default="", help="identity gRPC host:port (GetProfile by identifier)"
+    )
+    resolved_stream: str = env("RESOLVED_STREAM", default="RESOLVED", help="JetStream stream read")
+    resolved_subject_prefix: str = env("RESOLVED_SUBJECT_PREFIX", default="resolved", help="subjects of RESOLVED")
+    resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
+    stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
+    subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
+    partitions: int = env("PARTITIONS", default=16, help="partitions of PROFILE (fixed once data exists)")
+    durability: Durability = env(
+        "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
+    )
+    duplicate_window: Duration = env(
+        "DUPLICATE_WINDOW", default=Duration(600), help="repeats of a message id inside it are stored once"
+    )
+    batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
+    fixed_now: str = env(
+        "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
+    )
+    rfm_interval: Duration = env("RFM_INTERVAL", default=Duration(DAY), help="time between scheduled RFM recomputes")
+    rfm_poll: Duration = env("RFM_POLL", default=Duration(5), help="how often the scheduler looks for a due run")
+    new_within: Duration = env("NEW_WITHIN", default=Duration(30 * DAY), help="lifecycle: first seen within = new")
+    stable_orders: int = env("STABLE_ORDERS", default=3, help="lifecycle: orders from which an active is stable")
+    dormant_after: Duration = env("DORMANT_AFTER", default=Duration(60 * DAY), help="lifecycle: inactive for = dormant")
+    churned_after: Duration = env(
+        "CHURNED_AFTER", default=Duration(180 * DAY), help="lifecycle: inactive for = churned"
+    )
+    default_purchase_gap: Duration = env(
+        "DEFAULT_PURCHASE_GAP", default=Duration(30 * DAY), help="churn risk: cadence assumed with < 2 orders"
+    )
+    affinity_half_life: Duration = env(
+        "AFFINITY_HALF_LIFE", default=Duration(30 * DAY), help="category/brand interest halves every"
+    )
+    price_bands: tuple[float, ...] = env(
+        "PRICE_BANDS", default=(20.0, 100.0, 500.0), help="mean unit price limits of low, mid, high (above: premium)"
+    )
+    cart_abandon_after: Duration = env(
+        "CART_ABANDON_AFTER", default=Duration(3600), help="a cart add without an order this long after = abandoned"
+    )
+    shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
+    drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
+    log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")

@@ -1,0 +1,205 @@
+"""Builds one Profile message from the facts read for it (see queries.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from bullseye.events.v1 import event_pb2
+from bullseye.profile.v1 import profile_pb2 as pb
+from google.protobuf import timestamp_pb2
+
+from bullseye_profile.domain import lifecycle
+from bullseye_profile.domain.policy import ProfilePolicy
+from bullseye_profile.domain.tags import tags_for
+from bullseye_profile.queries import WINDOWS, Facts
+
+NIGHT_HOURS = frozenset({22, 23, 0, 1, 2, 3, 4, 5})
+TOP_AFFINITIES = 5
+TRAIT_FIELDS = ("gender", "birth_year", "city", "country", "membership_tier")
+AGE_BANDS = ((18, "under-18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
+CONSENT_PURPOSES = {
+    event_pb2.CONSENT_PURPOSE_ANALYTICS: "analytics",
+    event_pb2.CONSENT_PURPOSE_PERSONALIZATION: "personalization",
+    event_pb2.CONSENT_PURPOSE_MARKETING: "marketing",
+}
+CONSENT_CHANNELS = {
+    event_pb2.CONTACT_CHANNEL_EMAIL: ("email",),
+    event_pb2.CONTACT_CHANNEL_SMS: ("sms",),
+    event_pb2.CONTACT_CHANNEL_PUSH: ("push",),
+    event_pb2.CONTACT_CHANNEL_IN_APP: ("in_app",),
+}
+ALL_CHANNELS = ("email", "sms", "push", "in_app")
+
+
+def stamp(value: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def build_profile(person_id: str, facts: Facts, now: datetime, policy: ProfilePolicy) -> pb.Profile:
+    types = {r["event_type"]: r for r in facts.types[person_id]}
+    profile = pb.Profile(person_id=person_id, as_of=stamp(now), merged_person_ids=facts.merged.get(person_id, []))
+    _traits(profile.traits, facts.details.get(person_id, []), now)
+    _consent(profile.consent, facts.details.get(person_id, []))
+    _behaviour(profile.behaviour, person_id, types, facts, now, policy)
+    _value(profile.value, types, facts.rfm.get(person_id))
+    _standing(profile, types, now, policy)
+    profile.tags.extend(tags_for(profile, facts.population))
+    return profile
+
+
+def _standing(profile: pb.Profile, types: dict[str, asyncpg.Record], now: datetime, policy: ProfilePolicy) -> None:
+    """Lifecycle stage and churn risk: they depend on the clock, so they are never stored."""
+    first_seen = min(r["first_at"] for r in types.values())
+    last_seen = max(r["last_at"] for r in types.values())
+    orders = types.get("order_completed")
+    profile.lifecycle_stage = lifecycle.stage(
+        first_seen=first_seen, last_seen=last_seen, orders=profile.value.orders, now=now, policy=policy
+    )
+    profile.value.churn_risk = lifecycle.churn_risk(
+        last_seen=last_seen, first_purchase=orders["first_at"] if orders else None,
+        last_purchase=orders["last_at"] if orders else None, orders=profile.value.orders, now=now, policy=policy,
+    )  # fmt: skip
+
+
+def _traits(traits: pb.Traits, details: Sequence[asyncpg.Record], now: datetime) -> None:
+    """Latest statement per trait wins; an identify event only sets what it carries."""
+    for row in details:
+        if row["event_type"] != "identified":
+            continue
+        detail: dict[str, Any] = json.loads(row["detail"])
+        for name in TRAIT_FIELDS:
+            if name in detail:
+                setattr(traits, name, detail[name])
+        traits.custom.update(detail.get("custom", {}))
+        traits.updated_at.CopyFrom(stamp(row["occurred_at"]))
+    if traits.birth_year:
+        traits.age_band = age_band(now.year - traits.birth_year)
+
+
+def age_band(age: int) -> str:
+    for limit, band in AGE_BANDS:
+        if age < limit:
+            return band
+    return "65+"
+
+
+def _consent(consent: pb.Consent, details: Sequence[asyncpg.Record]) -> None:
+    """Latest statement per purpose and channel; CONTACT_CHANNEL_ALL (or none) sets every channel."""
+    for row in details:
+        if row["event_type"] != "consent_changed":
+            continue
+        detail = json.loads(row["detail"])
+        purpose = CONSENT_PURPOSES.get(detail["purpose"])
+        if purpose is None:
+            continue
+        channels: pb.ConsentChannels = getattr(consent, purpose)
+        for name in CONSENT_CHANNELS.get(detail["channel"], ALL_CHANNELS):
+            state: pb.ConsentState = getattr(channels, name)
+            state.granted, state.source = bool(detail["granted"]), detail.get("source", "")
+            state.updated_at.CopyFrom(stamp(row["occurred_at"]))
+
+
+def _behaviour(
+    b: pb.Behaviour, person_id: str, types: dict[str, asyncpg.Record], facts: Facts, now: datetime,
+    policy: ProfilePolicy,
+) -> None:  # fmt: skip
+    b.first_seen.CopyFrom(stamp(min(r["first_at"] for r in types.values())))
+    b.last_seen.CopyFrom(stamp(max(r["last_at"] for r in types.values())))
+    b.sessions = facts.sessions.get(person_id, 0)
+    context = facts.context.get(person_id)
+    if context is not None:
+        b.last_channel = event_pb2.Channel.ValueType(context["channel"] or 0)
+        b.last_device_type = context["device_type"] or ""
+        b.timezone = context["timezone"] or ""
+    _counts(b, types)
+    _active_hours(b.active_hours, facts.hours.get(person_id, {}))
+    affinities = facts.affinities.get(person_id, {})
+    b.top_categories.extend(_top(affinities.get("category", [])))
+    b.top_brands.extend(_top(affinities.get("brand", [])))
+    b.price_band = _price_band(types, policy.price_bands)
+    b.cart_abandoned = _cart_abandoned(types, now, policy)
+
+
+def _counts(b: pb.Behaviour, types: dict[str, asyncpg.Record]) -> None:
+    windows = [b.counts_1d, b.counts_7d, b.counts_30d, b.counts_90d]
+    known = {f.name for f in pb.EventCounts.DESCRIPTOR.fields} - {"total"}
+    for event_type, row in types.items():
+        if event_type not in known:
+            continue
+        for counts, days in zip(windows, WINDOWS, strict=True):
+            setattr(counts, event_type, row[f"c{days}"])
+        setattr(b.counts_lifetime, event_type, row["lifetime"])
+        getattr(b.last_at, event_type).CopyFrom(stamp(row["last_at"]))
+    for counts in [*windows, b.counts_lifetime]:
+        counts.total = sum(getattr(counts, name) for name in known)
+
+
+def _active_hours(hours: pb.ActiveHours, histogram: dict[int, int]) -> None:
+    counts = [histogram.get(h, 0) for h in range(24)]
+    hours.hours.extend(counts)
+    total = sum(counts)
+    hours.peak_hour = counts.index(max(counts)) if total else -1
+    hours.night_share = sum(counts[h] for h in NIGHT_HOURS) / total if total else 0.0
+
+
+def _top(scores: list[tuple[str, float]]) -> list[pb.Affinity]:
+    best = sorted(scores, key=lambda item: (-item[1], item[0]))[:TOP_AFFINITIES]
+    return [pb.Affinity(name=name, score=score) for name, score in best]
+
+
+def _price_band(types: dict[str, asyncpg.Record], limits: Sequence[float]) -> pb.PriceBand.ValueType:
+    """From the mean unit price of orders, else of product views and cart adds."""
+    source = ["order_completed"] if _mean_price(types, ["order_completed"]) is not None else []
+    price = _mean_price(types, source or ["product_viewed", "cart_item_added"])
+    if price is None:
+        return pb.PRICE_BAND_UNSPECIFIED
+    bands = (pb.PRICE_BAND_LOW, pb.PRICE_BAND_MID, pb.PRICE_BAND_HIGH)
+    for limit, band in zip(limits, bands, strict=False):
+        if price < limit:
+            return band
+    return pb.PRICE_BAND_PREMIUM
+
+
+def _mean_price(types: dict[str, asyncpg.Record], names: Sequence[str]) -> float | None:
+    prices = [float(types[n]["mean_price"]) for n in names if n in types and types[n]["mean_price"] is not None]
+    return sum(prices) / len(prices) if prices else None
+
+
+def _cart_abandoned(types: dict[str, asyncpg.Record], now: datetime, policy: ProfilePolicy) -> bool:
+    cart = types.get("cart_item_added")
+    if cart is None:
+        return False
+    order = types.get("order_completed")
+    if order is not None and order["last_at"] >= cart["last_at"]:
+        return False
+    idle: float = (now - cart["last_at"]).total_seconds()
+    return idle >= policy.cart_abandon_after
+
+
+def _value(v: pb.Value, types: dict[str, asyncpg.Record], rfm: asyncpg.Record | None) -> None:
+    orders, refunds = types.get("order_completed"), types.get("order_refunded")
+    if orders is not None:
+        v.orders, v.revenue = orders["lifetime"], float(orders["amount"])
+        v.average_order_value = v.revenue / v.orders
+        v.first_purchase_at.CopyFrom(stamp(orders["first_at"]))
+        v.last_purchase_at.CopyFrom(stamp(orders["last_at"]))
+        v.currency = orders["currency"] or ""
+        v.revenue_90d = float(orders["amount_90d"])
+        v.discounted_orders = orders["discounted"]
+    if refunds is not None:
+        v.refunds, v.refunded_amount = refunds["lifetime"], float(refunds["amount"])
+        v.currency = v.currency or refunds["currency"] or ""
+    if rfm is not None:
+        v.rfm.recency_days, v.rfm.frequency, v.rfm.monetary = (
+            rfm["recency_days"],
+            rfm["frequency"],
+            float(rfm["monetary"]),
+        )
+        v.rfm.r, v.rfm.f, v.rfm.m, v.rfm.segment = rfm["r"], rfm["f"], rfm["m"], rfm["segment"]
+        v.rfm.computed_at.CopyFrom(stamp(rfm["computed_at"]))
