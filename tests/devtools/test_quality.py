@@ -40,6 +40,7 @@ CASE = [
     (event("c1", anon="cy-phone-1"), 2),
     (event("c2", anon="cy-phone-1"), 2),
     (event("c3", anon="cy-phone-2"), 2),
+    (event("d1", anon="tab", email="dee@example.com"), 3),  # a guest's email on the shared tablet
 ]
 
 
@@ -50,7 +51,7 @@ def truth() -> Truth:
 
 def test_only_shared_or_blocked_identifiers_make_an_event_unscorable(truth: Truth) -> None:
     assert set(truth.person) == {"a1", "a3", "a4", "a5", "b1", "b2", "c1", "c2", "c3"}
-    assert truth.unscorable == {"only shared ids": 1, "only blocked ids": 2}
+    assert truth.unscorable == {"only shared ids": 1, "only blocked ids": 2, "logged out on a shared device": 1}
 
 
 def test_linkable_groups_follow_exclusive_identifiers_within_a_person(truth: Truth) -> None:
@@ -64,7 +65,7 @@ def test_linkable_groups_follow_exclusive_identifiers_within_a_person(truth: Tru
 def test_perfect_resolution_scores_one_and_one(truth: Truth) -> None:
     quality = score(truth, {e: f"p{g}" for e, g in truth.group.items()})
     assert (quality.precision, quality.recall) == (1.0, 1.0)
-    assert (quality.scorable, quality.unscorable, quality.true_persons, quality.linkable_groups) == (9, 3, 3, 4)
+    assert (quality.scorable, quality.unscorable, quality.true_persons, quality.linkable_groups) == (9, 4, 3, 4)
 
 
 def test_a_merge_of_strangers_costs_precision_exactly(truth: Truth) -> None:

@@ -53,6 +53,7 @@ def person(person_id: str, seq: int, **counts: int) -> PersonView:
 
 
 U1, U2, A1, D1 = ("user_id", "u1"), ("user_id", "u2"), ("anonymous_id", "a1"), ("device_id", "d1")
+E1 = ("email", "hash-of-e1")
 
 
 def test_unknown_identifiers_start_a_person() -> None:
@@ -78,7 +79,7 @@ def test_an_outranking_identifier_that_does_not_fit_starts_its_own_person() -> N
     persons = {"p": person("p", 1, user_id=1, anonymous_id=1)}
     decision = decide([U2, A1], {A1: "p"}, persons, policy(), new_person_id="new")
     assert (decision.person_id, decision.created, decision.attach) == ("new", True, (U2,))
-    assert decision.conflicts == (Conflict("p", "new", "limit:user_id=1", ((A1, ("p", "new")),)),)
+    assert decision.conflicts == (Conflict("new", "p", "limit:user_id=1", ((A1, ("p", "new")),)),)
 
 
 def test_a_lower_identifier_that_does_not_fit_is_left_out() -> None:
@@ -87,3 +88,26 @@ def test_a_lower_identifier_that_does_not_fit_is_left_out() -> None:
     decision = decide([U1, D1], {U1: "p"}, persons, one_device, new_person_id="new")
     assert (decision.person_id, decision.attach) == ("p", ())
     assert decision.conflicts == (Conflict("p", "", "limit:device_id=1", ((D1, ("p",)),)),)
+
+
+def test_a_shared_device_cannot_veto_a_strong_link() -> None:
+    """A guest logs in on the partner's family app and gives the email they used elsewhere:
+    the email still joins the guest's persons; only the family device is refused."""
+    persons = {"partner": person("partner", 1, user_id=1, device_id=1), "guest": person("guest", 5, email=1)}
+    owner = {D1: "partner", E1: "guest"}
+    decision = decide([U2, E1, D1], owner, persons, policy(), new_person_id="new")
+    assert (decision.person_id, decision.created, decision.attach, decision.merges) == ("guest", False, (U2,), ())
+    assert decision.conflicts == (Conflict("guest", "partner", "limit:user_id=1", ((D1, ("partner", "guest")),)),)
+
+
+def test_higher_priority_links_are_kept_before_lower_ones_are_judged() -> None:
+    """u1's person and an email's person merge; the anonymous id's person (another user id) is refused."""
+    persons = {
+        "p": person("p", 4, user_id=1),
+        "q": person("q", 2, email=1),
+        "r": person("r", 1, user_id=1, anonymous_id=1),
+    }
+    decision = decide([U1, E1, A1], {U1: "p", E1: "q", A1: "r"}, persons, policy(), new_person_id="new")
+    assert decision.person_id == "q"
+    assert decision.merges == (Merge("q", "p", "email"),)
+    assert [(c.person_id, c.other_person_id, c.rule) for c in decision.conflicts] == [("q", "r", "limit:user_id=1")]

@@ -96,7 +96,8 @@ def identity_sections(run: QualityRun) -> list[Section]:
             ("pairwise precision", f"{q.precision:.4f} ({q.correct_pairs:,} of {q.predicted_pairs:,} pairs)"),
             ("pairwise recall", f"{q.recall:.4f} ({q.found_pairs:,} of {q.linkable_pairs:,} linkable pairs)"),
         ],
-        "recall counts what the rules can link; events with only shared or blocked ids are unscorable",
+        "recall counts what the rules can link; events with only shared or blocked ids, "
+        "or typed logged out on a shared device, are unscorable",
     )
     return [everything, quality]
 

@@ -6,6 +6,11 @@ true person and its *linkable group*: the events of that person connected throug
 identifiers (a guest's two phones that never meet are two groups, since no rule can join
 them). Events carrying only shared or blocked identifiers (a shared tablet while logged out,
 a cookie "null") are unscorable: counted, never hidden, and left out of the pairs.
+
+So is an event that carries no user id but a device identifier several persons share, even
+beside an exclusive one: a guest's email typed on the household tablet while nobody is logged
+in. The tablet's identifier is the only link the event has to anyone's past, and no rule can
+tell whose hands were on the shared device; it goes wherever the device goes.
 """
 
 from __future__ import annotations
@@ -98,6 +103,13 @@ def owners(events: Iterable[ev.Event], person_of: Mapping[str, int]) -> dict[Key
     return found
 
 
+DEVICE_TYPES = ("anonymous_id", "device_id")
+
+
+def _on_shared_device(keys: list[Key], used_by: Mapping[Key, set[int]]) -> bool:
+    return any(key[0] in DEVICE_TYPES and not blocked(key) and len(used_by[key]) > 1 for key in keys)
+
+
 def label(events: list[ev.Event], person_of: Mapping[str, int]) -> Truth:
     """The ground truth of `events`, whose makers are `person_of[event_id]`."""
     used_by = owners(events, person_of)
@@ -106,7 +118,9 @@ def label(events: list[ev.Event], person_of: Mapping[str, int]) -> Truth:
     for event in events:
         keys = identifiers(event)
         mine = [key for key in keys if not blocked(key) and len(used_by[key]) == 1]
-        if mine:
+        if mine and not event.identifiers.user_id and _on_shared_device(keys, used_by):
+            truth.unscorable["logged out on a shared device"] += 1
+        elif mine:
             exclusive[event.event_id] = mine
             groups.join(mine)
         else:

@@ -1,20 +1,23 @@
 """Which person an event belongs to, and what it changes in the graph. Pure: no I/O.
 
-The rules, for an event whose identifiers (blocked values dropped) are ordered by priority:
+The event's identifiers (blocked values dropped) are *claims*: a known identifier claims
+its person, an unknown one claims a place on the event's person. Claims are taken in
+priority order (user_id first), each kept only if, with every claim kept before it, no
+person would hold more identifiers of a type than its limit:
 
-1. None is known: the event starts a new person that gets all of them.
-2. The known ones belong to several persons: they are merged into the oldest (smallest
-   creating sequence, then id), unless the union would hold more identifiers of a type than
-   its limit (two user ids, too many devices): then nothing merges, the conflict is
-   recorded, and the event goes to the *anchor*, the person of its highest-priority known
-   identifier.
-3. Unknown identifiers attach to that person where its limits allow; one that does not fit
-   is not attached and is recorded as a conflict ...
-4. ... unless it outranks every known identifier of the event (a user id u2 arriving on a
-   browser whose anonymous id belongs to the person of user id u1): then the event is not
-   that person's at all. It starts a new person holding the event's unknown identifiers,
-   nothing merges, and the shared lower-priority identifiers stay where they were (claimed
-   by both persons, which is how a value shared by too many persons gets blocked).
+1. Nothing known: the event starts a new person holding its identifiers.
+2. The kept persons merge into the oldest (smallest creating sequence, then id); the event
+   goes to it, and the kept unknown identifiers attach to it.
+3. A refused person is not merged (a second user id, too many devices): the conflict is
+   recorded on both, and the identifier that reached it stays where it was, now claimed by
+   both (how a value shared by too many persons gets blocked). A refused unknown identifier
+   is not attached and the conflict is recorded.
+4. When no known person is kept (a user id u2 arriving on a browser whose anonymous id
+   belongs to the person of u1), the event starts a new person with its kept identifiers.
+
+Taking the highest-priority evidence first means a weak shared identifier (a family
+tablet's device id) can never veto a strong link (an email) nor glue two user ids together:
+what breaks a limit is what the lower-priority claim would have added.
 """
 
 from __future__ import annotations
@@ -72,58 +75,52 @@ def decide(
     new_person_id: str,
 ) -> Decision:
     """Apply the module's rules. `keys` in priority order; `owner` maps known keys to persons."""
-    known = [k for k in keys if k in owner]
-    unknown = [k for k in keys if k not in owner]
-    if not known:
-        return Decision(new_person_id, created=True, attach=tuple(unknown))
-    group = list(dict.fromkeys(owner[k] for k in known))
-    anchor = group[0]
-    target, merges, conflicts = _link(group, known, owner, persons, policy)
-    counts = _union_counts([persons[p] for p in ([target] if not merges else group)])
-    attach, refused = _fit(unknown, counts, policy)
-    outranking = [k for k in refused if policy.rank(k[0]) < policy.rank(known[0][0])]
-    if outranking:
-        claims = tuple((k, (owner[k], new_person_id)) for k in known)
-        redirect = Conflict(anchor, new_person_id, policy.limit_rule(outranking[0][0]), claims)
-        return Decision(new_person_id, created=True, attach=tuple(unknown), conflicts=(redirect,))
-    refusals = tuple(Conflict(target, "", policy.limit_rule(k[0]), ((k, (target,)),)) for k in refused)
-    return Decision(target, created=False, attach=tuple(attach), merges=merges, conflicts=conflicts + refusals)
-
-
-def _link(
-    group: list[str], known: list[Key], owner: Mapping[Key, str], persons: Mapping[str, PersonView], policy: Policy
-) -> tuple[str, tuple[Merge, ...], tuple[Conflict, ...]]:
-    """Rule 2: (the event's person, merges, refused merges) for the persons it reached."""
-    anchor = group[0]
-    if len(group) == 1:
-        return anchor, (), ()
-    via = {p: next(k for k in known if owner[k] == p) for p in group}
-    broken = policy.broken_limit(_union_counts([persons[p] for p in group]))
-    if broken is None:
-        survivor = min(group, key=lambda p: (persons[p].created_seq, p))
-        linked = {p: (p if p != anchor else survivor) for p in group}
-        merges = tuple(Merge(survivor, p, via[linked[p]][0]) for p in group if p != survivor)
-        return survivor, merges, ()
+    kept = _Kept(policy)
+    via: dict[str, Key] = {}  # kept person -> the identifier that reached it first
+    refused: dict[str, str] = {}  # refused person -> the limit it would break
+    refused_keys: list[Key] = []
+    for key in keys:
+        person = owner.get(key)
+        if person is None:
+            if kept.take(Counter({key[0]: 1})) is None:
+                kept.keys.append(key)
+            else:
+                refused_keys.append(key)
+        elif person not in via and person not in refused:
+            broken = kept.take(Counter(persons[person].counts))
+            if broken is None:
+                via[person] = key
+            else:
+                refused[person] = broken
+    target = min(via, key=lambda p: (persons[p].created_seq, p)) if via else new_person_id
     conflicts = tuple(
-        Conflict(anchor, p, broken, tuple((k, (p, anchor)) for k in known if owner[k] == p)) for p in group[1:]
-    )
-    return anchor, (), conflicts
+        Conflict(target, p, rule, tuple((k, (p, target)) for k in keys if owner.get(k) == p))
+        for p, rule in refused.items()
+    ) + tuple(Conflict(target, "", policy.limit_rule(k[0]), ((k, (target,)),)) for k in refused_keys)
+    return Decision(target, created=not via, attach=tuple(kept.keys), merges=_merges(target, via), conflicts=conflicts)
 
 
-def _union_counts(views: Sequence[PersonView]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for view in views:
-        total.update(view.counts)
-    return total
+class _Kept:
+    """The claims kept so far: the unknown identifiers, and the counts of everything kept."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.keys: list[Key] = []
+        self.counts: Counter[str] = Counter()
+
+    def take(self, more: Counter[str]) -> str | None:
+        """Add `more` if no limit breaks; else the limit it would break (nothing added)."""
+        broken = self.policy.broken_limit(self.counts + more)
+        if broken is None:
+            self.counts.update(more)
+        return broken
 
 
-def _fit(unknown: Sequence[Key], counts: Counter[str], policy: Policy) -> tuple[list[Key], list[Key]]:
-    """Rule 3: the unknown identifiers that fit the person's limits, and those that do not."""
-    attach, refused = [], []
-    for key in unknown:
-        if counts[key[0]] + 1 > policy.limits[key[0]]:
-            refused.append(key)
-        else:
-            attach.append(key)
-            counts[key[0]] += 1
-    return attach, refused
+def _merges(survivor: str, via: Mapping[str, Key]) -> tuple[Merge, ...]:
+    """Each kept person but the survivor merges into it. The rule is the identifier type that
+    reached the *other* side: the merged person's own, or, for the event's first person
+    merging into an older one, the type that reached the older one."""
+    if len(via) < 2:
+        return ()
+    anchor = next(iter(via))
+    return tuple(Merge(survivor, p, via[survivor if p == anchor else p][0]) for p in via if p != survivor)
