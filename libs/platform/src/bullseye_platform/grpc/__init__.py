@@ -1,6 +1,7 @@
 """gRPC server bootstrap: health, reflection, interceptors, graceful shutdown, rich errors."""
 
 from bullseye_platform.grpc.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -14,6 +15,7 @@ from bullseye_platform.grpc.errors import (
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions
 
 __all__ = [
+    "AlreadyExists",
     "FailedPrecondition",
     "GrpcServer",
     "InvalidArgument",

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import grpc
 from bullseye.profile.v1 import segments_pb2 as pb
-from bullseye_platform.grpc import FailedPrecondition, NotFound, ServiceError, violation
+from bullseye_platform.grpc import AlreadyExists, FailedPrecondition, NotFound, violation
 from bullseye_platform.store.pool import Connection
 
 from bullseye_profile.read import iter_profiles
@@ -23,10 +23,6 @@ from bullseye_profile.segments.rules import compile_rule
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_PAGE = 5000
-
-
-class AlreadyExists(ServiceError):
-    code = grpc.StatusCode.ALREADY_EXISTS
 
 
 def _not_found(segment_id: str) -> NotFound:
