@@ -279,12 +279,14 @@ async def test_get_contact_of_an_unknown_person_is_not_found(vault: pb_grpc.Iden
 # --- nothing readable outside the vault ----------------------------------------------------
 
 
-async def test_no_table_and_no_resolved_record_holds_the_plaintext(
+async def test_no_table_no_resolved_record_and_no_log_line_holds_the_plaintext(
     vault: pb_grpc.IdentityServiceStub,
     front: ingestion_grpc.IngestionServiceStub,
     key: str,
     pg: asyncpg.Connection,
     nc: NATS,
+    identity: ServiceProcess,
+    ingestion: ServiceProcess,
 ) -> None:
     tag = uid()
     secrets = [f"scan.{tag}@example.com", "+33655512345", "655512345", f"Scanfirst{tag}", f"Scanlast{tag}"]
@@ -316,3 +318,5 @@ async def test_no_table_and_no_resolved_record_holds_the_plaintext(
         ]
     ).lower()
     assert blob and all(secret.lower().encode() not in blob for secret in secrets)
+    logs = (identity.log_path.read_text() + ingestion.log_path.read_text()).lower()
+    assert logs and all(secret.lower() not in logs for secret in secrets)
