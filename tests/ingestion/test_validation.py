@@ -35,6 +35,12 @@ def with_context(**fields: object) -> ev.Event:
     return built
 
 
+def with_identifiers(**fields: str) -> ev.Event:
+    built = h.event()
+    built.identifiers.MergeFrom(ev.Identifiers(**fields))
+    return built
+
+
 def no_payload() -> ev.Event:
     built = h.event()
     built.ClearField("page_viewed")
@@ -71,6 +77,9 @@ BAD: dict[str, Bad] = {
     "identifier_with_control_characters": Bad(
         lambda: h.event(anonymous_id="anon\x07bell"), "identifiers.anonymous_id", ("control",)
     ),
+    "device_id_with_control_characters": Bad(
+        lambda: with_identifiers(device_id="dev\x00ice"), "identifiers.device_id", ("control",)
+    ),
     "payload_missing": Bad(no_payload, "payload", ("required", "page_viewed", "order_completed")),
     # context
     "unknown_channel": Bad(lambda: with_context(channel=99), "context.channel", ("99", *CHANNELS)),
@@ -80,6 +89,10 @@ BAD: dict[str, Bad] = {
     "page_url_too_long": Bad(
         lambda: with_context(page=ev.Page(url="https://x/" + "a" * 3000)), "context.page.url", ("2048",)
     ),
+    "page_title_too_long_beside_a_short_url": Bad(
+        lambda: with_context(page=ev.Page(url="https://x/", title="t" * 2049)), "context.page.title", ("2048",)
+    ),
+    "user_agent_too_long": Bad(lambda: with_context(user_agent="u" * 2049), "context.user_agent", ("2048",)),
     # consent and messages
     "unknown_consent_purpose": Bad(
         lambda: h.event(consent_changed=ev.ConsentChanged(purpose=42, channel=EMAIL)),

@@ -53,6 +53,19 @@ async def test_concurrent_callers_get_contiguous_unique_sequences_and_each_messa
     assert await stored_ids(js, stream, seqs) == expected
 
 
+async def test_one_append_larger_than_a_batch_spans_batches_and_answers_in_order(
+    writer: LogWriter, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    batch = [message(stream, f"big-{m}") for m in range(150)]  # the writer's batches hold 64
+
+    result = await writer.append(batch)
+
+    assert [a.seq for a in result] == list(range(1, 151))
+    assert await stored_ids(js, stream, [a.seq for a in result]) == {
+        a.seq: m.msg_id for m, a in zip(batch, result, strict=True)
+    }
+
+
 async def test_a_batch_with_an_already_stored_id_stores_the_others_and_reports_only_that_one_duplicate(
     writer: LogWriter, js: JetStreamContext, stream: StreamSpec
 ) -> None:

