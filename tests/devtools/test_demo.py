@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from bullseye_devtools.demo.audiences import AUDIENCES
 
-def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality(tmp_path: Path) -> None:
+
+def section(markdown: str, title: str) -> dict[str, str]:
+    """The label -> value rows of the report section whose heading starts with `title`."""
+    body = re.search(rf"^## {re.escape(title)}.*?\n(.*?)(?=^## |\Z)", markdown, re.M | re.S)
+    assert body, f"no section {title!r}"
+    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", body[1], re.M)
+    return {label: value for label, value in rows if label.strip() and not set(label) <= {"-"}}
+
+
+def count(value: str) -> int:
+    """The leading number of a cell such as '1,234 (12.0%)'."""
+    return int(value.split()[0].replace(",", ""))
+
+
+def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_and_profiles(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     done = subprocess.run(
         [sys.executable, "-m", "bullseye_devtools.demo", "--shoppers", "50", "--resend", "100", "--journeys", "40",
@@ -30,6 +46,31 @@ def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality(
     ):
         assert row in markdown, row
     assert "❌" not in markdown
-    assert (reports / "demo-funnel.png").read_bytes()[:4] == b"\x89PNG"
+    for png in ("demo-funnel.png", "demo-profiles.png"):
+        assert (reports / png).read_bytes()[:4] == b"\x89PNG"
+        assert f"({png})" in markdown
+    check_profile_sections(markdown)
     assert "p50 / p99" in done.stdout
     assert not list((tmp_path / "demo" / "nats").glob("*.pid")), "nothing left behind"
+
+
+def check_profile_sections(markdown: str) -> None:
+    """Profiles, RFM, lifecycle, tags and segments are reported, their checks passed, and the
+    figures add up: every profile has one lifecycle stage, every purchaser one RFM segment."""
+    for claim in (
+        "every resolved person has a profile", "every order folded once", "RFM covers every purchaser",
+        "segment members = Estimate", "segment.entered - exited facts on PROFILE = members",
+    ):  # fmt: skip
+        assert f"✅ **{claim}**" in markdown, claim
+    persons, profiles = section(markdown, "Profiles")["persons resolved / profiles"].replace(",", "").split(" / ")
+    assert int(persons) == int(profiles) > 0
+    assert sum(count(v) for v in section(markdown, "Lifecycle stages").values()) == int(profiles)
+    purchasers = int(re.search(r"^## RFM segments \(([\d,]+) purchasers\)", markdown, re.M)[1].replace(",", ""))  # type: ignore[index]
+    assert sum(count(v) for v in section(markdown, "RFM segments").values()) == purchasers > 0
+    tags = section(markdown, "Tags")
+    assert tags and all(0 < count(v) <= int(profiles) for v in tags.values())
+    segments = section(markdown, "Segments")
+    assert set(segments) == {audience.name for audience in AUDIENCES}
+    for value in segments.values():
+        members, estimate = re.match(r"([\d,]+) members, Estimate ([\d,]+)", value).groups()  # type: ignore[union-attr]
+        assert members == estimate

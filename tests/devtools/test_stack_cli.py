@@ -15,6 +15,8 @@ import psutil
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1.identity_pb2_grpc import IdentityServiceStub
+from bullseye.profile.v1 import profile_pb2 as ppb
+from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
 from bullseye_devtools.stack import free_port, secrets
 from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.traffic import generate, send
@@ -27,7 +29,7 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def ports() -> list[str]:
-    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port")
+    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port")
     return [item for flag in flags for item in (flag, str(free_port()))]
 
 
@@ -53,21 +55,40 @@ async def person_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> s
             await asyncio.sleep(0.2)
 
 
+async def profile_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> ppb.Profile:
+    """Profile's answer for `email`: it asks identity (PROFILE_IDENTITY_ADDRESS) who that is."""
+    ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
+    deadline = time.monotonic() + wait
+    async with grpc.aio.insecure_channel(env["PROFILE_ADDRESS"]) as channel:
+        while True:
+            try:
+                reply = await ProfileServiceStub(channel).GetProfile(ppb.GetProfileRequest(identifier=ref), timeout=5)
+                return reply.profile
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+
 async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_secrets(tmp_path: Path) -> None:
-    """Identity and ingestion run with generated keys; a second `up` reuses them, so the person
-    found by email (matched by a hash keyed with them) is still found after the restart."""
+    """Identity, profile and ingestion run with generated keys; profile answers by email through
+    identity; a second `up` reuses the keys, so the person found by email (matched by a hash
+    keyed with them) is still found after the restart."""
     root, pids = tmp_path / "local", list[int | None]()
     try:
         started = stack("up", *ports(), root=root)
         assert started.returncode == 0, started.stderr[-2000:]
         env = read_env(root)
-        assert {"NATS_URL", "DATABASE_URL", "INGESTION_ADDRESS", "IDENTITY_ADDRESS", "BULLSEYE_API_KEY"} <= set(env)
+        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS"}
+        assert {"NATS_URL", "DATABASE_URL", "BULLSEYE_API_KEY", *addresses} <= set(env)
         assert set(secrets.NAMES) <= set(env)
-        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 2
+        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 3
         events = [*generate(3, 77), identified("restart@example.com")]
         stats = await send(events, address=env["INGESTION_ADDRESS"], api_key=env["BULLSEYE_API_KEY"])
         assert stats.accepted > 0 and stats.rejected == 0
         person = await person_of(env, "restart@example.com")
+        profile = await profile_of(env, "restart@example.com")
+        assert profile.person_id == person and profile.behaviour.counts_lifetime.identified == 1
         assert stack("down", root=root).returncode == 0
         assert stack("up", *ports(), root=root).returncode == 0
         again = read_env(root)

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="stack folder, wiped at start")
     parser.add_argument("--report-dir", type=Path, default=defaults.report_dir, help="where demo.md and the PNG go")
     parser.add_argument("--journeys", type=int, default=defaults.journeys, help="persons with ground truth (1000)")
+    parser.add_argument("--days", type=float, default=defaults.days, help="traffic reaches back this far (90)")
     parser.add_argument("--resend", type=int, default=defaults.resend, help="events resent to show idempotency")
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up until Ctrl-C")
     return parser
@@ -43,7 +44,8 @@ async def run_steps(ctx: DemoContext, steps: list[Step]) -> None:
 
 def _wait_for_ctrl_c(ctx: DemoContext) -> None:
     stack = ctx.running()
-    print(f"\nThe stack keeps running (Ctrl-C stops it). ingestion: {stack.ingestion_address}")
+    where = f"ingestion {stack.ingestion_address}, identity {stack.identity_address}, profile {stack.profile_address}"
+    print(f"\nThe stack keeps running (Ctrl-C stops it): {where}")
     for name, value in {**stack.env, "BULLSEYE_API_KEY": ctx.api_key}.items():
         if name not in secrets.NAMES:  # keys stay off the console
             print(f"  {name}={value}")
@@ -58,12 +60,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.shoppers < 1 or args.resend < 0 or args.journeys < 1:
-        print("--shoppers and --journeys must be >= 1, --resend >= 0", file=sys.stderr)
+    if args.shoppers < 1 or args.resend < 0 or args.journeys < 1 or not 1 <= args.days <= 365:
+        print("--shoppers and --journeys must be >= 1, --resend >= 0, --days 1 to 365", file=sys.stderr)
         return 2
     options = DemoOptions(
         shoppers=args.shoppers, seed=args.seed, data_dir=args.data_dir, report_dir=args.report_dir,
-        resend=args.resend, journeys=args.journeys, keep_running=args.keep_running,
+        resend=args.resend, journeys=args.journeys, days=args.days, keep_running=args.keep_running,
     )  # fmt: skip
     ctx = DemoContext(options)
     signal.signal(signal.SIGTERM, _terminate)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bullseye.events.v1 import event_pb2 as ev
 
+from bullseye_devtools.demo.profiles import ProfileFigures
 from bullseye_devtools.quality.run import QualityRun
 from bullseye_devtools.stack.local import LocalStack
 from bullseye_devtools.traffic import GroundTruth, SendStats
@@ -25,6 +27,9 @@ class DemoOptions:
     report_dir: Path = Path("reports")
     resend: int = 500
     journeys: int = 1000  # persons whose cross-device journeys measure identity's quality
+    # The traffic spans the `days` before the demo's start; profile's clock is pinned there
+    # (`DemoContext.now`), so windows, RFM recency and lifecycle stages have people in them.
+    days: float = 90.0
     keep_running: bool = False
 
 
@@ -49,6 +54,9 @@ class Check:
 @dataclass
 class DemoContext:
     options: DemoOptions
+    # The end of the generated traffic and profile's pinned clock: windows and RFM measure
+    # from it, and an Estimate never drifts from the memberships while the demo runs.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     stack: LocalStack | None = None
     api_key: str = ""
@@ -58,6 +66,7 @@ class DemoContext:
     resent: SendStats | None = None
     stream_messages: int | None = None
     identity: QualityRun | None = None
+    profiles: ProfileFigures | None = None
     sections: list[Section] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)

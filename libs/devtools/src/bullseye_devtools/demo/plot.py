@@ -1,35 +1,94 @@
-"""The demo's picture: the visit funnel and the events per type, as one PNG."""
+"""The demo's pictures: the visit funnel and events per type; profiles (RFM, lifecycle, tags,
+segments). PNGs drawn with the Agg backend, so no display is needed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from bullseye_devtools.demo.profile_report import LIFECYCLE_ORDER, RFM_ORDER
+from bullseye_devtools.demo.profiles import ProfileFigures
 from bullseye_devtools.traffic import GroundTruth
 
 
-def plot_funnel(truth: GroundTruth, path: Path) -> Path:
-    """Write the PNG (Agg backend: no display needed) and return its path."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1, 1.2]})
-    steps = truth.funnel()
-    labels, counts = [s[0] for s in steps][::-1], [s[1] for s in steps][::-1]
-    bars = left.barh(labels, counts, color="#d9480f")
-    left.bar_label(bars, [f"{c:,} ({100 * c / max(1, steps[0][1]):.1f}%)" for c in counts], padding=3)
-    left.set_xscale("log")
-    left.set_title("Visits reaching each step (log scale)")
-    kinds = truth.by_type.most_common()[::-1]
-    bars = right.barh([k for k, _ in kinds], [n for _, n in kinds], color="#1971c2")
-    right.bar_label(bars, [f"{n:,}" for _, n in kinds], padding=3, fontsize=8)
-    right.set_title(f"Events per type ({truth.events:,} in all)")
-    right.tick_params(axis="y", labelsize=8)
-    for axis in (left, right):
-        axis.spines[["top", "right"]].set_visible(False)
-        axis.margins(x=0.25)
+    return plt
+
+
+def _bars(
+    axis: Any,
+    labels: Sequence[str],
+    counts: Sequence[int],
+    *,
+    color: str,
+    title: str,
+    texts: Sequence[str] | None = None,
+    small: bool = False,
+) -> None:
+    """Horizontal bars, first label on top, each labelled with `texts` (default: its count)."""
+    texts = texts if texts is not None else [f"{n:,}" for n in counts]
+    bars = axis.barh(list(labels)[::-1], list(counts)[::-1], color=color)
+    axis.bar_label(bars, list(texts)[::-1], padding=3, fontsize=8 if small else None)
+    axis.set_title(title)
+    axis.tick_params(axis="y", labelsize=8 if small else None)
+    axis.spines[["top", "right"]].set_visible(False)
+    axis.margins(x=0.25)
+
+
+def _save(figure: Any, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _pyplot().close(figure)
     return path
+
+
+def plot_funnel(truth: GroundTruth, path: Path) -> Path:
+    """Write the funnel PNG and return its path."""
+    figure, (left, right) = _pyplot().subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1, 1.2]})
+    steps = truth.funnel()
+    counts = [count for _, count in steps]
+    texts = [f"{c:,} ({100 * c / max(1, counts[0]):.1f}%)" for c in counts]
+    _bars(left, [label for label, _ in steps], counts, color="#d9480f", texts=texts,
+          title="Visits reaching each step (log scale)")  # fmt: skip
+    left.set_xscale("log")
+    kinds = truth.by_type.most_common()
+    _bars(right, [k for k, _ in kinds], [n for _, n in kinds], color="#1971c2",
+          title=f"Events per type ({truth.events:,} in all)", small=True)  # fmt: skip
+    return _save(figure, path)
+
+
+def plot_profiles(figures: ProfileFigures, path: Path) -> Path:
+    """Write the profiles PNG (RFM segments, lifecycle, tags, segment sizes) and return its path."""
+    figure, axes = _pyplot().subplots(2, 2, figsize=(13, 9))
+    (rfm, lifecycle), (tags, segments) = axes
+    _bars(
+        rfm,
+        RFM_ORDER,
+        [figures.rfm[s] for s in RFM_ORDER],
+        color="#2f9e44",
+        title=f"RFM segments ({figures.purchasers:,} purchasers)",
+    )
+    _bars(
+        lifecycle,
+        LIFECYCLE_ORDER,
+        [figures.lifecycle[s] for s in LIFECYCLE_ORDER],
+        color="#1971c2",
+        title=f"Lifecycle stages ({figures.population:,} profiles)",
+    )
+    ranked = figures.tags.most_common()
+    _bars(tags, [t for t, _ in ranked], [n for _, n in ranked], color="#ae3ec9", title="Profiles per tag")
+    _bars(
+        segments,
+        [s.audience.name for s in figures.segments],
+        [len(s.members) for s in figures.segments],
+        color="#d9480f",
+        title="Segment members",
+        small=True,
+    )
+    return _save(figure, path)  # fmt: skip

@@ -127,5 +127,5 @@ def to_markdown(ctx: DemoContext) -> str:
         lines += ["", f"_{section.note}_", ""] if section.note else [""]
     lines += ["## Checks", ""]
     lines += [f"- {'✅' if c.ok else '❌'} **{c.claim}**: {c.detail}" for c in ctx.checks]
-    lines += ["", "![funnel and events per type](demo-funnel.png)", ""]
+    lines += [""] + [f"![{path.stem}]({path.name})" for path in ctx.files if path.suffix == ".png"] + [""]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The demo, step by step: start the stack, make a key, generate traffic, send it, prove
-idempotency, resolve identities (journeys with ground truth), count the stream, write the
-report. `STEPS` is the order they run in."""
+idempotency, resolve identities (journeys with ground truth), fold profiles and size
+segments, count the stream, write the report. `STEPS` is the order they run in."""
 
 from __future__ import annotations
 
@@ -10,17 +10,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
+from bullseye.events.v1 import event_pb2 as ev
 from tqdm import tqdm
 
-from bullseye_devtools.demo import report
+from bullseye_devtools.demo import profile_report, profiles, report
 from bullseye_devtools.demo.context import DemoContext
+from bullseye_devtools.quality.resolved import Resolution
 from bullseye_devtools.quality.run import Pipeline, send_and_score
 from bullseye_devtools.stack.local import LocalStack, create_api_key
-from bullseye_devtools.traffic import generate, send, summarize
+from bullseye_devtools.traffic import SendOptions, generate, send, summarize
 from bullseye_devtools.traffic.journeys import generate_journeys
 
 MARKER = ".bullseye-demo"  # only a folder carrying it is ever wiped
 STREAM = "EVENTS"
+# The traffic reaches back `DemoOptions.days`, past ingestion's live window: backfill.
+BACKFILL = SendOptions(backfill=True)
 
 
 @dataclass(frozen=True)
@@ -46,19 +50,21 @@ def _fresh(ctx: DemoContext) -> None:
 
 async def start_stack(ctx: DemoContext) -> None:
     _fresh(ctx)
-    stack = LocalStack(ctx.options.data_dir)
+    # Profile's clock pinned to the traffic's end: every figure measures from the same instant.
+    clock = {"PROFILE_FIXED_NOW": ctx.now.isoformat()}
+    stack = LocalStack(ctx.options.data_dir, with_profile=True, profile_settings=clock)
     ctx.cleanup.callback(stack.stop)  # registered first: stopped even if start fails halfway
     ctx.stack = stack.start()
 
 
 async def create_key(ctx: DemoContext) -> None:
     # Generous limits: the demo shows throughput; tests cover the rate limit itself.
-    ctx.api_key = create_api_key(ctx.running().env, source="demo", rate=100_000, burst=20_000)
+    ctx.api_key = create_api_key(ctx.running().env, source="demo", rate=100_000, burst=20_000, backfill=True)
 
 
 async def generate_traffic(ctx: DemoContext) -> None:
     opts = ctx.options
-    ctx.events = list(generate(opts.shoppers, opts.seed))
+    ctx.events = list(generate(opts.shoppers, opts.seed, now=ctx.now, days=opts.days))
     ctx.truth = summarize(ctx.events)
     ctx.sections += report.traffic_sections(ctx.truth, opts.shoppers, opts.seed)
 
@@ -66,7 +72,7 @@ async def generate_traffic(ctx: DemoContext) -> None:
 async def send_traffic(ctx: DemoContext) -> None:
     address = ctx.running().ingestion_address
     with tqdm(total=len(ctx.events), unit="ev", desc="sending", file=sys.stderr, disable=None) as bar:
-        ctx.sent = await send(ctx.events, address=address, api_key=ctx.api_key, on_batch=bar.update)
+        ctx.sent = await send(ctx.events, address=address, api_key=ctx.api_key, options=BACKFILL, on_batch=bar.update)
     ctx.sections.append(report.sending_section(ctx.sent))
     ctx.check("no event rejected", ctx.sent.rejected == 0, "; ".join(ctx.sent.rejections[:3]) or "0 rejected")
 
@@ -74,7 +80,7 @@ async def send_traffic(ctx: DemoContext) -> None:
 async def resend_slice(ctx: DemoContext) -> None:
     """The first events again, same ids: ingestion must answer DUPLICATE and store nothing."""
     again = ctx.events[: ctx.options.resend]
-    ctx.resent = await send(again, address=ctx.running().ingestion_address, api_key=ctx.api_key)
+    ctx.resent = await send(again, address=ctx.running().ingestion_address, api_key=ctx.api_key, options=BACKFILL)
     ok = ctx.resent.duplicates == len(again) and ctx.resent.accepted == 0
     detail = f"{len(again):,} resent: {ctx.resent.duplicates:,} duplicates, {ctx.resent.accepted:,} accepted"
     ctx.check("resent events come back as duplicates", ok, detail)
@@ -96,7 +102,7 @@ async def resolve_identities(ctx: DemoContext) -> None:
     # Shoppers after the traffic's (even: households are pairs of numbers), so that no phone,
     # email or household tablet is in both.
     first = ctx.options.shoppers + ctx.options.shoppers % 2
-    journeys = generate_journeys(ctx.options.journeys, ctx.options.seed, first=first)
+    journeys = generate_journeys(ctx.options.journeys, ctx.options.seed, now=ctx.now, first=first)
     with tqdm(total=len(journeys.events), unit="ev", desc="journeys", file=sys.stderr, disable=None) as bar:
         run = await send_and_score(journeys, pipeline, resolved_before=before, on_batch=bar.update)
     ctx.identity = run
@@ -106,6 +112,40 @@ async def resolve_identities(ctx: DemoContext) -> None:
     q = run.quality
     ctx.check("no stranger merged (precision 1.000)", q.precision == 1.0, f"pairwise precision {q.precision:.4f}")
     ctx.check("recall >= 0.99 of what the rules can link", q.recall >= 0.99, f"pairwise recall {q.recall:.4f}")
+
+
+def _all_events(ctx: DemoContext) -> list[ev.Event]:
+    return [*ctx.events, *(ctx.identity.journeys.events if ctx.identity else [])]
+
+
+def _orders_sent(ctx: DemoContext) -> int:
+    return sum(event.WhichOneof("payload") == "order_completed" for event in _all_events(ctx))
+
+
+def _shoppers(ctx: DemoContext, resolution: Resolution) -> set[str]:
+    """The persons identity resolved a shopper's event to; the catalog feed's person did
+    nothing a profile records (catalog upserts are not personal)."""
+    final = resolution.final()
+    return {
+        final[event.event_id]
+        for event in _all_events(ctx)
+        if event.WhichOneof("payload") != "catalog_item_upserted" and event.event_id in final
+    }
+
+
+async def fold_profiles(ctx: DemoContext) -> None:
+    """Profile folds RESOLVED; then RFM, the demo's audiences and every person's profile."""
+    stack = ctx.running()
+    if ctx.identity is None:
+        raise RuntimeError("identities must be resolved first")
+    persons = _shoppers(ctx, ctx.identity.resolution)
+    client = await nats.connect(stack.env["NATS_URL"])
+    try:
+        ctx.profiles = await profiles.collect(stack.profile_address, client.jetstream(), persons)
+    finally:
+        await client.close()
+    ctx.sections += profile_report.profile_sections(ctx.profiles, now=ctx.now, days=ctx.options.days)
+    ctx.checks += profile_report.profile_checks(ctx.profiles, orders_sent=_orders_sent(ctx))
 
 
 async def count_stream(ctx: DemoContext) -> None:
@@ -121,24 +161,27 @@ async def count_stream(ctx: DemoContext) -> None:
 
 
 async def write_report(ctx: DemoContext) -> None:
-    from bullseye_devtools.demo.plot import plot_funnel
+    from bullseye_devtools.demo.plot import plot_funnel, plot_profiles
 
     folder = ctx.options.report_dir
     folder.mkdir(parents=True, exist_ok=True)
     if ctx.truth is not None:
         ctx.files.append(plot_funnel(ctx.truth, folder / "demo-funnel.png"))
+    if ctx.profiles is not None:
+        ctx.files.append(plot_profiles(ctx.profiles, folder / "demo-profiles.png"))
     markdown = folder / "demo.md"
     ctx.files.append(markdown)
     markdown.write_text(report.to_markdown(ctx))
 
 
 STEPS: list[Step] = [
-    Step("start NATS, PostgreSQL, identity and ingestion", start_stack),
+    Step("start NATS, PostgreSQL, identity, profile and ingestion", start_stack),
     Step("create an API key", create_key),
     Step("generate traffic", generate_traffic),
     Step("send it through ingestion", send_traffic),
     Step("resend a slice (idempotency)", resend_slice),
     Step("resolve identities (journeys with ground truth)", resolve_identities),
+    Step("fold profiles, recompute RFM, create segments", fold_profiles),
     Step("count the EVENTS stream", count_stream),
     Step("write the report", write_report),
 ]

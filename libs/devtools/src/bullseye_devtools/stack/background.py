@@ -14,10 +14,11 @@ import psutil
 
 from bullseye_devtools.stack import process
 
-# Stop order (ingestion before identity, its key source; services before the servers they
-# drain into) and the word their command line holds.
+# Stop order (ingestion and profile before identity, their key and identifier source;
+# services before the servers they drain into) and the word their command line holds.
 PARTS = (
     ("ingestion", "bullseye_ingestion"),
+    ("profile", "bullseye_profile"),
     ("identity", "bullseye_identity"),
     ("nats", "nats-server"),
     ("postgres", "postgres"),

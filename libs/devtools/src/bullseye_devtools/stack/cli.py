@@ -1,6 +1,6 @@
 """`python -m bullseye_devtools.stack up|down|status` — the local stack for development.
 
-`up` leaves NATS, PostgreSQL, identity and ingestion running on fixed ports and writes an
+`up` leaves NATS, PostgreSQL, identity, profile and ingestion running on fixed ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
 `up`, kept by later ones so what was sealed stays readable), so grpcurl, psql or a service
 under a debugger can join in; `down` stops them.
@@ -28,11 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"state folder (default {DEFAULT_DIR})")
     parser = argparse.ArgumentParser(prog="bullseye-stack", description="Run the Bullseye stack in the background")
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", parents=[common], help="start NATS, PostgreSQL, identity, ingestion; write <dir>/env")
+    up = sub.add_parser(
+        "up", parents=[common], help="start NATS, PostgreSQL, identity, profile, ingestion; write <dir>/env"
+    )
     up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222)")
     up.add_argument("--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433)")
     up.add_argument("--ingestion-port", type=int, default=50051, help="ingestion gRPC port (default 50051)")
     up.add_argument("--identity-port", type=int, default=50052, help="identity gRPC port (default 50052)")
+    up.add_argument("--profile-port", type=int, default=50053, help="profile gRPC port (default 50053)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
     return parser
@@ -56,20 +59,27 @@ def up(root: Path, ports: Ports) -> int:
         "--postgres-port": ports.postgres,
         "--ingestion-port": ports.ingestion,
         "--identity-port": ports.identity,
+        "--profile-port": ports.profile,
     }
     for flag, port in flags.items():
         if _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))
-    stack = LocalStack(root, ports, secrets=kept).start(on_step=lambda step: print(f"starting {step}"))
+    stack = LocalStack(root, ports, secrets=kept, with_profile=True).start(
+        on_step=lambda step: print(f"starting {step}")
+    )
     try:
         key = create_api_key(stack.env, source="local-dev", rate=5000, burst=10000)
     except RuntimeError:
         stack.stop()
         raise
     background.write_pids(root, stack.pids())
-    addresses = {"INGESTION_ADDRESS": stack.ingestion_address, "IDENTITY_ADDRESS": stack.identity_address}
+    addresses = {
+        "INGESTION_ADDRESS": stack.ingestion_address,
+        "IDENTITY_ADDRESS": stack.identity_address,
+        "PROFILE_ADDRESS": stack.profile_address,
+    }
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
     print(f"\nBullseye is up; logs under {root}. Load the settings with:\n  set -a; . {path}; set +a")
@@ -97,6 +107,7 @@ def status(root: Path) -> int:
         "nats": env.get("NATS_URL", ""),
         "postgres": env.get("DATABASE_URL", ""),
         "identity": env.get("IDENTITY_ADDRESS", ""),
+        "profile": env.get("PROFILE_ADDRESS", ""),
         "ingestion": env.get("INGESTION_ADDRESS", ""),
     }
     for part in background.parts(root):
@@ -114,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     root: Path = args.dir
     if args.command == "up":
         ports = Ports(
-            nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port, identity=args.identity_port
-        )
+            nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port,
+            identity=args.identity_port, profile=args.profile_port,
+        )  # fmt: skip
         return up(root, ports)
     return down(root) if args.command == "down" else status(root)

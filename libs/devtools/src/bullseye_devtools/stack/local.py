@@ -1,4 +1,4 @@
-"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity and ingestion.
+"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile and ingestion.
 
 Shared by `make demo` (free ports, stopped at the end) and `make up` (fixed ports, left
 running); later services join here so both pick them up.
@@ -32,6 +32,7 @@ class Ports:
     ingestion: int = 0
     identity: int = 0
     identity_metrics: int = 0
+    profile: int = 0
 
 
 @dataclass
@@ -42,10 +43,16 @@ class LocalStack:
     postgres: PostgresServer | None = None
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
+    profile: ServiceProcess | None = None
     # Master and hash keys, service token: pass a previous run's to keep reading its sealed data.
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
     # An existing PostgreSQL (DATABASE_URL) is used as is; without one, an embedded server starts.
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    # `make up` and `make demo` ask for profile; benchmarks leave it out (folding RESOLVED
+    # beside what they measure would share its CPU) or start their own.
+    with_profile: bool = False
+    # Extra PROFILE_* settings, e.g. the demo pins profile's clock to its traffic's end.
+    profile_settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
@@ -59,7 +66,7 @@ class LocalStack:
         assert self.nats is not None and dsn is not None, "start() first"
         env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
         if self.identity is not None:
-            env["INGESTION_IDENTITY_ADDRESS"] = self.identity.address
+            env["INGESTION_IDENTITY_ADDRESS"] = env["PROFILE_IDENTITY_ADDRESS"] = self.identity.address
         return env
 
     @property
@@ -71,6 +78,11 @@ class LocalStack:
     def identity_address(self) -> str:
         assert self.identity is not None, "start() first"
         return self.identity.address
+
+    @property
+    def profile_address(self) -> str:
+        assert self.profile is not None, "start() first"
+        return self.profile.address
 
     @property
     def identity_metrics_url(self) -> str:
@@ -92,6 +104,11 @@ class LocalStack:
             # Identity first: ingestion asks it for the data keys that seal personal data.
             on_step("identity")
             self.identity = self.identity_process(port=self.ports.identity or free_port()).start()
+            if self.with_profile:
+                # After identity: GetProfile by identifier asks identity who it is.
+                on_step("profile")
+                self.profile = self._service("profile", "bullseye_profile", self.ports.profile, **self.profile_settings)
+                self.profile.start()
             on_step("ingestion")
             self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
         except BaseException:
@@ -99,8 +116,8 @@ class LocalStack:
             raise
         return self
 
-    def _service(self, name: str, module: str, port: int) -> ServiceProcess:
-        return ServiceProcess(name, module, self.env, self.root / "logs", port=port or free_port())
+    def _service(self, name: str, module: str, port: int, **extra: str) -> ServiceProcess:
+        return ServiceProcess(name, module, {**self.env, **extra}, self.root / "logs", port=port or free_port())
 
     def identity_process(self, *, port: int, **extra: str) -> ServiceProcess:
         """An identity process on `port` with this stack's settings and `extra` ones (not started)."""
@@ -108,17 +125,21 @@ class LocalStack:
         return ServiceProcess("identity", "bullseye_identity", env, self.root / "logs", port=port)
 
     def stop(self) -> None:
-        """Ingestion, then identity (ingestion's key source), then both servers at once."""
-        for service in (self.ingestion, self.identity):
+        """Ingestion, profile, then identity (the others' key and identifier source), then
+        both servers at once."""
+        for service in (self.ingestion, self.profile, self.identity):
             if service is not None:
                 service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.ingestion = self.identity = self.nats = self.postgres = None
+        self.ingestion = self.profile = self.identity = self.nats = self.postgres = None
 
     def pids(self) -> dict[str, int]:
-        parts = {"nats": self.nats, "postgres": self.postgres, "identity": self.identity, "ingestion": self.ingestion}
+        parts = {
+            "nats": self.nats, "postgres": self.postgres, "identity": self.identity, "profile": self.profile,
+            "ingestion": self.ingestion,
+        }  # fmt: skip
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 
 
