@@ -62,7 +62,9 @@ class ProjectionRunner:
         self._js, self._pool, self._projection = js, pool, projection
         self._batch_size, self._fetch_timeout, self._retry_delay = batch_size, fetch_timeout, retry_delay
         self._consumers = [
-            PartitionConsumer(js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partition=p)
+            PartitionConsumer(
+                js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partition=p, ack_all=True
+            )
             for p in partitions
         ]
 
@@ -109,6 +111,8 @@ class ProjectionRunner:
     async def process(self, partition: int, records: Sequence[LogRecord]) -> bool:
         """Apply one fetched batch exactly once, then ack it.
 
+        The runner's consumers ack cumulatively (AckPolicy.ALL), so acking the batch's last
+        record acks the whole batch: one ack per batch, not one per record.
         Returns False, having acked nothing, when the database was unavailable.
         """
         try:
@@ -118,8 +122,8 @@ class ProjectionRunner:
             for record in records:
                 await record.msg.nak(delay=self._retry_delay)
             return False
-        for record in records:
-            await record.msg.ack()
+        if records:
+            await records[-1].msg.ack()
         return True
 
     async def _apply_or_isolate(self, partition: int, records: Sequence[LogRecord]) -> None:

@@ -40,7 +40,9 @@ class PartitionConsumer:
     """A durable pull consumer of one partition of a stream.
 
     Messages of one partition arrive in stream order; `max_ack_pending` bounds how many
-    are handed out before acks come back.
+    are handed out before acks come back. With `ack_all`, acking a message acks every one
+    delivered before it (AckPolicy.ALL): a reader that commits whole batches acks once per
+    batch instead of once per message.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class PartitionConsumer:
         partition: int,
         ack_wait: float = 30.0,
         max_ack_pending: int = 2048,
+        ack_all: bool = False,
     ) -> None:
         self._js = js
         self.stream = stream
@@ -61,13 +64,14 @@ class PartitionConsumer:
         self._filter = partition_filter(subject_prefix, partition)
         self._ack_wait = ack_wait
         self._max_ack_pending = max_ack_pending
+        self._ack_policy = AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT
         self._sub: JetStreamContext.PullSubscription | None = None
 
     def _config(self, start: int | None = None) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self.durable,
             filter_subject=self._filter,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=self._ack_policy,
             deliver_policy=DeliverPolicy.ALL if start is None else DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=start,
             ack_wait=self._ack_wait,
