@@ -33,6 +33,19 @@ EXPECTED = {
     "identity.events.pull_consume",
     "identity.resolve.throughput",
     "identity.rss_peak",
+    "profile.read.health",
+    "profile.read.getprofile",
+    "profile.read.health_latency_p50",
+    "profile.read.health_latency_p99",
+    "profile.read.latency_p50",
+    "profile.read.latency_p99",
+    "profile.read.rss_peak",
+    "profile.resolved.pull_consume",
+    "profile.project.throughput",
+    "profile.rebuild.throughput",
+    "profile.rss_peak",
+    "profile.freshness.p50",
+    "profile.freshness.p99",
 }
 COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
 
@@ -46,7 +59,7 @@ def run_bench(tmp_path: Path, *args: str) -> Entries:
         [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(output), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     document = json.loads(output.read_text())
@@ -94,6 +107,21 @@ def test_identity_reports_quality_against_ground_truth_and_throughput_beside_a_b
     assert throughput["detail"]["events"] > 0
 
 
+def test_profile_reports_projection_and_rebuild_beside_a_bare_consumer_and_freshness_per_hop(results: Entries) -> None:
+    raw = results["profile.resolved.pull_consume"]
+    for name in ("profile.project.throughput", "profile.rebuild.throughput"):
+        assert results[name]["baseline"] == {"name": raw["name"], "value": raw["value"]}
+        assert results[name]["detail"]["profile_cpu_us_per_event"] >= 0
+    rebuild, live = results["profile.rebuild.throughput"], results["profile.project.throughput"]
+    assert rebuild["target"] == ">= 15000"
+    assert rebuild["detail"]["events"] > live["detail"]["events"] == raw["detail"]["events"]
+    p50, p99 = results["profile.freshness.p50"], results["profile.freshness.p99"]
+    assert p99["target"] == "<= 500" and p50["value"] <= p99["value"]
+    detail = p99["detail"]
+    assert detail["matched"] == detail["events"] > 0  # every event's shopper entered the segment
+    assert detail["accepted_to_resolved_p99_ms"] > 0 and detail["resolved_to_entered_p99_ms"] > 0
+
+
 def test_only_runs_the_selection_and_what_it_needs() -> None:
     catalog.load()
     assert [b.name for b in plan("nats.publish_async.strict")] == ["nats.publish_async", "nats.publish_async.strict"]
@@ -105,6 +133,8 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
     ]
     assert len(plan("ingest")) == 5
     assert [b.name for b in plan("identity.resolve")] == ["identity.throughput"]
+    assert [b.name for b in plan("profile.rebuild")] == ["profile.write"]
+    assert [b.name for b in plan("profile.freshness.p99")] == ["profile.freshness"]
     with pytest.raises(KeyError):
         plan("no-such-benchmark")
 

@@ -58,18 +58,23 @@ FROM (SELECT person_id, occurred_at, session_id,
 GROUP BY person_id
 """
 
-# Each interaction adds 1, halved every $3 seconds of age. Summed in a fixed order so that a
-# replay gives the same floating-point result bit for bit.
+# Each interaction adds 1, halved every $3 seconds of age, measured here from the person's
+# last event (profile_builder.finish decays the sum to the time asked for, so a stored base
+# gives the same figure as a fresh fold). Summed in a fixed order so that a replay gives the
+# same floating-point result bit for bit.
 _AFFINITIES = """
-SELECT person_id, kind, name,
-       sum(power(0.5, extract(epoch FROM ($2::timestamptz - occurred_at))::float8 / $3::float8)
+WITH ref AS (SELECT person_id, max(occurred_at) AS at FROM journal
+             WHERE person_id = ANY($1::text[]) AND occurred_at <= $2::timestamptz GROUP BY person_id)
+SELECT x.person_id, kind, name,
+       sum(power(0.5, extract(epoch FROM (ref.at - occurred_at))::float8 / $3::float8)
            ORDER BY occurred_at, event_id) AS score
 FROM (SELECT person_id, occurred_at, event_id, 'category' AS kind, jsonb_array_elements_text(categories) AS name
       FROM journal WHERE person_id = ANY($1::text[]) AND occurred_at <= $2::timestamptz AND categories <> '[]'
       UNION ALL
       SELECT person_id, occurred_at, event_id, 'brand', jsonb_array_elements_text(brands)
       FROM journal WHERE person_id = ANY($1::text[]) AND occurred_at <= $2::timestamptz AND brands <> '[]') x
-GROUP BY person_id, kind, name
+JOIN ref USING (person_id)
+GROUP BY x.person_id, kind, name
 """
 
 _DETAILS = """

@@ -2,8 +2,10 @@
 
 A profile is folded from the person's journal at read time, as of a given time: rolling
 windows are counted from event times (no timer ever moves a counter), affinities decay
-from event ages, and traits and consent are the latest statements. GetProfile, segment
-evaluation and estimates all read profiles through `load_profiles` / `iter_profiles`.
+from event ages, and traits and consent are the latest statements. Segment evaluation,
+estimates and BatchGetProfiles read profiles through `load_profiles` / `iter_profiles`;
+GetProfile reads a stored base finished to the time asked for, the same result in one
+round trip (snapshots.py).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 replays RESOLVED from the beginning (run it with the service stopped).
 
 The projection's tables (journal, aliases, RFM scores, population figures), its stored
-positions and its NATS consumers are dropped; the RFM schedule is made due, so scores come
-back right after the replay. Segment definitions and memberships are kept: they come from
-RPCs and carry history that was already announced (see segments/__init__.py).
+positions and its NATS consumers are dropped; the end of the replay makes the RFM schedule
+due, so scores come back right after it. Segment definitions and memberships are kept: they come from
+RPCs and carry history that was already announced (see segments/__init__.py); the replay
+does not refresh them and ends with a membership sweep (projections/replay.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bullseye_platform.store.pool import Connection
 from bullseye_profile import bootstrap
 from bullseye_profile.config import PREFIX, ProfileConfig
 from bullseye_profile.domain.clock import Clock
+from bullseye_profile.projections import replay
 from bullseye_profile.projections.resolved import ResolvedProjection
 
 
@@ -35,7 +37,8 @@ async def forget(config: ProfileConfig) -> None:
     try:
         projection = ResolvedProjection(now=Clock.parse(config.fixed_now).now, refresh=_applies_nothing)
         await bootstrap.projection_runner(config, nc.jetstream(), pool, projection).reset()
-        await pool.execute("UPDATE rfm_schedule SET next_run_at = '-infinity'")
+        async with pool.acquire() as conn:
+            await replay.request(conn)  # its end makes the membership sweep and RFM recompute due
     finally:
         await nc.drain()
         await pool.close()

@@ -9,6 +9,7 @@ import grpc
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.grpc.errors import NotFound
 
+from bullseye_profile import snapshots
 from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.api import validation
 from bullseye_profile.domain.clock import Clock
@@ -16,6 +17,7 @@ from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.profile_builder import stamp
 from bullseye_profile.projections.persons import canonical
 from bullseye_profile.read import load_profiles
+from bullseye_profile.readers import Readers
 from bullseye_profile.rfm_recompute import RfmScheduler
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -23,6 +25,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class ProfileRpcs:
     _pool: asyncpg.Pool
+    _readers: Readers
     _clock: Clock
     _policy: ProfilePolicy
     _identity: IdentityClient
@@ -34,12 +37,12 @@ class ProfileRpcs:
         person_id = request.person_id
         if request.WhichOneof("person") == "identifier":
             person_id = await self._identity.resolve(request.identifier)
-        async with self._pool.acquire() as conn:
-            owner = (await canonical(conn, [person_id]))[person_id]  # a merged id answers with its survivor
-            profiles = await load_profiles(conn, [owner], now, policy=self._policy)
-        if owner not in profiles:
+        # A base folded for the service's own clock is kept for the next reads (snapshots.py).
+        store = not request.HasField("as_of")
+        profile = await snapshots.read_profile(self._readers, self._pool, person_id, now, self._policy, store=store)
+        if profile is None:
             raise NotFound(f"no profile for person {person_id!r}", reason="PROFILE_NOT_FOUND")
-        return pb.GetProfileResponse(profile=profiles[owner])
+        return pb.GetProfileResponse(profile=profile)
 
     async def BatchGetProfiles(
         self, request: pb.BatchGetProfilesRequest, context: Context

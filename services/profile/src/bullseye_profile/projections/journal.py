@@ -73,7 +73,7 @@ def row_for(person_id: str, event: event_pb2.Event) -> tuple[Any, ...] | None:
     return (
         event.event_id, person_id, kind, when, local_hour, int(event.context.channel), event.context.device.type,
         event.context.timezone if tz else "", event.context.session_id, c.amount, c.currency, c.unit_price,
-        c.discounted, json.dumps(list(c.categories)), json.dumps(list(c.brands)),
+        c.discounted, _json_list(c.categories), _json_list(c.brands),
         None if c.detail is None else json.dumps(c.detail),
     )  # fmt: skip
 
@@ -100,6 +100,11 @@ def contribution(event: event_pb2.Event, kind: str) -> Contribution:
         detail = {"purpose": consent.purpose, "channel": consent.channel, "granted": consent.granted}
         return Contribution(detail={**detail, "source": consent.source})
     return Contribution()
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    """The jsonb text of a list; most events have none, and a rebuild folds millions of rows."""
+    return json.dumps(list(values)) if values else "[]"
 
 
 def _present(*values: str) -> tuple[str, ...]:

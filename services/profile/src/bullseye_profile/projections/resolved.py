@@ -2,7 +2,7 @@
 
 Runs under the platform's ProjectionRunner, so each batch is applied exactly once; at the
 end of the batch, in the same transaction, segment membership is refreshed for every
-person the batch touched.
+person the batch touched (except while a rebuild replays the log: see replay.py).
 """
 
 from __future__ import annotations
@@ -16,20 +16,25 @@ from bullseye_platform.eventlog import LogRecord
 from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
 
+from bullseye_profile import snapshots
 from bullseye_profile.projections import persons
 from bullseye_profile.projections.journal import COLUMNS, row_for
+from bullseye_profile.projections.replay import Replay
 
 # segments.membership.refresh: re-evaluates segments for the persons a change touched.
 Refresh = Callable[[Connection, Sequence[str], datetime], Awaitable[None]]
-OWNED_TABLES = ("journal", "person_aliases", "rfm_scores", "population_stats")
+OWNED_TABLES = ("journal", "person_aliases", "rfm_scores", "population_stats", "profile_snapshots")
 
 
 class ResolvedProjection:
     owned_tables: Sequence[str] = OWNED_TABLES
 
-    def __init__(self, *, now: Callable[[], datetime], refresh: Refresh, name: str = "profile") -> None:
+    def __init__(
+        self, *, now: Callable[[], datetime], refresh: Refresh, name: str = "profile", replay: Replay | None = None
+    ) -> None:
         self.name = name
         self._now, self._refresh = now, refresh
+        self._replay = replay or Replay()
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         changed: set[str] = set()
@@ -50,7 +55,10 @@ class ResolvedProjection:
                 changed |= await persons.split(conn, fact.split)
         changed |= await self._write(conn, pending)
         if changed:
-            await self._refresh(conn, sorted(changed), self._now())
+            await snapshots.invalidate(conn, sorted(changed))  # stored GetProfile bases (snapshots.py)
+            if not self._replay.covers(records):
+                await self._refresh(conn, sorted(changed), self._now())
+        await self._replay.advance(conn, records)
 
     async def _write(self, conn: Connection, events: Sequence[resolved_pb2.ResolvedEvent]) -> set[str]:
         if not events:

@@ -1,0 +1,418 @@
+"""Profile's read path: GetProfile beside a no-op gRPC call (Health.Check) on the same
+server, its latency at a fixed rate, and the process's peak RSS.
+
+The stack is PostgreSQL, a strict nats-server and one profile process on the wall clock.
+Persons with realistic histories (views, searches, carts, orders, traits, consent over
+120 days) are written straight into RESOLVED as identity writes them, and the benchmark
+waits until profile has folded every event into its journal. Each person is then read
+once (the cold read: a fold of the journal that stores the person's base, see
+bullseye_profile.snapshots; its latency is in the details), and then:
+  (a) closed loop: Health.Check, then GetProfile over all persons, the same calls in
+      flight; the ratio is the target (>= 0.6);
+  (b) open loop at 1,000 calls/s, Health.Check then GetProfile: p50 and p99 from the scheduled
+      send time (GetProfile p99 <= 10 ms; Health.Check's shows what the machine allows);
+  (c) the profile process's peak RSS.
+`python -m bullseye_devtools.bench.profile_read` is the load generator (its own OS process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import grpc
+import psutil
+from bullseye.events.v1 import event_pb2 as ev
+from bullseye.identity.v1 import resolved_pb2 as rs
+from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.eventlog import (
+    Durability,
+    LogMessage,
+    LogWriter,
+    StreamSpec,
+    connect,
+    ensure_stream,
+    partition_of,
+    subject_for,
+)
+from google.type import money_pb2
+
+from bullseye_devtools.bench.loadgen import Tally, percentile
+from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
+from bullseye_devtools.bench.rss import RssSampler
+from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack.services import ServiceProcess
+
+RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
+PARTITIONS = 16  # profile's default PROFILE_RESOLVED_PARTITIONS
+SEED = 20261123
+CONCURRENCY = 8
+RATE = 1000.0
+APPEND = 1000  # records per atomic append while seeding
+METHODS = {"health": "/grpc.health.v1.Health/Check", "profile": "/bullseye.profile.v1.ProfileService/GetProfile"}
+CATEGORIES = ("audio", "books", "garden", "kitchen", "toys", "shoes", "outdoor", "beauty")
+BRANDS = ("Sonos", "Bosch", "Lego", "Nike", "Penguin", "Weber", "Oral-B")
+ZONES = ("Europe/Paris", "America/New_York", "Asia/Shanghai", "UTC", "America/Sao_Paulo")
+
+
+def person_id(number: int) -> str:
+    return f"bench-person-{number:06d}"
+
+
+def _money(amount: float) -> money_pb2.Money:
+    units = int(amount)
+    return money_pb2.Money(currency_code="USD", units=units, nanos=round((amount - units) * 1e9))
+
+
+def _payload(rng: random.Random, number: int, serial: int) -> dict[str, object]:
+    """One event's payload, drawn with the frequencies a shop sees (mostly views)."""
+    category, brand, price = rng.choice(CATEGORIES), rng.choice(BRANDS), round(rng.uniform(5, 600), 2)
+    roll = rng.random()
+    if roll < 0.35:
+        return {"page_viewed": ev.PageViewed(name="category", category=category)}
+    if roll < 0.65:
+        return {"product_viewed": ev.ProductViewed(product_id=f"sku-{serial % 500}", category=category,
+                                                   price=_money(price))}  # fmt: skip
+    if roll < 0.75:
+        return {"searched": ev.Searched(query=category)}
+    if roll < 0.86:
+        return {"cart_item_added": ev.CartItemAdded(cart_id=f"c-{number}", product_id="sku", price=_money(price))}
+    if roll < 0.94:
+        item = ev.LineItem(product_id="sku", quantity=rng.randint(1, 3), unit_price=_money(price), category=category,
+                           brand=brand)  # fmt: skip
+        return {"order_completed": ev.OrderCompleted(order_id=f"o-{number}-{serial}", items=[item])}
+    if roll < 0.97:
+        return {"logged_in": ev.LoggedIn()}
+    if roll < 0.99:
+        traits = ev.Traits(birth_year=rng.randint(1950, 2006), city="Lyon", membership_tier=rng.choice(["", "gold"]))
+        return {"identified": ev.Identified(traits=traits)}
+    consent = ev.ConsentChanged(purpose=ev.CONSENT_PURPOSE_MARKETING, channel=ev.CONTACT_CHANNEL_EMAIL,
+                                granted=rng.random() < 0.7, source="bench")  # fmt: skip
+    return {"consent_changed": consent}
+
+
+def history(number: int, now: datetime, events: int) -> list[ev.Event]:
+    """A person's events over the last 120 days, in sessions, from one device and time zone."""
+    rng = random.Random(SEED * 1_000_003 + number)
+    zone, device = rng.choice(ZONES), rng.choice(["mobile", "desktop", "tablet"])
+    out = []
+    for serial in range(events):
+        built = ev.Event(event_id=f"bench-{number}-{serial}", identifiers=ev.Identifiers(anonymous_id=f"a-{number}"))
+        built.occurred_at.FromDatetime(now - timedelta(days=rng.uniform(0, 120)))
+        built.context.timezone, built.context.device.type = zone, device
+        built.context.channel = rng.choice([ev.CHANNEL_APP, ev.CHANNEL_WEB])
+        built.context.session_id = f"s-{number}-{serial // 6}"
+        for kind, message in _payload(rng, number, serial).items():
+            getattr(built, kind).CopyFrom(message)
+        out.append(built)
+    return out
+
+
+async def seed(nats_url: str, persons: int, events: int) -> int:
+    """Every person's history into RESOLVED, partitioned by person as identity does; returns
+    the number of events written."""
+    now = datetime.now(UTC)
+    nc = await connect(nats_url, name="bench-profile-read")
+    writer = LogWriter(nc)
+    try:
+        await ensure_stream(nc.jetstream(), RESOLVED)
+        messages = []
+        for number in range(persons):
+            pid = person_id(number)
+            subject = subject_for(RESOLVED.subject_prefix, partition_of(pid, PARTITIONS), "event")
+            for built in history(number, now, events):
+                record = rs.ResolvedRecord(event=rs.ResolvedEvent(person_id=pid, event=built))
+                messages.append(LogMessage(subject=subject, payload=record.SerializeToString(), msg_id=built.event_id))
+        for start in range(0, len(messages), APPEND):
+            await writer.append(messages[start : start + APPEND])
+        return len(messages)
+    finally:
+        await writer.close()
+        await nc.drain()
+
+
+async def folded(dsn: str, expected: int, *, within: float) -> None:
+    """Until profile's journal holds `expected` events."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "profile"})
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with contextlib.suppress(asyncpg.UndefinedTableError):
+                if await conn.fetchval("SELECT count(*) FROM journal") >= expected:
+                    return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"profile did not fold {expected:,} events within {within:.0f}s")
+    finally:
+        await conn.close()
+
+
+@dataclass
+class ReadStack:
+    service: ServiceProcess
+    rss: RssSampler
+    persons: int
+    events: int
+
+    def cpu_seconds(self) -> float:
+        assert self.service.proc is not None
+        times = psutil.Process(self.service.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
+
+@contextlib.contextmanager
+def read_stack(session: Session) -> Iterator[ReadStack]:
+    root = session.workdir / "profile-read"
+    persons, per_person = (60, 20) if session.quick else (2000, 40)
+    with contextlib.ExitStack() as stack:
+        session.step("starting PostgreSQL and a strict nats-server")
+        postgres = PostgresServer(root / "postgres").start()
+        stack.callback(postgres.stop)
+        nats = NatsServer(root / "nats", durability=Durability.STRICT).start()
+        stack.callback(nats.stop)
+        session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
+        events = asyncio.run(seed(nats.url, persons, per_person))
+        session.step("starting profile; waiting until it has folded every event")
+        env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict"}
+        service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
+        stack.callback(service.stop)
+        assert service.proc is not None
+        rss = RssSampler(service.proc.pid).start()
+        stack.callback(rss.stop)
+        asyncio.run(folded(postgres.dsn, events, within=600))
+        yield ReadStack(service, rss, persons, events)
+
+
+def drive(stack: ReadStack, *args: str) -> dict[str, float]:
+    """Run the load generator in its own process; its JSON summary, with the profile process's
+    CPU time per call (warm-up included): it varies far less than throughput on a shared machine."""
+    argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address]
+    before = stack.cpu_seconds()
+    done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
+    summary: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["service_cpu_us_per_call"] = round((stack.cpu_seconds() - before) / max(summary["calls_total"], 1) * 1e6, 1)
+    return summary
+
+
+def _timing(session: Session) -> list[str]:
+    quick = session.quick
+    return [
+        "--warmup",
+        "0.3" if quick else "1",
+        "--duration",
+        "1" if quick else "3",
+        "--windows",
+        "1" if quick else "3",
+    ]
+
+
+@benchmark("profile.read.throughput", provides=["profile.read.health", "profile.read.getprofile"])
+def throughput(session: Session) -> Iterator[Result]:
+    """Closed loop, `CONCURRENCY` calls in flight: Health.Check, then GetProfile, same server."""
+    stack: ReadStack = session.resource("profile-read", read_stack)
+    session.step(f"cold reads: every one of {stack.persons:,} persons once (folds and stores the base)")
+    cold = drive(stack, "--method", "profile", "--mode", "prime", "--concurrency", str(CONCURRENCY))
+    session.step(f"closed loop: {CONCURRENCY} calls in flight, Health.Check then GetProfile")
+    health = drive(
+        stack, "--method", "health", "--mode", "closed", "--concurrency", str(CONCURRENCY), *_timing(session)
+    )
+    reads = drive(
+        stack, "--method", "profile", "--mode", "closed", "--concurrency", str(CONCURRENCY), *_timing(session)
+    )
+    common = {"concurrency": CONCURRENCY, "persons": stack.persons, "events": stack.events}
+    yield Result("profile.read.health", health["calls_per_s"], "calls/s", detail={**health, **common})
+    detail = {**reads, **common, "cold_read": cold}
+    yield Result("profile.read.getprofile", reads["calls_per_s"], "calls/s", baseline="profile.read.health",
+                 target=Target(">=", 0.6, on="ratio"), detail=detail)  # fmt: skip
+
+
+@benchmark(
+    "profile.read.latency",
+    provides=[
+        "profile.read.health_latency_p50", "profile.read.health_latency_p99",
+        "profile.read.latency_p50", "profile.read.latency_p99",
+    ],
+    needs=["profile.read.throughput"],
+)  # fmt: skip
+def latency(session: Session) -> Iterator[Result]:
+    """Open loop at 1,000 calls/s, latency from the scheduled send time: Health.Check (what the
+    server, the machine and the load generator allow at that rate), then GetProfile over every person."""
+    stack: ReadStack = session.resource("profile-read", read_stack)
+    timing = ["--warmup", "0.3" if session.quick else "1", "--duration", "1.5" if session.quick else "10"]
+    for method, prefix in (("health", "profile.read.health_latency"), ("profile", "profile.read.latency")):
+        session.step(f"open loop: {RATE:,.0f} {METHODS[method].rsplit('/', 1)[1]}/s")
+        summary = drive(stack, "--method", method, "--mode", "open", "--rate", str(RATE), *timing)
+        detail = {**summary, "offered_calls_per_s": RATE}
+        health = method == "health"
+        yield Result(f"{prefix}_p50", summary["p50_ms"], "ms", None if health else "profile.read.health_latency_p50",
+                     detail=detail)  # fmt: skip
+        yield Result(f"{prefix}_p99", summary["p99_ms"], "ms", None if health else "profile.read.health_latency_p99",
+                     target=None if health else Target("<=", 10.0), detail=detail)  # fmt: skip
+
+
+@benchmark("profile.read.rss_peak", needs=["profile.read.latency"])
+def rss_peak(session: Session) -> Iterator[Result]:
+    """Peak resident memory of the profile process over seeding, folding and every read phase."""
+    stack: ReadStack = session.resource("profile-read", read_stack)
+    detail = {"samples": stack.rss.samples, "pid": stack.rss.pid}
+    yield Result("profile.read.rss_peak", stack.rss.peak_bytes() / 1e6, "MB", detail=detail)
+
+
+# The load generator (its own OS process): requests are bytes serialized once, replies are not parsed.
+Rpc = grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+
+
+def requests(method: str, persons: int) -> list[bytes]:
+    if method == "health":
+        return [b""]  # HealthCheckRequest(service=""): the server as a whole
+    return [pb.GetProfileRequest(person_id=person_id(n)).SerializeToString() for n in range(persons)]
+
+
+@dataclass
+class Answered:
+    """Every call answered, warm-up included (the service's CPU time is divided by it), and
+    the status codes of the failed ones."""
+
+    calls: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+
+
+ANSWERED = Answered()  # one per load generator process
+
+
+async def _one(rpc: Rpc, request: bytes) -> bool:
+    try:
+        await rpc(request, timeout=30.0)
+        ANSWERED.calls += 1
+        return True
+    except grpc.aio.AioRpcError as exc:
+        ANSWERED.failed[exc.code().name] += 1
+        return False
+
+
+async def prime(
+    rpc: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], bodies: Sequence[bytes], concurrency: int
+) -> Tally:
+    """Each request once, `concurrency` at a time."""
+    tally, queue = Tally(), list(reversed(bodies))
+
+    async def worker() -> None:
+        while queue:
+            sent = time.perf_counter()
+            ok = await _one(rpc, queue.pop())
+            tally.add(1 if ok else None, time.perf_counter() - sent)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally
+
+
+async def closed_loop(rpc: Rpc, bodies: Sequence[bytes], args: argparse.Namespace) -> list[Tally]:
+    """One tally per window; the best window is the figure (as in loadgen.closed_loop)."""
+    windows = [Tally() for _ in range(args.windows)]
+    start = time.perf_counter() + args.warmup
+    end = start + args.duration * args.windows
+    order = random.Random(SEED)
+
+    async def worker() -> None:
+        while time.perf_counter() < end:
+            sent = time.perf_counter()
+            ok = await _one(rpc, order.choice(bodies))
+            done = time.perf_counter()
+            if start <= done < end:
+                windows[int((done - start) // args.duration)].add(1 if ok else None, done - sent)
+
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    return windows
+
+
+async def open_loop(rpc: Rpc, bodies: Sequence[bytes], args: argparse.Namespace) -> list[Tally]:
+    """Calls on a fixed schedule; latency from the scheduled send time (no coordinated omission)."""
+    tally, order = Tally(), random.Random(SEED)
+    interval = 1.0 / args.rate
+    total = math.ceil((args.warmup + args.duration) / interval)
+    origin = time.perf_counter() + 0.1
+    measured_from = origin + args.warmup
+
+    async def one(request: bytes, scheduled: float) -> None:
+        ok = await _one(rpc, request)
+        if scheduled >= measured_from:
+            tally.add(1 if ok else None, time.perf_counter() - scheduled)
+
+    tasks = []
+    for number in range(total):
+        scheduled = origin + number * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(order.choice(bodies), scheduled)))
+    await asyncio.gather(*tasks)
+    return [tally]
+
+
+def summary(windows: list[Tally], args: argparse.Namespace) -> dict[str, object]:
+    ordered = sorted(s * 1000 for w in windows for s in w.latencies)
+    rates = [w.calls / args.duration for w in windows]
+    return {
+        "mode": args.mode,
+        "method": args.method,
+        "calls": sum(w.calls for w in windows),
+        "calls_total": ANSWERED.calls,
+        "error_codes": dict(ANSWERED.failed),
+        "errors": sum(w.errors for w in windows),
+        "window_calls_per_s": [round(r, 1) for r in rates],
+        "calls_per_s": max(rates),
+        "p50_ms": percentile(ordered, 50),
+        "p99_ms": percentile(ordered, 99),
+        "max_ms": ordered[-1] if ordered else math.nan,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    bodies = requests(args.method, args.persons)
+    async with grpc.aio.insecure_channel(args.address) as channel:
+        rpc = channel.unary_unary(METHODS[args.method], request_serializer=None, response_deserializer=None)
+        await _one(rpc, bodies[0])  # connected before the clock starts
+        if args.mode == "prime":
+            started = time.perf_counter()
+            tally = await prime(rpc, bodies, args.concurrency)
+            args.duration = time.perf_counter() - started
+            return summary([tally], args)
+        drive_loop = closed_loop if args.mode == "closed" else open_loop
+        windows = await drive_loop(rpc, bodies, args)
+        return summary(windows, args)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bullseye-bench-profile-read", description=__doc__.split("\n")[0])
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--method", choices=sorted(METHODS), default="profile")
+    parser.add_argument("--mode", choices=["prime", "closed", "open"], default="closed")
+    parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="calls in flight (closed, prime)")
+    parser.add_argument("--rate", type=float, default=RATE, help="offered calls/s (open)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds measured (per window)")
+    parser.add_argument("--windows", type=int, default=1, help="measured windows; the best one counts (closed)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(asyncio.run(run(parse(argv)))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

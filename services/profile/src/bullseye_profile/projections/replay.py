@@ -1,0 +1,109 @@
+"""A rebuild's replay: fold RESOLVED without refreshing segment membership, then sweep once.
+
+Refreshing memberships per batch while replaying the whole log costs a profile load per
+person per batch (most of a rebuild's time) and would re-announce entries that campaigns
+already acted on. So `rebuild` leaves a durable marker (table `profile_replay`); at start the
+profile process reads, for each partition, the last sequence RESOLVED holds now; batches at
+or below it skip the refresh, and the batch that brings the last partition there clears the
+marker and makes the membership sweep due, in its own transaction. Records after the target
+are live and refreshed as usual. A process killed mid-replay finds the marker again and
+replays the rest the same way. The same transaction makes the RFM recompute due, so scores
+are computed over the whole journal rather than over the first batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from bullseye_platform.eventlog import LogRecord, partition_filter
+from bullseye_platform.store.pool import Connection
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from bullseye_profile.segments import store as membership
+
+# Makes the membership sweep due now (what RecomputeWorker.request_sweep does, but in the
+# caller's transaction, so the sweep cannot start before the replay's last batch commits).
+SWEEP_NOW = "UPDATE segment_sweep_schedule SET next_run_at = '-infinity' WHERE id = 1"
+RFM_NOW = "UPDATE rfm_schedule SET next_run_at = '-infinity' WHERE id = 1"
+
+
+async def request(conn: Connection) -> None:
+    """Ask the next start to replay without refreshing (called by `rebuild`)."""
+    await conn.execute("INSERT INTO profile_replay (id) VALUES (1) ON CONFLICT DO NOTHING")
+
+
+@dataclass
+class Replay:
+    """Where the replay ends in each partition; empty when no replay was asked for."""
+
+    until: Mapping[int, int] = field(default_factory=dict)
+    _reached: set[int] = field(default_factory=set)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.until) and not self._reached >= set(self.until)
+
+    def covers(self, records: Sequence[LogRecord]) -> bool:
+        """True when the whole batch is part of the replay (no membership refresh)."""
+        last = records[-1]
+        return last.seq <= self.until.get(last.partition, 0)
+
+    async def advance(self, conn: Connection, records: Sequence[LogRecord]) -> None:
+        """Note a partition reaching its end; the batch that completes the replay ends it.
+
+        Holds the membership lock shared like a refresh does, so the sweep (which takes it
+        exclusively first) waits for replay batches still committing.
+        """
+        partition = records[-1].partition
+        target = self.until.get(partition)
+        # Only the batch that holds the target: the ones after it are live. A batch whose
+        # transaction failed comes again with the same records and ends the replay again.
+        if target is None or not records[0].seq <= target <= records[-1].seq:
+            return
+        await membership.lock_shared(conn)
+        self._reached.add(partition)
+        if self._reached >= set(self.until):
+            await finish(conn)
+
+
+async def finish(conn: Connection) -> None:
+    """The replay is over: memberships are swept, and RFM scores recomputed over the whole
+    journal (not over the part replayed when the process started)."""
+    await conn.execute("DELETE FROM profile_replay")
+    await conn.execute(SWEEP_NOW)
+    await conn.execute(RFM_NOW)
+
+
+async def plan(
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    *,
+    projection: str,
+    stream: str,
+    subject_prefix: str,
+    partitions: Sequence[int],
+) -> Replay:
+    """The replay to run at this start: none unless `rebuild` asked for one.
+
+    Partitions already at their end (empty, or replayed before a restart) take no part; a
+    replay with no part left ends here (sweep due).
+    """
+    if await pool.fetchval("SELECT 1 FROM profile_replay") is None:
+        return Replay()
+    rows = await pool.fetch("SELECT partition, stream_seq FROM projection_positions WHERE projection = $1", projection)
+    reached = {r["partition"]: int(r["stream_seq"]) for r in rows}
+    until = {}
+    for partition in partitions:
+        try:
+            last = await js.get_last_msg(stream, partition_filter(subject_prefix, partition))
+        except NotFoundError:
+            continue
+        if int(last.seq or 0) > reached.get(partition, 0):
+            until[partition] = int(last.seq or 0)
+    if not until:
+        async with pool.acquire() as conn, conn.transaction():
+            await finish(conn)
+    return Replay(until)

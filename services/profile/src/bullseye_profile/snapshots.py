@@ -1,0 +1,132 @@
+"""Profile snapshots: GetProfile in one round trip instead of a fold of the journal.
+
+A fold (read.py) costs eight queries over the person's whole history. Most of what it gives
+changes only when the journal does or when an event crosses a rolling-window edge, so that
+part (profile_builder.build_base) is stored per person with the time it was computed and the
+instant it stops holding (`valid_until`: the next window edge, or the next later-dated event).
+A read finishes the stored base as of the time asked for (profile_builder.finish: clock-driven
+fields, decayed affinities, RFM standing and tags, read live in the same query), which is the
+very code a fold ends with, so both give the same message.
+
+Invalidation is transactional, never time-based: the projection calls `invalidate` for every
+person a batch touches, in the batch's transaction, which bumps the person's `generation` and
+drops the base. A base is folded in a REPEATABLE READ snapshot together with the generation it
+saw, and stored only if that generation still holds, so a batch that commits during the fold
+is never hidden. Nothing is cached in the process: replicas share one truth.
+
+Bases are stored only for reads at the service's clock; a read `as_of` another time uses a
+stored base when it is valid then, and folds otherwise (without storing: an old or future
+as_of must not displace the base current reads need).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.store.pool import Connection
+
+from bullseye_profile.domain.policy import ProfilePolicy
+from bullseye_profile.domain.tags import Population
+from bullseye_profile.profile_builder import Standing, build_base, finish
+from bullseye_profile.queries import WINDOWS, fetch_all
+from bullseye_profile.readers import Readers
+
+# Bump when profile_builder.build_base (or a query it reads) changes what a base holds.
+BASE_VERSION = 1
+RFM_COLUMNS = ("recency_days", "frequency", "monetary", "r", "f", "m", "segment", "computed_at")
+
+# The survivor of the id, its stored base, and its live RFM standing: one round trip.
+_READ = f"""
+SELECT q.owner, s.generation, s.base, s.fingerprint, s.computed_at, s.valid_until, r.person_id IS NOT NULL AS has_rfm,
+       {", ".join(f"r.{c} AS rfm_{c}" for c in RFM_COLUMNS)},
+       (SELECT value FROM population_stats WHERE name = 'high_value_threshold') AS high_value_threshold
+FROM (SELECT coalesce((SELECT survivor_id FROM person_aliases WHERE person_id = $1::text), $1::text) AS owner) q
+LEFT JOIN profile_snapshots s ON s.person_id = q.owner
+LEFT JOIN rfm_scores r ON r.person_id = q.owner
+"""
+
+# The first instant after $2 at which a fold of the person would differ without any new
+# record: an event leaving one of the rolling windows (counted while occurred_at > now - w,
+# as in queries._BY_TYPE), or an event dated later than $2 coming into view. NULL: never.
+_EDGES = (
+    f"(SELECT min(occurred_at) FROM journal WHERE person_id = $1 AND occurred_at <= $2"
+    f" AND occurred_at > $2 - interval '{days} days') + interval '{days} days'"
+    for days in WINDOWS
+)
+_NEXT_CHANGE = (
+    "SELECT least((SELECT min(occurred_at) FROM journal WHERE person_id = $1 AND occurred_at > $2), "
+    f"{', '.join(_EDGES)})"
+)
+
+# Stored only if no batch touched the person since the fold's snapshot (see the module doc).
+_STORE = """
+INSERT INTO profile_snapshots (person_id, generation, base, fingerprint, computed_at, valid_until)
+VALUES ($1, 0, $2, $6, $3, $4)
+ON CONFLICT (person_id) DO UPDATE
+SET base = EXCLUDED.base, fingerprint = EXCLUDED.fingerprint, computed_at = EXCLUDED.computed_at,
+    valid_until = EXCLUDED.valid_until
+WHERE profile_snapshots.generation = $5
+"""
+
+_INVALIDATE = """
+INSERT INTO profile_snapshots (person_id, generation) SELECT unnest($1::text[]), 1
+ON CONFLICT (person_id) DO UPDATE SET generation = profile_snapshots.generation + 1, base = NULL
+"""
+
+
+async def invalidate(conn: Connection, person_ids: Sequence[str]) -> None:
+    """Drop the stored bases of `person_ids` (sorted: concurrent batches lock rows in one order);
+    called by the projection in the transaction that changed their journal."""
+    await conn.execute(_INVALIDATE, sorted(set(person_ids)))
+
+
+async def read_profile(
+    readers: Readers, pool: asyncpg.Pool, person_id: str, now: datetime, policy: ProfilePolicy, *, store: bool
+) -> pb.Profile | None:
+    """The profile of `person_id` (or of the survivor it was merged into) as of `now`; None
+    when the person has no event up to `now`. `store`: keep a freshly folded base. The one
+    statement of a read from a stored base runs on `readers`; a fold on the pool."""
+    row = await readers.fetchrow(_READ, person_id)
+    assert row is not None  # the query always returns one row
+    if _valid(row, now, fingerprint(policy)):
+        return finish(pb.Profile.FromString(row["base"]), now, _standing(row), policy)
+    async with pool.acquire() as conn:
+        return await _fold(conn, row["owner"], now, policy, store=store)
+
+
+@functools.lru_cache(maxsize=8)
+def fingerprint(policy: ProfilePolicy) -> str:
+    """What a base depends on besides the journal: the code that builds it and the thresholds."""
+    return f"{BASE_VERSION} {policy!r}"
+
+
+def _valid(row: asyncpg.Record, now: datetime, expected: str) -> bool:
+    if row["base"] is None or row["fingerprint"] != expected or row["computed_at"] > now:
+        return False
+    return row["valid_until"] is None or now < row["valid_until"]
+
+
+def _standing(row: asyncpg.Record) -> Standing:
+    rfm: dict[str, Any] | None = {c: row[f"rfm_{c}"] for c in RFM_COLUMNS} if row["has_rfm"] else None
+    threshold = row["high_value_threshold"]
+    return Standing(rfm, Population(high_value_threshold=None if threshold is None else float(threshold)))
+
+
+async def _fold(
+    conn: Connection, owner: str, now: datetime, policy: ProfilePolicy, *, store: bool
+) -> pb.Profile | None:
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        generation = await conn.fetchval("SELECT generation FROM profile_snapshots WHERE person_id = $1", owner)
+        facts = await fetch_all(conn, [owner], now, policy)
+        if owner not in facts.types:
+            return None
+        valid_until = await conn.fetchval(_NEXT_CHANGE, owner, now) if store else None
+    base = build_base(owner, facts, policy)
+    if store:
+        await conn.execute(_STORE, owner, base.SerializeToString(), now, valid_until, generation, fingerprint(policy))
+    return finish(base, now, Standing(facts.rfm.get(owner), facts.population), policy)
