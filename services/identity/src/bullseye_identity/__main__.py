@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bullseye_platform.service import run_service
+from bullseye_platform.service import run_service, settle_heap
 
 from bullseye_identity import bootstrap
 from bullseye_identity.config import PREFIX, IdentityConfig
@@ -15,6 +15,7 @@ log = logging.getLogger("bullseye_identity")
 async def serve(config: IdentityConfig) -> None:
     async with bootstrap.build(config) as identity:
         port = await identity.server.start()
+        settle_heap()
         log.info("identity ready", extra={"grpc_port": port})
         await identity.server.serve_until_signal(identity.workers)
 

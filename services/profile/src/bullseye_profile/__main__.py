@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bullseye_platform.service import run_service
+from bullseye_platform.service import run_service, settle_heap
 
 from bullseye_profile import bootstrap
 from bullseye_profile.config import PREFIX, ProfileConfig
@@ -15,6 +15,7 @@ log = logging.getLogger("bullseye_profile")
 async def serve(config: ProfileConfig) -> None:
     async with bootstrap.build(config) as profile:
         port = await profile.server.start()
+        settle_heap()
         log.info("profile ready", extra={"grpc_port": port})
         await profile.server.serve_until_signal(profile.workers)
 
