@@ -1,8 +1,9 @@
 """The command line every service shares: `serve` (default), `migrate`, `config`.
 
-One place decides how a service process starts: config is loaded (or the process exits
-naming the bad variables), logs and telemetry are set up, and the service's own coroutine
-runs. Services pass their config class and two coroutines; nothing else differs.
+One place decides how a service process starts and stops: config is loaded (or the process
+exits naming the bad variables), logs and telemetry are set up, the service is built by its
+composition root, the heap is settled, and the gRPC server and the background workers run
+until SIGTERM. Services pass their config class, their `build` and their `open_store`.
 """
 
 from __future__ import annotations
@@ -10,16 +11,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import asyncpg
 
 from bullseye_platform.config import describe, load_or_exit
+from bullseye_platform.grpc.server import GrpcServer, Worker
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.telemetry import setup_telemetry
 
-C = TypeVar("C")
-Step = Callable[[C], Coroutine[Any, Any, None]]
+log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
+
+
+class ServiceConfig(Protocol):
+    """What the shared start-up reads from every service's config."""
+
+    @property
+    def metrics_port(self) -> int: ...
+
+    @property
+    def log_level(self) -> str: ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
+
+
+@dataclass
+class Running:
+    """A built service: its gRPC server and the workers (projections, relays) run beside it."""
+
+    server: GrpcServer
+    workers: Sequence[Worker] = ()
 
 
 def run_service(
@@ -28,10 +55,8 @@ def run_service(
     name: str,
     config_type: type[C],
     prefix: str,
-    serve: Step[C],
-    migrate: Step[C],
-    metrics_port: Callable[[C], int],
-    log_level: Callable[[C], str],
+    build: Callable[[C], AbstractAsyncContextManager[Running]],
+    open_store: Callable[[C], Awaitable[asyncpg.Pool]],
 ) -> int:
     """Parse argv and run the chosen command; returns the process exit code."""
     program = f"bullseye-{name}"
@@ -43,18 +68,28 @@ def run_service(
             print(f"{variable:34} {default:22} {text}")
         return 0
     config = load_or_exit(config_type, prefix=prefix, program=program)
-    configure_logging(name, level=log_level(config))
+    configure_logging(name, level=config.log_level)
     if args.command == "migrate":
-        asyncio.run(migrate(config))
+        asyncio.run(_migrate(config, open_store))
         return 0
-    asyncio.run(_serve_with_telemetry(name, config, serve, metrics_port(config)))
+    asyncio.run(_serve(name, config, build))
     return 0
 
 
-async def _serve_with_telemetry(name: str, config: C, serve: Step[C], metrics_port: int) -> None:
-    telemetry = setup_telemetry(name, metrics_port=metrics_port)
+async def _migrate(config: C, open_store: Callable[[C], Awaitable[asyncpg.Pool]]) -> None:
+    """Opening the store applies the migrations; that is all `migrate` does."""
+    pool = await open_store(config)
+    await pool.close()
+
+
+async def _serve(name: str, config: C, build: Callable[[C], AbstractAsyncContextManager[Running]]) -> None:
+    telemetry = setup_telemetry(name, metrics_port=config.metrics_port)
     try:
-        await serve(config)
+        async with build(config) as running:
+            port = await running.server.start()
+            settle_heap()
+            log.info("%s ready", name, extra={"grpc_port": port})
+            await running.server.serve_until_signal(running.workers)
     finally:
         telemetry.shutdown()
 

@@ -7,7 +7,6 @@ import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import asyncpg
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -17,6 +16,7 @@ from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
+from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -92,14 +92,8 @@ def resolution_worker(config: IdentityConfig, js: JetStreamContext, runner: Proj
     return run
 
 
-@dataclass
-class Identity:
-    server: GrpcServer
-    workers: list[Worker] = field(default_factory=list)
-
-
 @contextlib.asynccontextmanager
-async def build(config: IdentityConfig) -> AsyncIterator[Identity]:
+async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     """Everything wired; the projection and the outbox relay run as workers of the server."""
     pool = await open_store(config)
     nc = await connect(config.nats_url, name="bullseye-identity")
@@ -120,7 +114,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Identity]:
     try:
         # One total order of EVENTS has one reader: replicas with IDENTITY_RESOLVER=false serve RPCs only.
         workers = [resolution_worker(config, js, runner), relay.run] if config.resolver else []
-        yield Identity(server, workers)
+        yield Running(server, workers)
     finally:
         await writer.close()
         await nc.drain()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.sealing import DataKeyCache
+from bullseye_platform.service import Running
 
 from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.identity_keys import IdentityKeyClient
@@ -60,14 +60,8 @@ def sealer(config: IngestionConfig, channel: grpc.aio.Channel) -> Sealer:
     return Sealer(client, DataKeyCache(ttl=config.data_key_cache_ttl, max_size=config.data_key_cache_size))
 
 
-@dataclass
-class Ingestion:
-    server: GrpcServer
-    writer: LogWriter
-
-
 @contextlib.asynccontextmanager
-async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
+async def build(config: IngestionConfig) -> AsyncIterator[Running]:
     """Everything wired and started; closed in reverse order on exit."""
     pool = await open_store(config)
     nc = await connect(config.nats_url, name="bullseye-ingestion")
@@ -99,7 +93,7 @@ async def build(config: IngestionConfig) -> AsyncIterator[Ingestion]:
         SERVICE_NAME,
     )
     try:
-        yield Ingestion(server, writer)
+        yield Running(server)
     finally:
         await writer.close()
         await identity.close(grace=None)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import asyncpg
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
-from bullseye_platform.grpc.server import Worker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
+from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
 from nats.js import JetStreamContext
 
@@ -74,14 +73,8 @@ def projection_runner(
     )  # fmt: skip
 
 
-@dataclass
-class Profile:
-    server: GrpcServer
-    workers: list[Worker] = field(default_factory=list)
-
-
 @contextlib.asynccontextmanager
-async def build(config: ProfileConfig) -> AsyncIterator[Profile]:
+async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     """Everything wired; the projection, the RFM schedule, segment recomputes and the outbox relay run as workers."""
     clock = Clock.parse(config.fixed_now)
     pool = await open_store(config)
@@ -115,7 +108,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Profile]:
     server.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server, servicer, SERVICE_NAME)
     relay = OutboxRelay(pool=pool, writer=writer)
     try:
-        yield Profile(server, [runner.run, rfm.run, segments.recompute.run, relay.run])
+        yield Running(server, [runner.run, rfm.run, segments.recompute.run, relay.run])
     finally:
         await readers.close()
         await identity.close()

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import nats
 from bullseye_platform.eventlog import StreamSpec, ensure_stream
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bullseye_devtools.bench.identity import RESOLVED, SEED, identity_stack, pipeline, resolved_events
+from bullseye_devtools.bench.pull import pull_rate
 from bullseye_devtools.bench.registry import Result, Session, benchmark
 from bullseye_devtools.bench.rss import vm_hwm
 from bullseye_devtools.stack.local import LocalStack
@@ -32,31 +31,6 @@ async def last_sequence(nats_url: str, stream: str) -> int:
     client = await nats.connect(nats_url)
     try:
         return int((await client.jetstream().stream_info(stream)).state.last_seq)
-    finally:
-        await client.close()
-
-
-async def pull_rate(nats_url: str, *, first_seq: int, count: int) -> float:
-    """Messages per second for a bare pull consumer reading and acking `count` EVENTS messages
-    from `first_seq`, in batches as identity fetches them: the floor under any consumer."""
-    client = await nats.connect(nats_url)
-    config = ConsumerConfig(
-        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first_seq
-    )
-    try:
-        sub = await client.jetstream().pull_subscribe("events.>", stream=EVENTS, config=config)
-        started, done = time.perf_counter(), 0
-        while done < count:
-            try:
-                msgs = await sub.fetch(min(FETCH, count - done), timeout=5.0)
-            except NatsTimeoutError:
-                raise TimeoutError(f"pull consumer: {done:,} of {count:,} messages after 5 s idle") from None
-            for msg in msgs:
-                await msg.ack()
-            done += len(msgs)
-        rate = count / (time.perf_counter() - started)
-        await sub.unsubscribe()
-        return rate
     finally:
         await client.close()
 
@@ -149,7 +123,7 @@ def throughput(session: Session) -> Iterator[Result]:
     stack: LocalStack = session.resource("identity", identity_stack)
     first_seq, count, before = fill_events(session, stack, 80 if session.quick else 2000)
     url = stack.env["NATS_URL"]
-    raw = asyncio.run(pull_rate(url, first_seq=first_seq, count=count))
+    raw = asyncio.run(pull_rate(url, stream=EVENTS, subjects="events.>", count=count, fetch=FETCH, first_seq=first_seq))
     session.step(f"bare pull consumer: {raw:,.0f} msgs/s; starting identity on {count:,} unresolved events")
     timing, peak = asyncio.run(resolve_timed(stack, before=before, count=count))
     session.step(

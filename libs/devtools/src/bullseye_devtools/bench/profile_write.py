@@ -35,10 +35,9 @@ from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bullseye_devtools.bench.loadgen import percentile
+from bullseye_devtools.bench.pull import pull_rate
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import vm_hwm
 from bullseye_devtools.stack.local import LocalStack, create_api_key
@@ -164,29 +163,6 @@ async def fill(session: Session, nats_url: str, first: int, count: int, *, perso
         await client.close()
 
 
-async def pull_rate(nats_url: str, count: int) -> float:
-    """Records per second for a bare pull consumer reading and acking the whole stream in
-    batches of profile's size: the floor under any projection of it."""
-    client = await nats.connect(nats_url)
-    config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_ack_pending=-1)
-    try:
-        sub = await client.jetstream().pull_subscribe(f"{STREAM.subject_prefix}.>", stream=STREAM.name, config=config)
-        started, done = time.perf_counter(), 0
-        while done < count:
-            try:
-                msgs = await sub.fetch(min(FETCH, count - done), timeout=5.0)
-            except NatsTimeoutError:
-                raise TimeoutError(f"pull consumer: {done:,} of {count:,} records after 5 s idle") from None
-            for msg in msgs:
-                await msg.ack()
-            done += len(msgs)
-        rate = count / (time.perf_counter() - started)
-        await sub.unsubscribe()
-        return rate
-    finally:
-        await client.close()
-
-
 # --- timing the projection ----------------------------------------------------------------
 
 
@@ -288,7 +264,9 @@ def write_path(session: Session) -> Iterator[Result]:
     asyncio.run(create_segment(first.address))
     first.stop()
     filled(session, url, 0, live_count, persons=persons)
-    raw = asyncio.run(pull_rate(url, live_count))
+    raw = asyncio.run(
+        pull_rate(url, stream=STREAM.name, subjects=f"{STREAM.subject_prefix}.>", count=live_count, fetch=FETCH)
+    )
     session.step(f"bare pull consumer: {raw:,.0f} records/s")
     live = timed_run(session, stack, settings, count=live_count, label="live projection")
     filled(session, url, live_count, total - live_count, persons=persons)
