@@ -15,11 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
-from bullseye_platform.config import describe, load_or_exit
+from bullseye_platform.config import Duration, describe, env, load_or_exit
+from bullseye_platform.eventlog import Durability
 from bullseye_platform.grpc.server import GrpcServer, Worker
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.telemetry import setup_telemetry
@@ -28,14 +29,28 @@ log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
-class ServiceConfig(Protocol):
-    """What the shared start-up reads from every service's config."""
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """What every service reads: where NATS and PostgreSQL are, how it serves and stops, and
+    the stream it owns. A service's config extends it (overriding defaults by redeclaring)."""
 
-    @property
-    def metrics_port(self) -> int: ...
-
-    @property
-    def log_level(self) -> str: ...
+    nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
+    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+    grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
+    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    schema: str = env("SCHEMA", help="PostgreSQL schema of the service's tables")
+    stream: str = env("STREAM", help="JetStream stream the service writes")
+    subject_prefix: str = env("SUBJECT_PREFIX", help="subjects are <prefix>.<partition>.<kind>")
+    partitions: int = env("PARTITIONS", default=16, help="partitions of the stream written (fixed once data exists)")
+    durability: Durability = env(
+        "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
+    )
+    duplicate_window: Duration = env(
+        "DUPLICATE_WINDOW", default=Duration(600), help="repeats of a message id inside it are stored once"
+    )
+    shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
+    drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
+    log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")
 
 
 C = TypeVar("C", bound=ServiceConfig)

@@ -5,27 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bullseye_platform.config import Duration, env
-from bullseye_platform.eventlog import Durability
+from bullseye_platform.service import ServiceConfig
 
 PREFIX = "INGESTION"
 
 
-@dataclass(frozen=True)
-class IngestionConfig:
-    nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
-    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+@dataclass(frozen=True, kw_only=True)
+class IngestionConfig(ServiceConfig):
     grpc_port: int = env("GRPC_PORT", default=50051, help="gRPC port (0 = any free port)")
-    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
     schema: str = env("SCHEMA", default="ingestion", help="PostgreSQL schema for ingestion's tables")
     stream: str = env("STREAM", default="EVENTS", help="JetStream stream written")
     subject_prefix: str = env("SUBJECT_PREFIX", default="events", help="subjects are <prefix>.<partition>.<type>")
-    partitions: int = env("PARTITIONS", default=16, help="partitions of the stream (fixed once data exists)")
-    durability: Durability = env(
-        "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
-    )
-    duplicate_window: Duration = env(
-        "DUPLICATE_WINDOW", default=Duration(600), help="repeats of an event_id inside it are stored once"
-    )
     stream_max_age: Duration = env("STREAM_MAX_AGE", default=Duration(0), help="retention of EVENTS (0 = forever)")
     max_batch_events: int = env("MAX_BATCH_EVENTS", default=500, help="events per request")
     max_event_bytes: int = env("MAX_EVENT_BYTES", default=32 * 1024, help="serialized bytes per event")
@@ -50,6 +40,3 @@ class IngestionConfig:
     data_key_cache_size: int = env("DATA_KEY_CACHE_SIZE", default=100_000, help="most data keys kept in memory")
     publish_batch: int = env("PUBLISH_BATCH", default=500, help="most events per atomic JetStream batch")
     publish_in_flight: int = env("PUBLISH_IN_FLIGHT", default=4, help="atomic batches awaiting ack at once")
-    shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
-    drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
-    log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bullseye_platform.config import Duration, env
-from bullseye_platform.eventlog import Durability
+from bullseye_platform.service import ServiceConfig
 
 PREFIX = "PROFILE"
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
-class ProfileConfig:
-    nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
-    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+@dataclass(frozen=True, kw_only=True)
+class ProfileConfig(ServiceConfig):
     grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
-    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
     schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="", help="identity gRPC host:port (GetProfile by identifier)"
@@ -26,13 +23,6 @@ class ProfileConfig:
     resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
     stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
-    partitions: int = env("PARTITIONS", default=16, help="partitions of PROFILE (fixed once data exists)")
-    durability: Durability = env(
-        "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
-    )
-    duplicate_window: Duration = env(
-        "DUPLICATE_WINDOW", default=Duration(600), help="repeats of a message id inside it are stored once"
-    )
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
     fixed_now: str = env(
         "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
@@ -57,6 +47,3 @@ class ProfileConfig:
     cart_abandon_after: Duration = env(
         "CART_ABANDON_AFTER", default=Duration(3600), help="a cart add without an order this long after = abandoned"
     )
-    shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
-    drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
-    log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")
