@@ -35,7 +35,11 @@ from bullseye_identity.vault.keyring import KeyRing
 
 PERSON_NAMESPACE = uuid.UUID("6f1d3b0e-5a4c-4e8b-9d7a-1c2b3a4d5e6f")
 LINKED = "identifier-shared"
-OWNED_TABLES = ("persons", "identifiers", "resolutions", "history", "conflict_pairs", "value_claims", "blocked_values")
+# What a rebuild empties: everything derived from EVENTS. Never `data_keys`: emptying it would
+# shred every person's personal data.
+OWNED_TABLES = (
+    "persons", "identifiers", "resolutions", "history", "conflict_pairs", "value_claims", "blocked_values", "contacts",
+)  # fmt: skip
 
 
 def person_id_for(event_id: str) -> str:
