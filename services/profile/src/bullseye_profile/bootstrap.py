@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
@@ -64,11 +64,13 @@ REPLAY_BATCH = 2000
 
 def projection_runner(
     config: ProfileConfig, js: JetStreamContext, pool: asyncpg.Pool, projection: ResolvedProjection,
-    *, batch_size: int | None = None,
+    *, batch_size: int | None = None, partitions: Sequence[int] | None = None,
 ) -> ProjectionRunner:  # fmt: skip
+    """The RESOLVED projection over `partitions` (default: all; `rebuild` resets them all)."""
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, stream=config.resolved_stream,
-        subject_prefix=config.resolved_subject_prefix, partitions=range(config.resolved_partitions),
+        subject_prefix=config.resolved_subject_prefix,
+        partitions=range(config.resolved_partitions) if partitions is None else partitions,
         batch_size=batch_size or config.batch_size,
     )  # fmt: skip
 
@@ -89,11 +91,11 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     )
     plan = await replay.plan(
         pool, js, projection="profile", stream=config.resolved_stream,
-        subject_prefix=config.resolved_subject_prefix, partitions=range(config.resolved_partitions),
+        subject_prefix=config.resolved_subject_prefix, partitions=config.owned_partitions(),
     )  # fmt: skip
     projection = ResolvedProjection(now=clock.now, refresh=segments.keeper.refresh, replay=plan)
     batch = max(config.batch_size, REPLAY_BATCH) if plan.active else config.batch_size
-    runner = projection_runner(config, js, pool, projection, batch_size=batch)
+    runner = projection_runner(config, js, pool, projection, batch_size=batch, partitions=config.owned_partitions())
     rfm = RfmScheduler(
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, poll=config.rfm_poll
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bullseye_platform.config import Duration, env
+from bullseye_platform.config import ConfigError, Duration, env
 from bullseye_platform.service import ServiceConfig
 
 PREFIX = "PROFILE"
@@ -21,6 +21,11 @@ class ProfileConfig(ServiceConfig):
     resolved_stream: str = env("RESOLVED_STREAM", default="RESOLVED", help="JetStream stream read")
     resolved_subject_prefix: str = env("RESOLVED_SUBJECT_PREFIX", default="resolved", help="subjects of RESOLVED")
     resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
+    worker_partitions: str = env(
+        "WORKER_PARTITIONS",
+        default="",
+        help="RESOLVED partitions this process folds, e.g. '0-7' or '0,2,4' (processes split them); empty = all",
+    )
     stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
@@ -47,3 +52,33 @@ class ProfileConfig(ServiceConfig):
     cart_abandon_after: Duration = env(
         "CART_ABANDON_AFTER", default=Duration(3600), help="a cart add without an order this long after = abandoned"
     )
+
+    def owned_partitions(self) -> tuple[int, ...]:
+        """The RESOLVED partitions this process projects: several processes split them, each
+        running the projection for its own (the RPCs and durable workers run in all of them)."""
+        if not self.worker_partitions.strip():
+            return tuple(range(self.resolved_partitions))
+        return parse_partitions(self.worker_partitions, self.resolved_partitions)
+
+    def __post_init__(self) -> None:
+        # A malformed list stops start-up like a malformed variable: ConfigError, naming it.
+        self.owned_partitions()
+
+
+def parse_partitions(raw: str, count: int) -> tuple[int, ...]:
+    """'0-3,8,10-11' -> (0, 1, 2, 3, 8, 10, 11); every number must be a partition below `count`."""
+    owned: set[int] = set()
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        first, _, last = part.partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise ConfigError(f"PROFILE_WORKER_PARTITIONS: {part!r} is not a number or a range like 0-7") from None
+        if not 0 <= low <= high < count:
+            raise ConfigError(
+                f"PROFILE_WORKER_PARTITIONS: {part!r} is outside partitions 0-{count - 1} (PROFILE_RESOLVED_PARTITIONS)"
+            )
+        owned.update(range(low, high + 1))
+    if not owned:
+        raise ConfigError("PROFILE_WORKER_PARTITIONS: names no partition")
+    return tuple(sorted(owned))

@@ -37,8 +37,9 @@ async def forget(config: ProfileConfig) -> None:
     try:
         projection = ResolvedProjection(now=Clock.parse(config.fixed_now).now, refresh=_applies_nothing)
         await bootstrap.projection_runner(config, nc.jetstream(), pool, projection).reset()
-        async with pool.acquire() as conn:
-            await replay.request(conn)  # its end makes the membership sweep and RFM recompute due
+        async with pool.acquire() as conn, conn.transaction():
+            # Its end (all partitions replayed) makes the membership sweep and RFM recompute due.
+            await replay.request(conn, range(config.resolved_partitions))
     finally:
         await nc.drain()
         await pool.close()

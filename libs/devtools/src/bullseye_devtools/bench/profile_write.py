@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -49,17 +50,20 @@ EVENTS_PER_PERSON = 20
 FETCH = 500  # profile's default batch
 APPEND = 1000  # records per atomic batch while filling
 SEGMENT = "bench-viewers"
+WORKERS = 2  # profile processes splitting RESOLVED's partitions in the second rebuild
 
 
 @dataclass
 class ProfileStack:
-    """The `make up` stack plus profile processes started on demand (one at a time)."""
+    """The `make up` stack plus profile processes started on demand (one at a time, or the
+    workers of one schema splitting its partitions)."""
 
     local: LocalStack
     processes: list[ServiceProcess] = field(default_factory=list)
 
-    def profile(self, name: str, **extra: str) -> ServiceProcess:
-        """A profile process with its own schema, PROFILE stream and `extra` settings (not started)."""
+    def profile(self, name: str, *, worker: str = "", **extra: str) -> ServiceProcess:
+        """A profile process with its own schema, PROFILE stream and `extra` settings (not started);
+        the workers of one name share them and differ only by their log folder."""
         env = {
             **self.local.env,
             "PROFILE_SCHEMA": f"profile_{name}",
@@ -68,7 +72,8 @@ class ProfileStack:
             "PROFILE_IDENTITY_ADDRESS": self.local.identity_address,
             **extra,
         }
-        process = ServiceProcess("profile", "bullseye_profile", env, self.local.root / "logs" / name)
+        logs = self.local.root / "logs" / (f"{name}-{worker}" if worker else name)  # worker: the log folder's suffix
+        process = ServiceProcess("profile", "bullseye_profile", env, logs)
         self.processes.append(process)
         return process
 
@@ -187,13 +192,14 @@ class Catchup:
     rss_peak: int
 
 
-def catch_up(session: Session, stack: ProfileStack, process: ServiceProcess, *, count: int, label: str,
+def catch_up(session: Session, stack: ProfileStack, processes: Sequence[ServiceProcess], *, count: int, label: str,
              stall: float = 120.0) -> Catchup:  # fmt: skip
-    """Start `process` on the filled stream; time until its journal holds `count` events."""
-    dsn, schema = stack.local.env["DATABASE_URL"], process.env["PROFILE_SCHEMA"]
-    process.start(timeout=60.0)
-    assert process.proc is not None
-    cpu = psutil.Process(process.proc.pid)
+    """Start `processes` (the workers of one schema) on the filled stream; time until their
+    journal holds `count` events. CPU is theirs summed, RSS the largest one's."""
+    dsn, schema = stack.local.env["DATABASE_URL"], processes[0].env["PROFILE_SCHEMA"]
+    for process in processes:
+        process.start(timeout=60.0)
+    cpu = [psutil.Process(p.proc.pid) for p in processes if p.proc is not None]
     meters: CpuMeters | None = None
     first: tuple[float, float] | None = None
     seen, changed, last_step = 0, time.perf_counter(), time.perf_counter()
@@ -217,13 +223,13 @@ def catch_up(session: Session, stack: ProfileStack, process: ServiceProcess, *, 
         seconds=end - started,
         cpu_us_per_event=(end_cpu - started_cpu) / count * 1e6,
         postgres_cpu_us_per_event=postgres_ms * 1000,
-        rss_peak=vm_hwm(process.proc.pid),
+        rss_peak=max(vm_hwm(p.pid) for p in cpu),
     )
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+def _cpu_seconds(processes: Sequence[psutil.Process] | psutil.Process) -> float:
+    parts = [processes] if isinstance(processes, psutil.Process) else processes
+    return float(sum(t.user + t.system for t in (p.cpu_times() for p in parts)))
 
 
 def rebuild(stack: ProfileStack, process: ServiceProcess) -> None:
@@ -271,15 +277,20 @@ def write_path(session: Session) -> Iterator[Result]:
     live = timed_run(session, stack, settings, count=live_count, label="live projection")
     filled(session, url, live_count, total - live_count, persons=persons)
     rebuild(stack, stack.profile("write", **settings))
-    replay = timed_run(session, stack, settings, count=total, label="rebuild")
+    replay = timed_run(session, stack, settings, count=total, label="rebuild, 1 process")
+    rebuild(stack, stack.profile("write", **settings))
+    split = timed_run(session, stack, settings, count=total, label=f"rebuild, {WORKERS} processes", workers=WORKERS)
     detail = {"persons": persons, "partitions": PARTITIONS, "fetch": FETCH}
+    one = {f"one_process_{k}": v for k, v in {**_figures(replay), "events_per_s": round(replay.rate)}.items()}
     yield Result("profile.resolved.pull_consume", raw, "events/s", detail={**detail, "events": live_count})
     yield Result("profile.project.throughput", live.rate, "events/s", baseline="profile.resolved.pull_consume",
                  detail={**detail, **_figures(live), "events": live_count, "segments": 1})  # fmt: skip
-    yield Result("profile.rebuild.throughput", replay.rate, "events/s", baseline="profile.resolved.pull_consume",
-                 target=Target(">=", 15_000), detail={**detail, **_figures(replay), "events": total})  # fmt: skip
-    yield Result("profile.rss_peak", max(live.rss_peak, replay.rss_peak) / 1e6, "MB",
-                 detail={"measured": "VmHWM of the live and the rebuilding process"})  # fmt: skip
+    yield Result("profile.rebuild.throughput", split.rate, "events/s", baseline="profile.resolved.pull_consume",
+                 target=Target(">=", 15_000), detail={**detail, **_figures(split), "events": total,
+                 "processes": f"{WORKERS} profile processes split the {PARTITIONS} partitions "
+                              "(PROFILE_WORKER_PARTITIONS); profile CPU is theirs summed", **one})  # fmt: skip
+    yield Result("profile.rss_peak", max(live.rss_peak, replay.rss_peak, split.rss_peak) / 1e6, "MB",
+                 detail={"measured": "VmHWM of the live and the rebuilding processes (the largest one)"})  # fmt: skip
 
 
 def sizes(session: Session) -> tuple[int, int]:
@@ -298,14 +309,26 @@ def filled(session: Session, url: str, first: int, count: int, *, persons: int) 
     session.step(f"appended at {count / (time.perf_counter() - started):,.0f} records/s")
 
 
-def timed_run(session: Session, stack: ProfileStack, settings: dict[str, str], *, count: int, label: str) -> Catchup:
-    process = stack.profile("write", **settings)
+def timed_run(session: Session, stack: ProfileStack, settings: dict[str, str], *, count: int, label: str,
+              workers: int = 1) -> Catchup:  # fmt: skip
+    """The projection on schema `write`, run by `workers` processes that split the partitions."""
+    processes = [
+        stack.profile("write", worker=share if workers > 1 else "", **settings, PROFILE_WORKER_PARTITIONS=share)
+        for share in shares(PARTITIONS, workers)
+    ]  # fmt: skip
     try:
-        timing = catch_up(session, stack, process, count=count, label=label)
+        timing = catch_up(session, stack, processes, count=count, label=label)
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
     session.step(f"{label}: {timing.rate:,.0f} records/s, {timing.cpu_us_per_event:,.0f} us of profile CPU per record")
     return timing
+
+
+def shares(partitions: int, workers: int) -> list[str]:
+    """Contiguous ranges, one per worker ('0-7', '8-15'), as PROFILE_WORKER_PARTITIONS takes them."""
+    bounds = [partitions * n // workers for n in range(workers + 1)]
+    return [f"{low}-{high - 1}" for low, high in itertools.pairwise(bounds) if high > low]
 
 
 def _figures(timing: Catchup) -> dict[str, float]:

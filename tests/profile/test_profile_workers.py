@@ -1,0 +1,137 @@
+"""Several profile processes split RESOLVED's partitions (PROFILE_WORKER_PARTITIONS): together
+they fold what one process folds, and a rebuild's replay ends (marker cleared, sweep and RFM
+due) only when every partition of every process has reached its end, not when the first does.
+
+The workload and the comparison are test_profile_rebuild's: the same events, merges and
+splits; a hash of the projected tables plus every profile read through gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import asyncpg
+import pytest
+from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_platform.config import ConfigError, load
+from bullseye_profile.config import PREFIX, ProfileConfig
+from nats.aio.client import Client as NATS
+
+from tests.platform.waiting import wait_until
+from tests.profile.support import ProfileUnderTest, ResolvedFeed, resolved_stream, start_profile, stop_profile
+from tests.profile.test_profile_rebuild import Workload, run_to_end, snapshot, write_workload
+
+FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
+REQUIRED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@h/db"}  # never connected to
+
+
+@pytest.fixture(scope="module")
+async def split_workload(nc: NATS) -> Workload:
+    stream = await resolved_stream(nc, "workers" + str(random.randrange(10**6)))
+    feed = ResolvedFeed(nc, stream)
+    people = await write_workload(feed, random.Random(11))
+    return Workload(stream, feed.ends, people)
+
+
+@pytest.fixture(scope="module")
+async def one_process(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, split_workload: Workload
+) -> tuple[str, dict[str, bytes]]:
+    """What a single process (all partitions) folds: the reference."""
+    started = await run_to_end(nc, nats_server, postgres, stack_dir, split_workload)
+    try:
+        return await snapshot(started, split_workload)
+    finally:
+        await stop_profile(started)
+
+
+async def reached(pool: asyncpg.Pool, ends: Mapping[int, int], partitions: Sequence[int]) -> bool:
+    rows = await pool.fetch("SELECT partition, stream_seq FROM projection_positions WHERE projection = 'profile'")
+    at = {r["partition"]: r["stream_seq"] for r in rows}
+    return all(at.get(p, 0) >= ends[p] for p in partitions if p in ends)
+
+
+async def start_worker(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, workload: Workload,
+    *, schema: str, partitions: str,
+) -> ProfileUnderTest:  # fmt: skip
+    started = await start_profile(
+        nc, nats_server, postgres, stack_dir / "logs", stream=workload.stream, schema=schema,
+        PROFILE_WORKER_PARTITIONS=partitions,
+    )  # fmt: skip
+    started.feed.ends.update(workload.ends)
+    return started
+
+
+async def test_two_processes_splitting_the_partitions_fold_what_one_folds(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, split_workload: Workload,
+    one_process: tuple[str, dict[str, bytes]],
+) -> None:  # fmt: skip
+    schema = f"profile_split{random.randrange(10**6)}"
+    first = await start_worker(nc, nats_server, postgres, stack_dir, split_workload, schema=schema, partitions=FIRST)
+    second = await start_worker(nc, nats_server, postgres, stack_dir, split_workload, schema=schema, partitions=SECOND)
+    try:
+        await first.caught_up()  # positions are per partition in the shared schema: both halves
+        assert await snapshot(first, split_workload) == one_process
+    finally:
+        await stop_profile(first)
+        await stop_profile(second)
+
+
+async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_their_ends(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, split_workload: Workload,
+    one_process: tuple[str, dict[str, bytes]],
+) -> None:  # fmt: skip
+    whole = await run_to_end(nc, nats_server, postgres, stack_dir, split_workload)
+    await stop_profile(whole)
+    env = {**os.environ, **whole.service.env}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env=env, capture_output=True, text=True
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    first = await start_worker(
+        nc, nats_server, postgres, stack_dir, split_workload, schema=whole.schema, partitions=FIRST
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: reached(first.pool, split_workload.ends, (0, 1)), within=60, every=0.05)
+        # The first process's batches that reached its targets committed: its half is over, not the replay.
+        assert await first.pool.fetchval("SELECT count(*) FROM profile_replay") == 1
+        assert sorted(r[0] for r in await first.pool.fetch("SELECT partition FROM profile_replay_partitions")) == [
+            p for p in (2, 3) if p in split_workload.ends
+        ]
+        second = await start_worker(
+            nc, nats_server, postgres, stack_dir, split_workload, schema=whole.schema, partitions=SECOND
+        )  # fmt: skip
+        try:
+            await first.caught_up()
+
+            async def replay_over() -> bool:
+                return not await first.pool.fetchval("SELECT count(*) FROM profile_replay")
+
+            await wait_until(replay_over)
+            assert await snapshot(second, split_workload) == one_process
+        finally:
+            await stop_profile(second)
+    finally:
+        await stop_profile(first)
+
+
+@pytest.mark.parametrize("value", ["0-4", "x", "3-1", ","])
+def test_worker_partitions_outside_the_stream_or_malformed_stop_start_up(value: str) -> None:
+    environ = {**REQUIRED, "PROFILE_RESOLVED_PARTITIONS": "4", "PROFILE_WORKER_PARTITIONS": value}
+    with pytest.raises(ConfigError, match="PROFILE_WORKER_PARTITIONS"):
+        load(ProfileConfig, prefix=PREFIX, environ=environ)
+
+
+def test_worker_partitions_name_ranges_and_lists() -> None:
+    environ = {**REQUIRED, "PROFILE_RESOLVED_PARTITIONS": "16", "PROFILE_WORKER_PARTITIONS": "0-2, 8,10-11"}
+    assert load(ProfileConfig, prefix=PREFIX, environ=environ).owned_partitions() == (0, 1, 2, 8, 10, 11)
+    del environ["PROFILE_WORKER_PARTITIONS"]
+    assert load(ProfileConfig, prefix=PREFIX, environ=environ).owned_partitions() == tuple(range(16))
