@@ -44,7 +44,7 @@ test: setup
 	.venv/bin/pytest $(ARGS)
 
 bench: setup
-	$(PY) -m bullseye_devtools.bench $(if $(BENCH),--only $(BENCH))
+	$(PY) -m bullseye_devtools.bench $(if $(BENCH),--only $(BENCH)) $(ARGS)
 
 demo: setup
 	$(PY) -m bullseye_devtools.demo $(ARGS)
