@@ -15,12 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
 from bullseye_platform.config import Duration, describe, env, load_or_exit
-from bullseye_platform.eventlog import Durability
+from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, Worker
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.telemetry import setup_telemetry
@@ -51,6 +51,16 @@ class ServiceConfig:
     shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
     drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
     log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")
+
+    def owned_stream(self, **limits: Any) -> StreamSpec:
+        """The stream this service writes, as configured; `limits` adds the service's own."""
+        return StreamSpec(
+            name=self.stream,
+            subject_prefix=self.subject_prefix,
+            replicas=self.durability.replicas,
+            duplicate_window=self.duplicate_window,
+            **limits,
+        )
 
 
 C = TypeVar("C", bound=ServiceConfig)

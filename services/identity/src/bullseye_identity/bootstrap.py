@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
 from bullseye_platform.crypto import MasterKey
-from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.outbox import OutboxRelay
@@ -34,15 +34,6 @@ SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_
 async def open_store(config: IdentityConfig) -> asyncpg.Pool:
     """The pool, with migrations applied (also what `bullseye-identity migrate` runs)."""
     return await open_migrated_pool(config.database_url, schema=config.schema, package="bullseye_identity")
-
-
-def stream_spec(config: IdentityConfig) -> StreamSpec:
-    return StreamSpec(
-        name=config.stream,
-        subject_prefix=config.subject_prefix,
-        replicas=config.durability.replicas,
-        duplicate_window=config.duplicate_window,
-    )
 
 
 def keyring(config: IdentityConfig, pool: asyncpg.Pool) -> KeyRing:
@@ -98,7 +89,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     pool = await open_store(config)
     nc = await connect(config.nats_url, name="bullseye-identity")
     js = nc.jetstream()
-    await ensure_stream(js, stream_spec(config))
+    await ensure_stream(js, config.owned_stream())
     writer = LogWriter(nc)
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)

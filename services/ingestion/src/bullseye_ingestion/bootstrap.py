@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
-from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.sealing import DataKeyCache
 from bullseye_platform.service import Running
@@ -23,17 +23,6 @@ from bullseye_ingestion.intake import Intake
 from bullseye_ingestion.sealer import Sealer
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
-
-
-def stream_spec(config: IngestionConfig) -> StreamSpec:
-    return StreamSpec(
-        name=config.stream,
-        subject_prefix=config.subject_prefix,
-        replicas=config.durability.replicas,
-        duplicate_window=config.duplicate_window,
-        max_age=config.stream_max_age,
-        max_msg_size=config.max_event_bytes * 2,
-    )
 
 
 def event_policy(config: IngestionConfig) -> EventPolicy:
@@ -66,7 +55,7 @@ async def build(config: IngestionConfig) -> AsyncIterator[Running]:
     pool = await open_store(config)
     nc = await connect(config.nats_url, name="bullseye-ingestion")
     js = nc.jetstream()
-    await ensure_stream(js, stream_spec(config))
+    await ensure_stream(js, config.owned_stream(max_age=config.stream_max_age, max_msg_size=config.max_event_bytes * 2))
     writer = LogWriter(nc, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
     policy = event_policy(config)
     identity = grpc.aio.insecure_channel(config.identity_address, options=IDENTITY_CHANNEL_OPTIONS)

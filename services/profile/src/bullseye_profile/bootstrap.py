@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
-from bullseye_platform.eventlog import LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer, ServerOptions
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
@@ -32,15 +32,6 @@ SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_na
 async def open_store(config: ProfileConfig) -> asyncpg.Pool:
     """The pool, with migrations applied (also what `bullseye-profile migrate` runs)."""
     return await open_migrated_pool(config.database_url, schema=config.schema, package="bullseye_profile")
-
-
-def stream_spec(config: ProfileConfig) -> StreamSpec:
-    return StreamSpec(
-        name=config.stream,
-        subject_prefix=config.subject_prefix,
-        replicas=config.durability.replicas,
-        duplicate_window=config.duplicate_window,
-    )
 
 
 def policy(config: ProfileConfig) -> ProfilePolicy:
@@ -82,7 +73,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     pool = await open_store(config)
     nc = await connect(config.nats_url, name="bullseye-profile")
     js = nc.jetstream()
-    await ensure_stream(js, stream_spec(config))
+    await ensure_stream(js, config.owned_stream())
     writer = LogWriter(nc)
     identity = IdentityClient(config.identity_address)
     rules = policy(config)
