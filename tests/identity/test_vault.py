@@ -20,7 +20,6 @@ from bullseye_devtools.stack import PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
 
-from tests.conftest import create_key
 from tests.identity import keys_support as ks
 from tests.ingestion import helpers as h
 from tests.platform.waiting import wait_until
@@ -28,23 +27,6 @@ from tests.platform.waiting import wait_until
 T = TypeVar("T")
 EMAIL, SMS = pb.CONTACT_CHANNEL_EMAIL, pb.CONTACT_CHANNEL_SMS
 RESOLVED = "RESOLVED"
-
-
-@pytest.fixture(scope="module")
-async def vault(identity: ServiceProcess) -> AsyncIterator[pb_grpc.IdentityServiceStub]:
-    async with grpc.aio.insecure_channel(identity.address) as channel:
-        yield pb_grpc.IdentityServiceStub(channel)
-
-
-@pytest.fixture(scope="module")
-async def front(ingestion: ServiceProcess) -> AsyncIterator[ingestion_grpc.IngestionServiceStub]:
-    async with grpc.aio.insecure_channel(ingestion.address) as channel:
-        yield h.stub(channel)
-
-
-@pytest.fixture(scope="module")
-def key(ingestion_env: dict[str, str]) -> str:
-    return create_key(ingestion_env, "--source", "test_vault")
 
 
 @pytest.fixture
@@ -95,11 +77,11 @@ async def eventually(probe: Callable[[], Awaitable[T | None]]) -> T:
     return found[0]
 
 
-def person_of(vault: pb_grpc.IdentityServiceStub, kind: pb.IdentifierType.ValueType, value: str) -> Awaitable[str]:
+def person_of(graph: pb_grpc.IdentityServiceStub, kind: pb.IdentifierType.ValueType, value: str) -> Awaitable[str]:
     async def probe() -> str | None:
         request = pb.ResolveRequest(identifiers=[pb.IdentifierRef(type=kind, value=value)])
         try:
-            return (await vault.Resolve(request)).person_id
+            return (await graph.Resolve(request)).person_id
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
@@ -108,37 +90,37 @@ def person_of(vault: pb_grpc.IdentityServiceStub, kind: pb.IdentifierType.ValueT
     return eventually(probe)
 
 
-def user_person(vault: pb_grpc.IdentityServiceStub, user: str) -> Awaitable[str]:
-    return person_of(vault, pb.IDENTIFIER_TYPE_USER_ID, user)
+def user_person(graph: pb_grpc.IdentityServiceStub, user: str) -> Awaitable[str]:
+    return person_of(graph, pb.IDENTIFIER_TYPE_USER_ID, user)
 
 
-async def contact(vault: pb_grpc.IdentityServiceStub, person_id: str, channel: int) -> pb.GetContactResponse | None:
+async def contact(graph: pb_grpc.IdentityServiceStub, person_id: str, channel: int) -> pb.GetContactResponse | None:
     try:
-        return await vault.GetContact(pb.GetContactRequest(person_id=person_id, channel=channel))
+        return await graph.GetContact(pb.GetContactRequest(person_id=person_id, channel=channel))
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
         return None
 
 
-async def address_becomes(vault: pb_grpc.IdentityServiceStub, person_id: str, channel: int, address: str) -> str:
+async def address_becomes(graph: pb_grpc.IdentityServiceStub, person_id: str, channel: int, address: str) -> str:
     async def probe() -> str | None:
-        found = await contact(vault, person_id, channel)
+        found = await contact(graph, person_id, channel)
         return found.address if found is not None and found.address == address else None
 
     return await eventually(probe)
 
 
-async def resolved_event(vault: pb_grpc.IdentityServiceStub, event: ev.Event) -> None:
+async def resolved_event(graph: pb_grpc.IdentityServiceStub, event: ev.Event) -> None:
     """Wait until identity has resolved `event` (a marker sent after the events of a test)."""
-    await person_of(vault, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, event.identifiers.anonymous_id)
+    await person_of(graph, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, event.identifiers.anonymous_id)
 
 
 # --- GetContact -----------------------------------------------------------------------------
 
 
 async def test_the_newest_address_of_each_channel_is_returned_with_the_first_name(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     user, tag = f"u-{uid()}", uid()
     await send(
@@ -147,10 +129,10 @@ async def test_the_newest_address_of_each_channel_is_returned_with_the_first_nam
         gave(3, user=user, email=f"Old.{tag}@Example.com", phone="+33 6 11 11 11 11", first_name="Ann"),
         gave(1, user=user, email=f" New.{tag}@example.com", first_name="Annie"),
     )
-    person = await user_person(vault, user)
-    await address_becomes(vault, person, EMAIL, f"new.{tag}@example.com")
+    person = await user_person(graph, user)
+    await address_becomes(graph, person, EMAIL, f"new.{tag}@example.com")
 
-    email, sms = await contact(vault, person, EMAIL), await contact(vault, person, SMS)
+    email, sms = await contact(graph, person, EMAIL), await contact(graph, person, SMS)
     assert email is not None and email.first_name == "Annie"
     assert abs(email.updated_at.ToDatetime() - (h.now() - timedelta(hours=1)).replace(tzinfo=None)) < timedelta(
         minutes=1
@@ -159,23 +141,23 @@ async def test_the_newest_address_of_each_channel_is_returned_with_the_first_nam
 
 
 async def test_an_older_message_does_not_replace_a_newer_address(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     user, tag = f"u-{uid()}", uid()
     await send(front, key, gave(1, user=user, email=f"now.{tag}@example.com"))
-    person = await user_person(vault, user)
-    await address_becomes(vault, person, EMAIL, f"now.{tag}@example.com")
+    person = await user_person(graph, user)
+    await address_becomes(graph, person, EMAIL, f"now.{tag}@example.com")
     late = gave(5, user=user, email=f"then.{tag}@example.com")
     marker = gave(0, anon=f"marker-{uid()}", first_name="marker")
     await send(front, key, late, marker)
-    await resolved_event(vault, marker)
+    await resolved_event(graph, marker)
 
-    found = await contact(vault, person, EMAIL)
+    found = await contact(graph, person, EMAIL)
     assert found is not None and found.address == f"now.{tag}@example.com"
 
 
 async def test_a_phone_number_given_later_by_someone_else_is_not_delivered(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     first, second = f"u-{uid()}", f"u-{uid()}"
     await send(
@@ -185,17 +167,17 @@ async def test_a_phone_number_given_later_by_someone_else_is_not_delivered(
         gave(4, user=first, phone="+33 6 33 33 33 33"),
         gave(1, user=second, phone="+33 6 33 33 33 33"),  # the number was recycled
     )
-    second_person = await user_person(vault, second)
-    await address_becomes(vault, second_person, SMS, "+33633333333")
-    first_person = await user_person(vault, first)
+    second_person = await user_person(graph, second)
+    await address_becomes(graph, second_person, SMS, "+33633333333")
+    first_person = await user_person(graph, first)
 
     assert first_person != second_person
-    found = await contact(vault, first_person, SMS)
+    found = await contact(graph, first_person, SMS)
     assert found is not None and found.address == "+33622222222"  # the person's older number
 
 
 async def test_a_shared_address_leaves_nothing_deliverable_to_the_earlier_person(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     first, second, tag = f"u-{uid()}", f"u-{uid()}", uid()
     await send(
@@ -204,52 +186,52 @@ async def test_a_shared_address_leaves_nothing_deliverable_to_the_earlier_person
         gave(3, user=first, email=f"family.{tag}@example.com"),
         gave(1, user=second, email=f"family.{tag}@example.com"),
     )
-    second_person = await user_person(vault, second)
-    await address_becomes(vault, second_person, EMAIL, f"family.{tag}@example.com")
+    second_person = await user_person(graph, second)
+    await address_becomes(graph, second_person, EMAIL, f"family.{tag}@example.com")
 
     error = await h.failure(
-        vault.GetContact(pb.GetContactRequest(person_id=await user_person(vault, first), channel=EMAIL))
+        graph.GetContact(pb.GetContactRequest(person_id=await user_person(graph, first), channel=EMAIL))
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND and "no deliverable email address" in error.details()
 
 
 async def test_what_a_device_gave_before_login_reaches_the_logged_in_person(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     user, device, tag = f"u-{uid()}", f"device-{uid()}", uid()
     await send(front, key, gave(2, anon=device, email=f"guest.{tag}@example.com"), logged_in(1, user=user, anon=device))
-    person = await user_person(vault, user)
+    person = await user_person(graph, user)
 
-    assert await address_becomes(vault, person, EMAIL, f"guest.{tag}@example.com")
+    assert await address_becomes(graph, person, EMAIL, f"guest.{tag}@example.com")
 
 
 async def test_a_merged_person_id_still_finds_the_survivors_contact(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
     user, laptop, phone, tag = f"u-{uid()}", f"device-{uid()}", f"device-{uid()}", uid()
     await send(front, key, gave(4, user=user, anon=laptop, email=f"merge.{tag}@example.com"))
-    survivor = await user_person(vault, user)
+    survivor = await user_person(graph, user)
     await send(front, key, gave(3, anon=phone, first_name="Guest"))
-    merged = await person_of(vault, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, phone)
+    merged = await person_of(graph, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, phone)
     assert merged != survivor
     await send(front, key, logged_in(2, user=user, anon=phone))
-    await person_of(vault, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, phone)  # resolved; merged or linked
+    await person_of(graph, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, phone)  # resolved; merged or linked
 
-    assert await address_becomes(vault, merged, EMAIL, f"merge.{tag}@example.com")
+    assert await address_becomes(graph, merged, EMAIL, f"merge.{tag}@example.com")
 
 
 async def test_after_shredding_the_persons_keys_no_contact_is_found(
-    vault: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str, pool: asyncpg.Pool
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str, pool: asyncpg.Pool
 ) -> None:
     user, tag = f"u-{uid()}", uid()
     await send(front, key, gave(1, user=user, email=f"erase.{tag}@example.com", phone="+33 6 44 44 44 44"))
-    person = await user_person(vault, user)
-    await address_becomes(vault, person, EMAIL, f"erase.{tag}@example.com")
+    person = await user_person(graph, user)
+    await address_becomes(graph, person, EMAIL, f"erase.{tag}@example.com")
     async with pool.acquire() as conn:
         assert await ks.keyring(pool).shred(conn, [f"user:{user}"]) == 1
 
     for channel in (EMAIL, SMS):
-        error = await h.failure(vault.GetContact(pb.GetContactRequest(person_id=person, channel=channel)))
+        error = await h.failure(graph.GetContact(pb.GetContactRequest(person_id=person, channel=channel)))
         assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -262,16 +244,16 @@ async def test_after_shredding_the_persons_keys_no_contact_is_found(
     ],
 )
 async def test_get_contact_names_the_bad_fields(
-    vault: pb_grpc.IdentityServiceStub, request_: pb.GetContactRequest, fields: set[str]
+    graph: pb_grpc.IdentityServiceStub, request_: pb.GetContactRequest, fields: set[str]
 ) -> None:
-    error = await h.failure(vault.GetContact(request_))
+    error = await h.failure(graph.GetContact(request_))
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(h.field_violations(error)) == fields
 
 
-async def test_get_contact_of_an_unknown_person_is_not_found(vault: pb_grpc.IdentityServiceStub) -> None:
-    error = await h.failure(vault.GetContact(pb.GetContactRequest(person_id="p-never-seen", channel=SMS)))
+async def test_get_contact_of_an_unknown_person_is_not_found(graph: pb_grpc.IdentityServiceStub) -> None:
+    error = await h.failure(graph.GetContact(pb.GetContactRequest(person_id="p-never-seen", channel=SMS)))
 
     assert error.code() == grpc.StatusCode.NOT_FOUND and "p-never-seen is unknown" in error.details()
 
@@ -280,7 +262,7 @@ async def test_get_contact_of_an_unknown_person_is_not_found(vault: pb_grpc.Iden
 
 
 async def test_no_table_no_resolved_record_and_no_log_line_holds_the_plaintext(
-    vault: pb_grpc.IdentityServiceStub,
+    graph: pb_grpc.IdentityServiceStub,
     front: ingestion_grpc.IngestionServiceStub,
     key: str,
     pg: asyncpg.Connection,
@@ -299,8 +281,8 @@ async def test_no_table_no_resolved_record_and_no_log_line_holds_the_plaintext(
             signed_up=ev.SignedUp(personal=ev.PersonalData(email=f"scan.{tag}@example.com", last_name=f"Scanlast{tag}"))
         ),
     )
-    person = await user_person(vault, user)
-    await address_becomes(vault, person, SMS, "+33655512345")
+    person = await user_person(graph, user)
+    await address_becomes(graph, person, SMS, "+33655512345")
 
     tables = await pg.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'identity'")
     assert {"data_keys", "contacts", "identifiers", "persons"} <= {t["tablename"] for t in tables}
