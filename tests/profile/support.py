@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -185,3 +188,12 @@ async def stop_profile(profile: ProfileUnderTest) -> None:
     await profile.channel.close()
     await profile.pool.close()
     await asyncio.to_thread(profile.service.stop)
+
+
+async def rebuild(env: dict[str, str]) -> None:
+    """Run the real `bullseye_profile.rebuild` tool with a profile process's environment."""
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **env},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import random
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from tests.profile.support import (
     ResolvedFeed,
     ago,
     event,
+    rebuild,
     resolved_stream,
     start_profile,
     stop_profile,
@@ -166,14 +164,9 @@ async def test_a_reset_then_replay_in_place_equals_the_live_projection(
 ) -> None:  # fmt: skip
     first = await run_to_end(nc, nats_server, postgres, stack_dir, workload)
     await stop_profile(first)
-    env = {**os.environ, **first.service.env}
-
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env=env, capture_output=True, text=True
-    )
-    emptied = await asyncpg.connect(env["DATABASE_URL"], server_settings={"search_path": first.schema})
+    await rebuild(dict(first.service.env))
+    emptied = await asyncpg.connect(first.service.env["DATABASE_URL"], server_settings={"search_path": first.schema})
     try:
-        assert done.returncode == 0, done.stderr
         assert await emptied.fetchval("SELECT count(*) FROM journal") == 0
         assert await emptied.fetchval("SELECT count(*) FROM projection_positions") == 0
     finally:

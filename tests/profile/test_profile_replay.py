@@ -5,9 +5,6 @@ replayed; one sweep at the end reconciles them, so every fact is still announced
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bullseye.profile.v1 import segments_pb2 as sg
@@ -15,19 +12,11 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.profile.support import ago, start_profile, stop_profile, view
+from tests.profile.support import ago, rebuild, start_profile, stop_profile, view
 from tests.profile.test_segment_membership import create, facts, ready, relaunch, settled, story
 from tests.profile.test_segment_rules import event_count
 
 SEGMENT = "replay-viewers"
-
-
-async def rebuild(env: dict[str, str]) -> None:
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **env},
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
 async def test_a_rebuild_announces_nothing_twice_and_its_final_sweep_admits_what_arrived_meanwhile(

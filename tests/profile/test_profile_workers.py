@@ -8,11 +8,7 @@ splits; a hash of the projected tables plus every profile read through gRPC.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +20,7 @@ from bullseye_profile.config import PREFIX, ProfileConfig
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.profile.support import ProfileUnderTest, ResolvedFeed, resolved_stream, start_profile, stop_profile
+from tests.profile.support import ProfileUnderTest, ResolvedFeed, rebuild, resolved_stream, start_profile, stop_profile
 from tests.profile.test_profile_rebuild import Workload, run_to_end, snapshot, write_workload
 
 FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
@@ -90,11 +86,7 @@ async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_t
 ) -> None:  # fmt: skip
     whole = await run_to_end(nc, nats_server, postgres, stack_dir, split_workload)
     await stop_profile(whole)
-    env = {**os.environ, **whole.service.env}
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env=env, capture_output=True, text=True
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    await rebuild(dict(whole.service.env))
 
     first = await start_worker(
         nc, nats_server, postgres, stack_dir, split_workload, schema=whole.schema, partitions=FIRST
