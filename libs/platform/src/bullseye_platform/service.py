@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+import uvloop
 
 from bullseye_platform.config import Duration, describe, env, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
@@ -97,7 +98,7 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
-    asyncio.run(_serve(name, config, build))
+    uvloop.run(_serve(name, config, build))
     return 0
 
 

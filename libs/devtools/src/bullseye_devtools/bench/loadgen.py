@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
+import uvloop
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 
 from bullseye_devtools.bench.events import RequestFactory
@@ -176,7 +177,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(json.dumps(asyncio.run(run(parse(argv)))))
+    print(json.dumps(uvloop.run(run(parse(argv)))))  # a lighter client leaves the service more CPU
     return 0
 
 
