@@ -49,7 +49,7 @@ class OutageWhileIsolating(CountingProjection):
 async def fetch_all(js: JetStreamContext, spec: StreamSpec, partition: int, end: int) -> list[LogRecord]:
     """Every record of one partition up to stream sequence `end`, read through a separate consumer."""
     probe = PartitionConsumer(
-        js, stream=spec.name, subject_prefix=spec.subject_prefix, consumer="probe", partition=partition
+        js, stream=spec.name, subject_prefix=spec.subject_prefix, consumer="probe", partitions=[partition]
     )
     await probe.open()
     records: list[LogRecord] = []
@@ -108,7 +108,7 @@ async def test_a_redelivered_batch_at_or_below_the_stored_position_is_skipped(
     before = await dump(pool)
 
     for partition, end in ends.items():
-        assert await runner.process(partition, await fetch_all(js, stream, partition, end))
+        assert await runner.process(await fetch_all(js, stream, partition, end))
 
     assert await dump(pool) == before
     assert before.total == 200
@@ -121,7 +121,7 @@ async def test_a_consumer_left_by_a_crashed_worker_cannot_make_the_runner_skip_i
     # batch for ack_wait and meanwhile hands newer messages to whoever fetches next.
     ends = await publish(nc, js, stream, 400)
     crashed = PartitionConsumer(
-        js, stream=stream.name, subject_prefix=stream.subject_prefix, consumer="counting", partition=0
+        js, stream=stream.name, subject_prefix=stream.subject_prefix, consumer="counting", partitions=ALL
     )
     await crashed.open()
     assert await crashed.fetch(20, wait=1.0)

@@ -61,40 +61,36 @@ class ProjectionRunner:
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
         self._batch_size, self._fetch_timeout, self._retry_delay = batch_size, fetch_timeout, retry_delay
-        self._consumers = [
-            PartitionConsumer(
-                js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partition=p, ack_all=True
-            )
-            for p in partitions
-        ]
+        self._consumer = PartitionConsumer(
+            js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partitions=partitions,
+            ack_all=True,
+        )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
-        for consumer in self._consumers:
-            await self._open(consumer)
+        await self._open()
         try:
-            await asyncio.gather(*(self._follow(c, stop) for c in self._consumers))
+            while not stop.is_set():
+                records = await self._consumer.fetch(self._batch_size, wait=self._fetch_timeout)
+                if records and not await self.process(records):
+                    await self._rewind(stop)
         finally:
-            for consumer in self._consumers:
-                await consumer.close()
+            await self._consumer.close()
 
-    async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            records = await consumer.fetch(self._batch_size, wait=self._fetch_timeout)
-            if records and not await self.process(consumer.partition, records):
-                await self._rewind(consumer, stop)
-
-    async def _open(self, consumer: PartitionConsumer) -> None:
-        """Start delivery right after the stored position: PostgreSQL, not NATS, says where we are."""
+    async def _open(self) -> None:
+        """Start delivery right after the lowest stored position of the owned partitions:
+        PostgreSQL, not NATS, says where we are; records at or below their partition's
+        position are skipped as they come."""
         value = await self._pool.fetchval(
-            "SELECT stream_seq FROM projection_positions WHERE projection = $1 AND partition = $2",
+            "SELECT min(coalesce(p.stream_seq, 0)) FROM unnest($2::integer[]) AS owned(partition) "
+            "LEFT JOIN projection_positions p ON p.projection = $1 AND p.partition = owned.partition",
             self._projection.name,
-            consumer.partition,
+            self._consumer.partitions,
         )
-        await consumer.open(after=int(value or 0))
+        await self._consumer.open(after=int(value or 0))
 
-    async def _rewind(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
-        """After a batch that was not applied, restart delivery at the stored position.
+    async def _rewind(self, stop: asyncio.Event) -> None:
+        """After a batch that was not applied, restart delivery at the stored positions.
 
         The nak'ed batch would come back only after its delay, and JetStream hands out newer
         messages meanwhile: applied first, they would move the position past the batch, whose
@@ -103,20 +99,21 @@ class ProjectionRunner:
         while not stop.is_set():
             await asyncio.sleep(self._retry_delay)
             try:
-                await self._open(consumer)
+                await self._open()
                 return
             except TRANSIENT as exc:
                 log.warning("projection %s: database still unavailable: %s", self._projection.name, exc)
 
-    async def process(self, partition: int, records: Sequence[LogRecord]) -> bool:
-        """Apply one fetched batch exactly once, then ack it.
+    async def process(self, records: Sequence[LogRecord]) -> bool:
+        """Apply one fetched batch (records of any owned partitions, in stream order) exactly
+        once, then ack it.
 
-        The runner's consumers ack cumulatively (AckPolicy.ALL), so acking the batch's last
+        The runner's consumer acks cumulatively (AckPolicy.ALL), so acking the batch's last
         record acks the whole batch: one ack per batch, not one per record.
         Returns False, having acked nothing, when the database was unavailable.
         """
         try:
-            await self._apply_or_isolate(partition, records)
+            await self._apply_or_isolate(records)
         except TRANSIENT as exc:
             log.warning("projection %s: database unavailable, will retry: %s", self._projection.name, exc)
             for record in records:
@@ -126,72 +123,76 @@ class ProjectionRunner:
             await records[-1].msg.ack()
         return True
 
-    async def _apply_or_isolate(self, partition: int, records: Sequence[LogRecord]) -> None:
+    async def _apply_or_isolate(self, records: Sequence[LogRecord]) -> None:
         # A separate try: a transient error raised while isolating must reach process()'s
         # handler too, not escape from inside an `except` clause and kill the runner.
         try:
-            await self._commit(partition, records)
+            await self._commit(records)
         except TRANSIENT:
             raise
         except Exception:
             log.exception("projection %s: batch failed, isolating the bad record", self._projection.name)
-            await self._isolate(partition, records)
+            await self._isolate(records)
 
-    async def _commit(self, partition: int, records: Sequence[LogRecord]) -> None:
+    async def _commit(self, records: Sequence[LogRecord]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            position = await self._lock_position(conn, partition)
-            fresh = [r for r in records if r.seq > position]
+            positions = await self._lock_positions(conn, {r.partition for r in records})
+            fresh = [r for r in records if r.seq > positions[r.partition]]
             if not fresh:
                 return
-            with continued_span(f"project {self._projection.name}", fresh[-1].headers, partition=str(partition)):
+            with continued_span(f"project {self._projection.name}", fresh[-1].headers, records=str(len(fresh))):
                 await self._projection.apply(conn, fresh)
-            await self._store_position(conn, partition, fresh[-1].seq)
+            await self._store_positions(conn, {r.partition: r.seq for r in fresh})  # the last of each
 
-    async def _isolate(self, partition: int, records: Sequence[LogRecord]) -> None:
+    async def _isolate(self, records: Sequence[LogRecord]) -> None:
         """Apply records one by one; set aside the ones that fail so the partition moves on."""
         for record in records:
             try:
-                await self._commit(partition, [record])
+                await self._commit([record])
             except TRANSIENT:
                 raise
             except Exception as exc:
-                await self._dead_letter(partition, record, exc)
+                await self._dead_letter(record, exc)
 
-    async def _dead_letter(self, partition: int, record: LogRecord, exc: Exception) -> None:
+    async def _dead_letter(self, record: LogRecord, exc: Exception) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            position = await self._lock_position(conn, partition)
-            if record.seq <= position:
+            positions = await self._lock_positions(conn, {record.partition})
+            if record.seq <= positions[record.partition]:
                 return
             await conn.execute(
                 "INSERT INTO projection_dead_letters (projection, partition, stream_seq, subject, error) "
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                self._projection.name, partition, record.seq, record.subject, repr(exc)[:2000],
+                self._projection.name, record.partition, record.seq, record.subject, repr(exc)[:2000],
             )  # fmt: skip
-            await self._store_position(conn, partition, record.seq)
+            await self._store_positions(conn, {record.partition: record.seq})
         log.error("projection %s: record %d set aside: %r", self._projection.name, record.seq, exc)
 
-    async def _lock_position(self, conn: Connection, partition: int) -> int:
-        # FOR UPDATE: two workers that both think they own a partition (during a rebalance)
-        # serialise here, and the second one sees the first one's position.
+    async def _lock_positions(self, conn: Connection, partitions: set[int]) -> dict[int, int]:
+        # FOR UPDATE, in partition order: two workers that both think they own a partition
+        # (during a rebalance) serialise here, and the second one sees the first one's position.
+        owned = sorted(partitions)
         await conn.execute(
-            "INSERT INTO projection_positions (projection, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "INSERT INTO projection_positions (projection, partition) "
+            "SELECT $1, p FROM unnest($2::integer[]) AS p ON CONFLICT DO NOTHING",
             self._projection.name,
-            partition,
+            owned,
         )
-        value = await conn.fetchval(
-            "SELECT stream_seq FROM projection_positions WHERE projection = $1 AND partition = $2 FOR UPDATE",
+        rows = await conn.fetch(
+            "SELECT partition, stream_seq FROM projection_positions WHERE projection = $1 "
+            "AND partition = ANY($2::integer[]) ORDER BY partition FOR UPDATE",
             self._projection.name,
-            partition,
+            owned,
         )
-        return int(value)
+        return {int(r["partition"]): int(r["stream_seq"]) for r in rows}
 
-    async def _store_position(self, conn: Connection, partition: int, seq: int) -> None:
+    async def _store_positions(self, conn: Connection, reached: dict[int, int]) -> None:
         await conn.execute(
-            "UPDATE projection_positions SET stream_seq = $3, updated_at = now() "
-            "WHERE projection = $1 AND partition = $2",
+            "UPDATE projection_positions AS p SET stream_seq = r.seq, updated_at = now() "
+            "FROM unnest($2::integer[], $3::bigint[]) AS r(partition, seq) "
+            "WHERE p.projection = $1 AND p.partition = r.partition",
             self._projection.name,
-            partition,
-            seq,
+            list(reached),
+            list(reached.values()),
         )
 
     async def reset(self) -> None:
@@ -205,5 +206,4 @@ class ProjectionRunner:
                 await conn.execute(f"TRUNCATE {tables}")
             await conn.execute("DELETE FROM projection_positions WHERE projection = $1", self._projection.name)
             await conn.execute("DELETE FROM projection_dead_letters WHERE projection = $1", self._projection.name)
-        for consumer in self._consumers:
-            await consumer.delete()
+        await self._consumer.delete()

@@ -100,12 +100,14 @@ async def _apply(conn: Connection, quoted_schema: str, migration: Migration) -> 
     log.info("applied migration", extra={"version": migration.version, "migration": migration.name})
 
 
-async def open_migrated_pool(dsn: str, *, schema: str, package: str, max_size: int = 10) -> asyncpg.Pool:
+async def open_migrated_pool(
+    dsn: str, *, schema: str, package: str, max_size: int = 10, custom_plans: bool = False
+) -> asyncpg.Pool:
     """A pool on `schema` with the platform's and `package`'s migrations applied.
 
     What a service runs at start and what its `migrate` command runs alone.
     """
-    pool = await create_pool(dsn, schema=schema, max_size=max_size)
+    pool = await create_pool(dsn, schema=schema, max_size=max_size, custom_plans=custom_plans)
     async with pool.acquire() as conn:
         await migrate(conn, schema=schema, package=package)
     return pool

@@ -27,8 +27,16 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-async def create_pool(dsn: str, *, schema: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, schema: str, min_size: int = 2, max_size: int = 10, custom_plans: bool = False
+) -> asyncpg.Pool:
     """Create `schema` if needed and a pool whose search_path is that schema.
+
+    `custom_plans`: plan every execution for its parameters (plan_cache_mode). asyncpg
+    prepares each statement, and after five runs PostgreSQL may settle on a generic plan
+    made from the statistics of that moment: on a table that was empty then (a new
+    deployment, a rebuild) it keeps a sequential scan while the table grows, until an
+    ANALYZE. Worth the planning time for set-based reads over growing tables.
 
     Raises:
         ValueError: `schema` is not a plain identifier.
@@ -44,7 +52,11 @@ async def create_pool(dsn: str, *, schema: str, min_size: int = 2, max_size: int
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"bullseye-{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"bullseye-{schema}",
+            "plan_cache_mode": "force_custom_plan" if custom_plans else "auto",
+        },
     )
     assert pool is not None
     return pool

@@ -54,24 +54,22 @@ class Replay:
 
     def covers(self, records: Sequence[LogRecord]) -> bool:
         """True when the whole batch is part of the replay (no membership refresh)."""
-        last = records[-1]
-        return last.seq <= self.until.get(last.partition, 0)
+        return all(r.seq <= self.until.get(r.partition, 0) for r in records)
 
     async def advance(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        """Note a partition reaching its end; the batch that completes the replay ends it.
+        """Note partitions reaching their end; the batch that completes the replay ends it.
 
         Holds the membership lock shared like a refresh does, so the sweep (which takes it
         exclusively first) waits for replay batches still committing.
         """
-        partition = records[-1].partition
-        target = self.until.get(partition)
-        # Only the batch that holds the target: the ones after it are live. A batch whose
-        # transaction failed comes again with the same records and ends the replay again.
-        if target is None or not records[0].seq <= target <= records[-1].seq:
+        # Only a batch that holds a partition's target: the ones after it are live. A batch
+        # whose transaction failed comes again with the same records and ends it again.
+        ended = sorted({r.partition for r in records if r.seq == self.until.get(r.partition)} - self._reached)
+        if not ended:
             return
         await membership.lock_shared(conn)
-        self._reached.add(partition)
-        await settle(conn, [partition])
+        self._reached.update(ended)
+        await settle(conn, ended)
 
 
 async def settle(conn: Connection, partitions: Sequence[int]) -> None:
