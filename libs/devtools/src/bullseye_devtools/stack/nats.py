@@ -81,6 +81,12 @@ class NatsServer:
         self._memory = staging.stage_in_memory(self.data_dir / "jetstream", self.streams)
         return self
 
+    def stage(self, *streams: str) -> None:
+        """Stage the atomic batches of more streams in memory (before they are created)."""
+        self.streams = (*self.streams, *streams)
+        if self.proc is not None:
+            self._memory = staging.stage_in_memory(self.data_dir / "jetstream", self.streams)
+
     def stop(self) -> None:
         if self.proc is not None:
             process.stop(self.proc)
