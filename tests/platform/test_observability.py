@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from bullseye_platform.logging import JsonFormatter
-from bullseye_platform.telemetry import extract_context, inject_headers
+from bullseye_platform.telemetry import IdsOnlyTracerProvider, extract_context, inject_headers
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -92,3 +92,46 @@ def test_headers_without_trace_context_extract_to_no_parent() -> None:
 
 def test_injecting_outside_a_span_adds_no_traceparent() -> None:
     assert "traceparent" not in inject_headers({})
+
+
+def test_each_line_is_stamped_with_its_own_time_in_utc_to_the_millisecond() -> None:
+    formatter = JsonFormatter("profile")
+    stamps = []
+    for second, msecs in ((1_700_000_000, 250.0), (1_700_000_000, 500.0), (1_700_000_001, 7.0), (1_699_999_999, 999.0)):
+        record = logging.makeLogRecord({"msg": "tick", "created": second + msecs / 1000, "msecs": msecs})
+        stamps.append(json.loads(formatter.format(record))["ts"])
+
+    assert stamps == [
+        "2023-11-14T22:13:20.250Z",
+        "2023-11-14T22:13:20.500Z",
+        "2023-11-14T22:13:21.007Z",
+        "2023-11-14T22:13:19.999Z",
+    ]
+
+
+def test_without_an_exporter_a_span_still_has_ids_that_logs_and_headers_carry(
+    log_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, sink = log_lines
+    tracer = IdsOnlyTracerProvider().get_tracer("tests")
+    with tracer.start_as_current_span("track") as span:
+        logger.info("accepted")
+        headers = inject_headers({})
+
+    ids = span.get_span_context()
+    [entry] = entries(sink)
+    assert ids.is_valid and ids.trace_flags.sampled
+    assert (entry["trace_id"], entry["span_id"]) == (format(ids.trace_id, "032x"), format(ids.span_id, "016x"))
+    assert headers["traceparent"].split("-")[1:3] == [entry["trace_id"], entry["span_id"]]
+
+
+def test_without_an_exporter_a_span_continues_the_callers_trace_with_its_flags() -> None:
+    tracer = IdsOnlyTracerProvider().get_tracer("tests")
+    for flags in ("01", "00"):
+        caller = extract_context({"traceparent": f"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"})
+        with tracer.start_as_current_span("resolve", context=caller):
+            headers = inject_headers({})
+
+        _, trace_id, span_id, carried_flags = headers["traceparent"].split("-")
+        assert (trace_id, carried_flags) == ("4bf92f3577b34da6a3ce929d0e0e4736", flags)
+        assert span_id != "00f067aa0ba902b7", "a span of its own, child of the caller's"

@@ -1,43 +1,98 @@
 """OpenTelemetry tracing and metrics in one call, and trace context across NATS headers.
 
 Traces go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard
-variable); metrics are served for Prometheus on `metrics_port` (0 turns it off).
+variable); without it, spans only carry ids (see `IdsOnlyTracer`). Metrics are served for
+Prometheus on `metrics_port` (0 turns it off), without exemplars unless
+OTEL_METRICS_EXEMPLAR_FILTER asks for them: Prometheus's text format drops them anyway, and
+picking them cost about 9 us per gRPC call (two measurements).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, NoOpTracer, NoOpTracerProvider, SpanContext, TraceFlags
+from opentelemetry.util.types import Attributes
+
+# What the SDK's default sampler (parent-based, always on) flags a new trace with.
+_NEW_TRACE_FLAGS = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+
+
+class IdsOnlyTracer(NoOpTracer):
+    """Spans that carry ids and record nothing, for a process that exports no spans.
+
+    The ids matter without an exporter: log lines carry them and message headers propagate
+    them to the next service. The SDK's recording spans (attributes, events, times, handed to
+    span processors) cost about 60 us per gRPC call on 2 cores (measured against these), for
+    nothing when no processor takes them. A span here has the ids and flags the SDK's default
+    sampler would give it: a new trace and span id for a root, the parent's trace, flags and
+    state for a child.
+    """
+
+    def __init__(self) -> None:
+        self._ids = RandomIdGenerator()
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        parent = trace.get_current_span(context).get_span_context()
+        span_id = self._ids.generate_span_id()
+        if parent.is_valid:
+            ids = SpanContext(parent.trace_id, span_id, False, parent.trace_flags, parent.trace_state)
+        else:
+            ids = SpanContext(self._ids.generate_trace_id(), span_id, False, _NEW_TRACE_FLAGS)
+        return NonRecordingSpan(ids)
+
+
+class IdsOnlyTracerProvider(NoOpTracerProvider):
+    """Hands out `IdsOnlyTracer`s."""
+
+    def __init__(self) -> None:
+        self._tracer = IdsOnlyTracer()
+
+    def get_tracer(self, *args: object, **kwargs: object) -> trace.Tracer:
+        return self._tracer
 
 
 @dataclass
 class Telemetry:
     """Handles to flush and stop exporters on shutdown."""
 
-    tracer_provider: TracerProvider
+    tracer_provider: trace.TracerProvider
     meter_provider: MeterProvider
 
     def shutdown(self) -> None:
-        self.tracer_provider.shutdown()
+        if isinstance(self.tracer_provider, TracerProvider):
+            self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
 
 
 def setup_telemetry(service: str, *, metrics_port: int = 0, version: str = "0.1.0") -> Telemetry:
     """Install global tracer and meter providers for `service`."""
     resource = Resource.create({"service.name": service, "service.version": version})
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider: trace.TracerProvider = IdsOnlyTracerProvider()
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
+        tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(tracer_provider)
     readers = []
@@ -47,7 +102,8 @@ def setup_telemetry(service: str, *, metrics_port: int = 0, version: str = "0.1.
 
         start_http_server(metrics_port, addr="0.0.0.0")
         readers.append(PrometheusMetricReader())
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    exemplars = None if os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER") else AlwaysOffExemplarFilter()
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers, exemplar_filter=exemplars)
     metrics.set_meter_provider(meter_provider)
     return Telemetry(tracer_provider, meter_provider)
 

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import psutil
+import uvloop
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import resolved_pb2 as rs
 from bullseye.profile.v1 import profile_pb2 as pb
@@ -410,7 +411,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(json.dumps(asyncio.run(run(parse(argv)))))
+    print(json.dumps(uvloop.run(run(parse(argv)))))  # a lighter client leaves the server more CPU
     return 0
 
 

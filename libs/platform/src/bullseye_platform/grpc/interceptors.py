@@ -1,93 +1,188 @@
-"""The envelope of every call: trace, deadline, error mapping, metrics and one log line.
+"""The envelope of every call: trace, deadline, error mapping, metrics and the call log.
 
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
-exceptions become INTERNAL with no internals leaked to the caller (the log has them).
+exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
+call the servicer aborted itself is counted with the code it aborted with; a call its
+client cancelled, as CANCELLED.
+
+The envelope runs on every call, so it is kept cheap (at 1,000 calls/s each microsecond
+here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~100 us now):
+- the wrapped handler of a method is built once and reused, not rebuilt per call;
+- a call that succeeds (or that its client cancelled) in less than `slow_call` seconds is
+  logged at DEBUG: formatting and writing a JSON line per call cost more than the rest of
+  the envelope. Slow calls are logged at INFO, failed ones at WARNING, each with method,
+  code, duration and trace id; counts and durations of every call are in the metrics;
+- the trace context is extracted only when the caller sent one of the propagator's headers,
+  and the span is made current directly rather than through context-manager layers;
+- the metric attributes of a (method, code) are built once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import Token
+from time import perf_counter
 from typing import Any, cast
 
 import grpc
-from opentelemetry import metrics, trace
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from bullseye_platform.grpc.errors import ServiceError
-from bullseye_platform.telemetry import extract_context
 
 log = logging.getLogger("bullseye.grpc")
-_tracer = trace.get_tracer("bullseye.grpc")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Unary = Callable[[Any, Context], Awaitable[Any]]
+Streaming = Callable[[AsyncIterator[Any], Context], AsyncIterator[Any]]
+_OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
+_NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
 
 
-class _Meters:
+class _Telemetry:
+    """What every call reports to: the tracer, the meters, and which headers carry a trace."""
+
     def __init__(self) -> None:
+        # Taken at the first call, when the service has set its providers up: calls then skip
+        # the API's proxies (without providers the proxies are what get_tracer returns).
+        self.tracer = trace.get_tracer("bullseye.grpc")
         meter = metrics.get_meter("bullseye.grpc")
         self.calls = meter.create_counter("rpc_server_calls", description="gRPC calls handled, by method and code")
         self.duration = meter.create_histogram("rpc_server_duration", unit="ms", description="gRPC call duration")
+        self.trace_headers = frozenset(propagate.get_global_textmap().fields)
 
 
 class CallEnvelope:
-    """State shared by the wrappers of one call."""
+    """The envelope of one method, built once and shared by all its calls.
 
-    def __init__(self, method: str, context: grpc.aio.ServicerContext[Any, Any], meters: _Meters) -> None:
-        self.method, self.context, self.meters = method, context, meters
-        self.started = time.perf_counter()
-        self.code = grpc.StatusCode.OK
+    Args:
+        method: the full method name, `/package.Service/Method`.
+        default_deadline: seconds a unary call may run when the client set no deadline.
+        slow_call: seconds above which a successful call is logged at INFO.
+    """
 
-    async def fail(self, exc: BaseException) -> None:
-        """Abort the call with the status that `exc` stands for."""
-        if isinstance(exc, ServiceError):
-            self.code = exc.code
-            status = exc.to_status()
-            await self.context.abort(status.code, status.details, status.trailing_metadata)
-        if isinstance(exc, TimeoutError):
-            self.code = grpc.StatusCode.DEADLINE_EXCEEDED
-            await self.context.abort(self.code, f"{self.method} did not finish before its deadline")
-        self.code = grpc.StatusCode.INTERNAL
-        log.exception("unhandled error in %s", self.method, exc_info=exc)
-        await self.context.abort(self.code, "internal error; the server log has the details")
+    def __init__(self, method: str, telemetry: _Telemetry, *, default_deadline: float, slow_call: float) -> None:
+        self.method = method
+        self._telemetry = telemetry
+        self._default_deadline = default_deadline
+        self._slow_ms = slow_call * 1000
+        self._span_attributes = {"rpc.method": method}
+        self._duration_attributes = {"rpc.method": method}  # prebuilt, never mutated: OTel copies them
+        self._call_attributes: dict[grpc.StatusCode, dict[str, str]] = {}
 
-    async def __aenter__(self) -> CallEnvelope:
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        # Cancellation and aborts raised by the servicer itself pass through untouched.
+    async def unary(self, behaviour: Unary, request: Any, context: Context) -> Any:
+        """Run a unary (or client-streaming) behaviour inside the envelope, under a deadline."""
+        remaining = context.time_remaining()
+        budget = self._default_deadline if remaining is None else remaining
+        span, token = self._start_span(context)
+        started, code = perf_counter(), _OK
         try:
-            if isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
-                await self.fail(exc)
+            async with asyncio.timeout(budget):
+                return await behaviour(request, context)
+        except BaseException as exc:
+            code = _code_of(exc, context)
+            await self._abort(exc, code, context)
+            raise
         finally:
-            self.finish()
+            self._finish(span, token, code, started)
 
-    def finish(self) -> None:
-        elapsed_ms = (time.perf_counter() - self.started) * 1000
-        code = self.code.name
-        self.meters.calls.add(1, {"rpc.method": self.method, "rpc.grpc.status_code": code})
-        self.meters.duration.record(elapsed_ms, {"rpc.method": self.method})
-        level = logging.INFO if self.code in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED) else logging.WARNING
-        log.log(level, "rpc", extra={"method": self.method, "code": code, "ms": round(elapsed_ms, 2)})
+    async def stream(self, behaviour: Streaming, requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        """Run a response-streaming behaviour inside the envelope (its client sets the deadline)."""
+        span, token = self._start_span(context)
+        started, code = perf_counter(), _OK
+        try:
+            async for response in behaviour(requests, context):
+                yield response
+        except BaseException as exc:
+            code = _code_of(exc, context)
+            await self._abort(exc, code, context)
+            raise
+        finally:
+            self._finish(span, token, code, started)
+
+    def _start_span(self, context: Context) -> tuple[Span, Token[otel_context.Context]]:
+        """A server span, current until `_finish`, that continues the caller's trace if it sent one."""
+        parent = _NO_PARENT
+        metadata = context.invocation_metadata() or ()
+        headers = self._telemetry.trace_headers
+        if any(key in headers for key, _ in metadata):
+            parent = propagate.extract({key: value for key, value in metadata if isinstance(value, str)})
+        span = self._telemetry.tracer.start_span(
+            self.method, context=parent, kind=SpanKind.SERVER, attributes=self._span_attributes
+        )
+        return span, otel_context.attach(trace.set_span_in_context(span))
+
+    async def _abort(self, exc: BaseException, code: grpc.StatusCode, context: Context) -> None:
+        """End the call with `code` (abort raises); cancellation, or an abort by the servicer
+        itself, has ended it already and returns, to be re-raised as it is."""
+        if not isinstance(exc, Exception) or isinstance(exc, grpc.aio.AbortError):
+            return
+        if isinstance(exc, ServiceError):
+            status = exc.to_status()
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            await context.abort(code, f"{self.method} did not finish before its deadline")
+        log.exception("unhandled error in %s", self.method, exc_info=exc)
+        await context.abort(code, "internal error; the server log has the details")
+
+    def _finish(self, span: Span, token: Token[otel_context.Context], code: grpc.StatusCode, started: float) -> None:
+        """Count, time and log the call while its span is current (logs carry its trace id), then end the span."""
+        elapsed_ms = (perf_counter() - started) * 1000
+        attributes = self._call_attributes.get(code)
+        if attributes is None:
+            attributes = self._call_attributes[code] = {"rpc.method": self.method, "rpc.grpc.status_code": code.name}
+        self._telemetry.calls.add(1, attributes)
+        self._telemetry.duration.record(elapsed_ms, self._duration_attributes)
+        if code is _OK or code is _CANCELLED:
+            self._log_done(code, elapsed_ms)
+        else:
+            span.set_status(Status(StatusCode.ERROR, code.name))
+            log.warning("rpc failed", extra={"method": self.method, "code": code.name, "ms": round(elapsed_ms, 2)})
+        span.end()
+        otel_context.detach(token)
+
+    def _log_done(self, code: grpc.StatusCode, elapsed_ms: float) -> None:
+        """A call that did not fail: INFO when slow, else DEBUG (the record is not even built at INFO)."""
+        if elapsed_ms >= self._slow_ms:
+            log.info("slow rpc", extra={"method": self.method, "code": code.name, "ms": round(elapsed_ms, 2)})
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("rpc", extra={"method": self.method, "code": code.name, "ms": round(elapsed_ms, 2)})
 
 
-def _span(method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-    metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-    return _tracer.start_as_current_span(
-        method, context=extract_context(metadata), kind=trace.SpanKind.SERVER, attributes={"rpc.method": method}
-    )
+def _code_of(exc: BaseException, context: Context) -> grpc.StatusCode:
+    """The status code a call that raised `exc` ends with."""
+    if isinstance(exc, ServiceError):
+        return exc.code
+    if isinstance(exc, TimeoutError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    if not isinstance(exc, Exception):  # cancelled, or a response stream closed early: unfinished
+        return _CANCELLED
+    if isinstance(exc, grpc.aio.AbortError):  # the servicer aborted the call itself
+        code = context.code()
+        return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode.INTERNAL
 
 
 class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type-arg]
-    """Wraps unary and streaming handlers alike.
+    """Wraps unary and streaming handlers alike, once per method.
 
     Args:
         default_deadline: seconds a unary call may run when the client set no deadline,
             so a stuck dependency cannot pile up calls forever.
+        slow_call: seconds above which a successful call is logged at INFO (below: DEBUG).
     """
 
-    def __init__(self, *, default_deadline: float = 30.0) -> None:
+    def __init__(self, *, default_deadline: float = 30.0, slow_call: float = 1.0) -> None:
         self._default_deadline = default_deadline
-        self._meters = _Meters()
+        self._slow_call = slow_call
+        self._telemetry: _Telemetry | None = None
+        # method -> (the handler it was built from, the wrapped one); only methods that resolve
+        # to a handler get here, so its size is bounded by the methods registered.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def intercept_service(
         self,
@@ -97,36 +192,31 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         handler = await continuation(details)
         if handler is None:
             return handler
-        method = details.method
+        cached = self._wrapped.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(details.method, handler)
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        if self._telemetry is None:  # first call: telemetry is set up by now
+            self._telemetry = _Telemetry()
+        envelope = CallEnvelope(
+            method, self._telemetry, default_deadline=self._default_deadline, slow_call=self._slow_call
+        )
+        # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
+        # through a partial of a bound method; a partial saves a frame per call over a closure.
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
+                functools.partial(envelope.unary, cast(Unary, handler.unary_unary)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_stream(method, cast(Callable[..., AsyncIterator[Any]], handler.stream_stream)),
+                functools.partial(envelope.stream, cast(Streaming, handler.stream_stream)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
-
-    def _wrap_unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            remaining = context.time_remaining()
-            budget = remaining if remaining is not None else self._default_deadline
-            with _span(method, context):
-                async with CallEnvelope(method, context, self._meters), asyncio.timeout(budget):
-                    return await behaviour(request, context)
-
-        return call
-
-    def _wrap_stream(self, method: str, behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
-        async def call(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            with _span(method, context):
-                async with CallEnvelope(method, context, self._meters):
-                    async for response in behaviour(requests, context):
-                        yield response
-
-        return call

@@ -32,7 +32,8 @@ class ServerOptions:
     """How the server listens and stops.
 
     port: 0 picks a free port (tests); max_message_bytes bounds a request before any
-    code of ours sees it; default_deadline applies to unary calls without one.
+    code of ours sees it; default_deadline applies to unary calls without one; a call that
+    succeeds is logged at INFO when it took `slow_call` seconds or more, else at DEBUG.
     """
 
     host: str = "0.0.0.0"
@@ -41,6 +42,7 @@ class ServerOptions:
     grace: float = 10.0
     drain_delay: float = 0.0
     default_deadline: float = 30.0
+    slow_call: float = 1.0
 
 
 class GrpcServer:
@@ -51,7 +53,7 @@ class GrpcServer:
         self.health = HealthServicer()
         self._names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         self._server = grpc.aio.server(
-            interceptors=[EnvelopeInterceptor(default_deadline=options.default_deadline)],
+            interceptors=[EnvelopeInterceptor(default_deadline=options.default_deadline, slow_call=options.slow_call)],
             options=[
                 ("grpc.max_receive_message_length", options.max_message_bytes),
                 ("grpc.max_send_message_length", options.max_message_bytes),
