@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import psutil
-import uvloop
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import resolved_pb2 as rs
 from bullseye.profile.v1 import profile_pb2 as pb
@@ -411,7 +410,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(json.dumps(uvloop.run(run(parse(argv)))))  # a lighter client leaves the server more CPU
+    # asyncio, not uvloop: uvloop's timers tick in whole milliseconds, which at 1,000 calls/s
+    # clumped the schedule (Health.Check p99 6 -> 19 ms, measured).
+    print(json.dumps(asyncio.run(run(parse(argv)))))
     return 0
 
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -36,7 +36,8 @@ from bullseye.profile.v1 import segments_pb2 as sg
 from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure_stream, partition_of, subject_for
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bullseye_devtools.bench.loadgen import percentile
 from bullseye_devtools.bench.pull import pull_rate
@@ -347,7 +348,8 @@ def _figures(timing: Catchup) -> dict[str, float]:
 
 @dataclass
 class Journey:
-    """When one event was sent and accepted, resolved (on RESOLVED) and its person entered (on PROFILE)."""
+    """When one event was sent and accepted, resolved (stored on RESOLVED) and its person
+    entered (the fact stored on PROFILE); wall-clock seconds."""
 
     sent: float
     accepted: float | None = None
@@ -358,33 +360,22 @@ class Journey:
 @dataclass
 class Watch:
     journeys: dict[str, Journey] = field(default_factory=dict)
-    entered: dict[str, float] = field(default_factory=dict)  # person -> when the fact arrived
-    # Wall-clock seconds from the fact's occurred_at (profile decided the entry, inside the
-    # projection's transaction) to its arrival: the commit and the outbox relay's share.
+    entered: dict[str, float] = field(default_factory=dict)  # person -> when the fact was stored
+    # Seconds from the fact's occurred_at (profile decided the entry, inside the projection's
+    # transaction) to its storing: the commit and the outbox relay's share.
     relayed: list[float] = field(default_factory=list)
-    expected: int | None = None  # entries to wait for (one per accepted event), once all are sent
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def expect(self, count: int) -> None:
-        self.expected = count
-        self._check()
-
-    def _check(self) -> None:
-        if self.expected is not None and len(self.entered) >= self.expected:
-            self.done.set()
-
-    def on_resolved(self, data: bytes) -> None:
+    def on_resolved(self, data: bytes, stored: float) -> None:
         record = rs.ResolvedRecord.FromString(data)
         journey = self.journeys.get(record.event.event.event_id) if record.WhichOneof("kind") == "event" else None
         if journey is not None and journey.person is None:
-            journey.person, journey.resolved = record.event.person_id, time.perf_counter()
+            journey.person, journey.resolved = record.event.person_id, stored
 
-    def on_entered(self, data: bytes) -> None:
+    def on_entered(self, data: bytes, stored: float) -> None:
         fact = sg.SegmentMembershipChanged.FromString(data)
         if fact.segment_id == SEGMENT and fact.entered and fact.person_id not in self.entered:
-            self.entered[fact.person_id] = time.perf_counter()
-            self.relayed.append(time.time() - fact.occurred_at.ToDatetime(tzinfo=UTC).timestamp())
-            self._check()
+            self.entered[fact.person_id] = stored
+            self.relayed.append(stored - fact.occurred_at.ToDatetime(tzinfo=UTC).timestamp())
 
 
 def page_view(anonymous_id: str) -> ev.Event:
@@ -407,7 +398,7 @@ async def send_paced(api: ingestion_pb2_grpc.IngestionServiceAsyncStub, key: str
 
     async def one(events: list[ev.Event], request: ingestion_pb2.TrackBatchRequest) -> None:
         reply = await api.TrackBatch(request, metadata=(("x-api-key", key),))
-        now = time.perf_counter()
+        now = time.time()
         for event, outcome in zip(events, reply.result.outcomes, strict=True):
             if outcome.status == ingestion_pb2.EVENT_STATUS_ACCEPTED:
                 watch.journeys[event.event_id].accepted = now
@@ -415,7 +406,7 @@ async def send_paced(api: ingestion_pb2_grpc.IngestionServiceAsyncStub, key: str
     for call, (events, request) in enumerate(zip(batches, requests, strict=True)):
         await asyncio.sleep(max(0.0, start + call * interval - time.perf_counter()))
         for event in events:
-            watch.journeys[event.event_id] = Journey(sent=time.perf_counter())
+            watch.journeys[event.event_id] = Journey(sent=time.time())
         pending.append(asyncio.ensure_future(one(events, request)))
     await asyncio.gather(*pending)
 
@@ -423,31 +414,55 @@ async def send_paced(api: ingestion_pb2_grpc.IngestionServiceAsyncStub, key: str
 async def measure_freshness(
     local: LocalStack, profile: ServiceProcess, *, rate: int, seconds: float, settle: float = 30.0
 ) -> Watch:
+    """Send, wait for the facts, then read both streams with the times JetStream stored each
+    message at: nothing subscribes while the chain runs, so the measuring costs it no CPU."""
     await create_segment(profile.address)
     client: NATS = await nats.connect(local.env["NATS_URL"])
+    js = client.jetstream()
+    streams = {"resolved": "RESOLVED", "profile": profile.env["PROFILE_STREAM"]}
     watch = Watch()
     try:
-        prefix = profile.env["PROFILE_SUBJECT_PREFIX"]
-        await client.subscribe("resolved.>", cb=_handler(watch.on_resolved))
-        await client.subscribe(f"{prefix}.>", cb=_handler(watch.on_entered))
+        first = (await js.stream_info(streams["resolved"])).state.last_seq + 1
         key = create_api_key(local.env, source="bench-freshness", rate=1_000_000, burst=1_000_000)
         async with grpc.aio.insecure_channel(local.ingestion_address) as channel:
             await send_paced(ingestion_pb2_grpc.IngestionServiceStub(channel), key, watch, rate=rate, seconds=seconds)
-        watch.expect(sum(1 for j in watch.journeys.values() if j.accepted is not None))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(watch.done.wait(), timeout=settle)
+        accepted = sum(1 for j in watch.journeys.values() if j.accepted is not None)
+        facts = await _stored_at_least(js, streams["profile"], accepted, within=settle)
+        await _read(js, streams["resolved"], first, (await js.stream_info(streams["resolved"])).state.last_seq,
+                    watch.on_resolved)  # fmt: skip
+        await _read(js, streams["profile"], 1, facts, watch.on_entered)
         return watch
     finally:
         await client.close()
 
 
-def _handler(handle: Callable[[bytes], None]) -> Callable[[Msg], Awaitable[None]]:
-    """A subscription callback (nats-py wants a coroutine function) that hands on the payload."""
+async def _stored_at_least(js: JetStreamContext, stream: str, count: int, *, within: float) -> int:
+    """Wait until `stream` holds `count` messages (or `within` seconds pass); its last sequence."""
+    deadline = time.monotonic() + within
+    while True:
+        last = int((await js.stream_info(stream)).state.last_seq)
+        if last >= count or time.monotonic() > deadline:
+            return last
+        await asyncio.sleep(0.5)
 
-    async def on_message(msg: Msg) -> None:
-        handle(msg.data)
 
-    return on_message
+async def _read(
+    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[bytes, float], None]
+) -> None:
+    """Hand every message of `stream` from `first` to `last` to `handle` with its stored time."""
+    if last < first:
+        return
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                            opt_start_seq=first)  # fmt: skip
+    sub = await js.pull_subscribe("", stream=stream, config=config)
+    try:
+        done = first - 1
+        while done < last:
+            for msg in await sub.fetch(1000, timeout=10.0):
+                handle(msg.data, msg.metadata.timestamp.timestamp())
+                done = max(done, msg.metadata.sequence.stream)
+    finally:
+        await sub.unsubscribe()
 
 
 class CpuMeters:
