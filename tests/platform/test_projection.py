@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
+import pytest
 from bullseye_platform.eventlog import LogRecord, PartitionConsumer, StreamSpec
-from bullseye_platform.projection import ProjectionRunner
+from bullseye_platform.eventlog.subjects import ALL_PARTITIONS
+from bullseye_platform.projection import ProjectionRunner, deal
 from bullseye_platform.store.pool import Connection
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -60,17 +62,27 @@ async def fetch_all(js: JetStreamContext, spec: StreamSpec, partition: int, end:
 
 
 def runner_for(
-    js: JetStreamContext, pool: asyncpg.Pool, stream: StreamSpec, projection: CountingProjection
+    js: JetStreamContext, pool: asyncpg.Pool, stream: StreamSpec, projection: CountingProjection, *, readers: int = 2
 ) -> ProjectionRunner:
     """A runner of `projection` over every partition of the test's stream."""
-    return build_runner(js, pool, projection, stream=stream.name, prefix=stream.subject_prefix, partitions=ALL)
+    return build_runner(
+        js, pool, projection, stream=stream.name, prefix=stream.subject_prefix, partitions=ALL, readers=readers
+    )
 
 
+def test_partitions_are_dealt_in_contiguous_shares_and_never_to_an_idle_reader() -> None:
+    assert deal(range(16), 2) == [list(range(8)), list(range(8, 16))]
+    assert deal([5, 1, 3], 2) == [[1], [3, 5]]
+    assert deal(range(3), 5) == [[0], [1], [2]]
+    assert deal([ALL_PARTITIONS], 4) == [[ALL_PARTITIONS]]
+
+
+@pytest.mark.parametrize("readers", [1, 3])
 async def test_every_published_event_is_applied_exactly_once(
-    nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
+    nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool, readers: int
 ) -> None:
     ends = await publish(nc, js, stream, 600)
-    runner = runner_for(js, pool, stream, CountingProjection())
+    runner = runner_for(js, pool, stream, CountingProjection(), readers=readers)
 
     await run_until_caught_up(runner, pool, "counting", ends)
 
@@ -121,8 +133,8 @@ async def test_a_consumer_left_by_a_crashed_worker_cannot_make_the_runner_skip_i
     # batch for ack_wait and meanwhile hands newer messages to whoever fetches next.
     ends = await publish(nc, js, stream, 400)
     crashed = PartitionConsumer(
-        js, stream=stream.name, subject_prefix=stream.subject_prefix, consumer="counting", partitions=ALL
-    )
+        js, stream=stream.name, subject_prefix=stream.subject_prefix, consumer="counting", partitions=deal(ALL, 2)[0]
+    )  # the durable consumer of the runner's first reader
     await crashed.open()
     assert await crashed.fetch(20, wait=1.0)
     await crashed.close()

@@ -37,11 +37,22 @@ class Projection(Protocol):
         """Fold `records` (in stream order, never seen before) into the tables."""
 
 
+def deal(partitions: Sequence[int], readers: int) -> list[list[int]]:
+    """`partitions` in `readers` contiguous shares (fewer when there are fewer partitions)."""
+    owned = sorted(partitions)
+    count = max(1, min(readers, len(owned)))
+    return [owned[len(owned) * n // count : len(owned) * (n + 1) // count] for n in range(count)]
+
+
 class ProjectionRunner:
     """Runs one projection over a set of partitions of a stream.
 
     Args:
         partitions: the partitions this worker owns (workers split them between them).
+        readers: consumers the partitions are dealt to, each applying its batches in its own
+            transactions, concurrently with the others. One reader fills its batches best (a
+            transaction per batch, whatever its size); several overlap one batch's database
+            round trips with another's work when catching up.
         batch_size: records fetched and applied per transaction.
         retry_delay: seconds to wait before retrying a batch the database could not take.
     """
@@ -55,29 +66,38 @@ class ProjectionRunner:
         stream: str,
         subject_prefix: str,
         partitions: Sequence[int],
+        readers: int = 1,
         batch_size: int = 256,
         fetch_timeout: float = 1.0,
         retry_delay: float = 1.0,
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
         self._batch_size, self._fetch_timeout, self._retry_delay = batch_size, fetch_timeout, retry_delay
-        self._consumer = PartitionConsumer(
-            js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partitions=partitions,
-            ack_all=True,
-        )  # fmt: skip
+        self._consumers = [
+            PartitionConsumer(
+                js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partitions=share,
+                ack_all=True,
+            )
+            for share in deal(partitions, readers)
+        ]  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
-        await self._open()
+        for consumer in self._consumers:
+            await self._open(consumer)
         try:
-            while not stop.is_set():
-                records = await self._consumer.fetch(self._batch_size, wait=self._fetch_timeout)
-                if records and not await self.process(records):
-                    await self._rewind(stop)
+            await asyncio.gather(*(self._follow(c, stop) for c in self._consumers))
         finally:
-            await self._consumer.close()
+            for consumer in self._consumers:
+                await consumer.close()
 
-    async def _open(self) -> None:
+    async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            records = await consumer.fetch(self._batch_size, wait=self._fetch_timeout)
+            if records and not await self.process(records):
+                await self._rewind(consumer, stop)
+
+    async def _open(self, consumer: PartitionConsumer) -> None:
         """Start delivery right after the lowest stored position of the owned partitions:
         PostgreSQL, not NATS, says where we are; records at or below their partition's
         position are skipped as they come."""
@@ -85,11 +105,11 @@ class ProjectionRunner:
             "SELECT min(coalesce(p.stream_seq, 0)) FROM unnest($2::integer[]) AS owned(partition) "
             "LEFT JOIN projection_positions p ON p.projection = $1 AND p.partition = owned.partition",
             self._projection.name,
-            self._consumer.partitions,
+            consumer.partitions,
         )
-        await self._consumer.open(after=int(value or 0))
+        await consumer.open(after=int(value or 0))
 
-    async def _rewind(self, stop: asyncio.Event) -> None:
+    async def _rewind(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
         """After a batch that was not applied, restart delivery at the stored positions.
 
         The nak'ed batch would come back only after its delay, and JetStream hands out newer
@@ -99,7 +119,7 @@ class ProjectionRunner:
         while not stop.is_set():
             await asyncio.sleep(self._retry_delay)
             try:
-                await self._open()
+                await self._open(consumer)
                 return
             except TRANSIENT as exc:
                 log.warning("projection %s: database still unavailable: %s", self._projection.name, exc)
@@ -206,4 +226,5 @@ class ProjectionRunner:
                 await conn.execute(f"TRUNCATE {tables}")
             await conn.execute("DELETE FROM projection_positions WHERE projection = $1", self._projection.name)
             await conn.execute("DELETE FROM projection_dead_letters WHERE projection = $1", self._projection.name)
-        await self._consumer.delete()
+        for consumer in self._consumers:
+            await consumer.delete()

@@ -66,7 +66,7 @@ def projection_runner(
         js=js, pool=pool, projection=projection, stream=config.resolved_stream,
         subject_prefix=config.resolved_subject_prefix,
         partitions=range(config.resolved_partitions) if partitions is None else partitions,
-        batch_size=batch_size or config.batch_size,
+        readers=config.readers, batch_size=batch_size or config.batch_size,
     )  # fmt: skip
 
 

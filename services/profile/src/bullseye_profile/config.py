@@ -29,6 +29,9 @@ class ProfileConfig(ServiceConfig):
     stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
+    readers: int = env(
+        "READERS", default=2, help="consumers the owned partitions are dealt to; each folds its batches concurrently"
+    )
     fixed_now: str = env(
         "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
     )

@@ -19,12 +19,10 @@ from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye.profile.v1 import profile_pb2_grpc as pb_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from bullseye_devtools.demo.audiences import AUDIENCES, Audience
 
 RESOLVED, PROFILE = "RESOLVED", "PROFILE"
-PARTITIONS = 16  # of RESOLVED: identity's and profile's default
 BATCH = 100  # BatchGetProfiles' limit
 
 
@@ -66,15 +64,13 @@ def _enum_label(enum: object, number: int, prefix: str) -> str:
 
 async def _pending(js: JetStreamContext, consumer: str) -> int | None:
     """Records of RESOLVED profile has not committed yet (None: its consumers are not there yet).
-    Profile acks a batch only after committing it, so nothing pending or unacked = applied."""
-    total = 0
-    for partition in range(PARTITIONS):
-        try:
-            info = await js.consumer_info(RESOLVED, f"{consumer}-p{partition}")
-        except NotFoundError:
-            return None
-        total += info.num_pending + info.num_ack_pending
-    return total
+    Profile acks a batch only after committing it, so nothing pending or unacked = applied.
+    Its durable consumers are `<consumer>-p<partitions...>`, one per reader (the demo's stack
+    is fresh, so no other ones are left over)."""
+    infos = [i for i in await js.consumers_info(RESOLVED) if (i.name or "").startswith(f"{consumer}-p")]
+    if not infos:
+        return None
+    return sum((i.num_pending or 0) + (i.num_ack_pending or 0) for i in infos)
 
 
 async def wait_caught_up(js: JetStreamContext, *, consumer: str = "profile", stall: float = 60.0) -> float:
