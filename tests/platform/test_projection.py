@@ -126,6 +126,31 @@ async def test_a_redelivered_batch_at_or_below_the_stored_position_is_skipped(
     assert before.total == 200
 
 
+async def test_a_runner_deletes_its_consumers_left_from_an_earlier_dealing_of_its_partitions(
+    nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
+) -> None:
+    ends = await publish(nc, js, stream, 100)
+    half = ALL[: PARTITIONS // 2]
+    assert half == [0, 1], "the names below assume 4 partitions"
+    left = {"counting-p0-1": [0, 1], "counting-p1-2": [1, 2]}  # read ours: all of them, or in part
+    kept = {"counting-p3": [3], "other-p0": [0]}  # another worker's partition; another projection
+    for name, partitions in {**left, **kept}.items():
+        consumer, _, _ = name.partition("-p")
+        await PartitionConsumer(
+            js, stream=stream.name, subject_prefix=stream.subject_prefix, consumer=consumer, partitions=partitions
+        ).open()
+    runner = build_runner(
+        js, pool, CountingProjection(), stream=stream.name, prefix=stream.subject_prefix, partitions=half, readers=2
+    )
+
+    await run_until_caught_up(runner, pool, "counting", {p: ends[p] for p in half if p in ends})
+
+    names = {c.name for c in await js.consumers_info(stream.name)}
+    assert names >= set(kept), "what belongs to others stays"
+    assert not names & set(left), "what was ours under another name is gone"
+    assert {n for n in names if n.startswith("counting-")} == {"counting-p0", "counting-p1", "counting-p3"}
+
+
 async def test_a_consumer_left_by_a_crashed_worker_cannot_make_the_runner_skip_its_uncommitted_batch(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:

@@ -10,14 +10,16 @@ skipped. (The `Follower.process_event` idea of the eventsourcing library.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
-from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
+from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer, partitions_in
 from bullseye_platform.store.pool import Connection, quote_ident
 from bullseye_platform.telemetry import continued_span
 
@@ -83,6 +85,7 @@ class ProjectionRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
+        await self._drop_stale_consumers()
         for consumer in self._consumers:
             await self._open(consumer)
         try:
@@ -90,6 +93,24 @@ class ProjectionRunner:
         finally:
             for consumer in self._consumers:
                 await consumer.close()
+
+    async def _drop_stale_consumers(self) -> None:
+        """Delete this projection's durables left by an earlier dealing of partitions we own now.
+
+        Each partition has one owner at a time, so a durable of ours that reads one of our
+        partitions under another name is left over (another `readers` count, or the former
+        one-per-partition scheme); kept, NATS would track its pending messages forever.
+        """
+        owned = {p for c in self._consumers for p in c.partitions}
+        current = {c.durable for c in self._consumers}
+        stream = self._consumers[0].stream
+        for info in await self._js.consumers_info(stream):
+            name = info.name or ""
+            read = partitions_in(name, self._projection.name)
+            if name not in current and read and read & owned:
+                log.info("projection %s: deleting the stale consumer %s", self._projection.name, name)
+                with contextlib.suppress(NotFoundError):
+                    await self._js.delete_consumer(stream, name)
 
     async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():

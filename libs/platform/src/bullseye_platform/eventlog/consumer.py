@@ -39,6 +39,15 @@ def durable_name(consumer: str, partitions: Sequence[int]) -> str:
     return f"{consumer}-p" + "-".join(str(p) for p in sorted(partitions))
 
 
+def partitions_in(durable: str, consumer: str) -> set[int] | None:
+    """The partitions a durable of `consumer` named by `durable_name` reads (None: not one of them)."""
+    prefix = f"{consumer}-p"
+    if not durable.startswith(prefix):
+        return None
+    numbers = durable[len(prefix) :].split("-")
+    return {int(n) for n in numbers} if all(n.isdigit() for n in numbers) else None
+
+
 class PartitionConsumer:
     """One durable pull consumer of a set of partitions of a stream (or of all of them).
 
