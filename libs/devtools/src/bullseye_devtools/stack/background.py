@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from bullseye_devtools.stack import process
+from bullseye_devtools.stack import process, staging
 
 # Stop order (ingestion and profile before identity, their key and identifier source;
 # services before the servers they drain into) and the word their command line holds.
@@ -99,4 +99,6 @@ def stop_all(root: Path) -> int:
         list(pool.map(_stop, [p for p in live if p.name in SERVERS]))
     for part in found:
         (run_dir(root) / f"{part.name}.pid").unlink(missing_ok=True)
+    # nats-server was stopped by pid, not through NatsServer.stop: free its tmpfs staging too.
+    staging.release(staging.memory_folder(root / "nats" / "jetstream"))
     return len(live)
