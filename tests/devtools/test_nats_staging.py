@@ -13,7 +13,7 @@ SPEC = StreamSpec(name="EVENTS", subject_prefix="events", replicas=1)
 
 
 def batches_dir(server: NatsServer) -> Path:
-    return server.data_dir / "jetstream" / "jetstream" / "$G" / "streams" / SPEC.name / "batches"
+    return server.store_dir / "jetstream" / "$G" / "streams" / SPEC.name / "batches"
 
 
 async def append_batches(server: NatsServer, first: int, count: int) -> int:
@@ -35,7 +35,7 @@ async def append_batches(server: NatsServer, first: int, count: int) -> int:
 async def test_batches_are_staged_on_tmpfs_before_and_after_a_restart(tmp_path: Path) -> None:
     server = NatsServer(tmp_path / "nats", durability=Durability.STRICT).start()
     try:
-        memory = memory_folder(tmp_path / "nats" / "jetstream")
+        memory = memory_folder(server.store_dir)
         if memory is None:  # no /dev/shm: staging stays on disk, which is correct, only slower
             assert not batches_dir(server).is_symlink()
             return

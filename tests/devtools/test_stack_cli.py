@@ -19,6 +19,7 @@ from bullseye.profile.v1 import profile_pb2 as ppb
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
 from bullseye_devtools.stack import free_port, secrets
 from bullseye_devtools.stack.background import parts, read_env
+from bullseye_devtools.stack.nats import store_dir
 from bullseye_devtools.stack.staging import memory_folder
 from bullseye_devtools.traffic import generate, send
 
@@ -100,6 +101,6 @@ async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_
     finally:
         assert stack("down", root=root).returncode == 0
     assert not any(part.alive for part in parts(root))
-    memory = memory_folder(root / "nats" / "jetstream")
+    memory = memory_folder(store_dir(root / "nats"))
     assert memory is None or not memory.exists(), "down frees nats-server's tmpfs staging"
     assert not any(pid and psutil.pid_exists(pid) for pid in pids)

@@ -100,12 +100,17 @@ async def write_workload(feed: ResolvedFeed, rng: random.Random) -> list[str]:
     return people + [f"{p}-split" for p in people[40:50]]
 
 
+async def new_workload(nc: NATS, name: str, seed: int) -> Workload:
+    """The workload written to a RESOLVED stream of its own (`name` plus a random suffix)."""
+    stream = await resolved_stream(nc, name + str(random.randrange(10**6)))
+    feed = ResolvedFeed(nc, stream)
+    people = await write_workload(feed, random.Random(seed))
+    return Workload(stream, feed.ends, people)
+
+
 @pytest.fixture(scope="module")
 async def workload(nc: NATS) -> Workload:
-    stream = await resolved_stream(nc, "rebuild" + str(random.randrange(10**6)))
-    feed = ResolvedFeed(nc, stream)
-    people = await write_workload(feed, random.Random(7))
-    return Workload(stream, feed.ends, people)
+    return await new_workload(nc, "rebuild", 7)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from bullseye_profile.config import PREFIX, ProfileConfig
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.profile.support import ProfileUnderTest, ResolvedFeed, rebuild, resolved_stream, start_profile, stop_profile
-from tests.profile.test_profile_rebuild import Workload, run_to_end, snapshot, write_workload
+from tests.profile.support import ProfileUnderTest, rebuild, start_profile, stop_profile
+from tests.profile.test_profile_rebuild import Workload, new_workload, run_to_end, snapshot
 
 FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
 REQUIRED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@h/db"}  # never connected to
@@ -29,10 +29,7 @@ REQUIRED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u
 
 @pytest.fixture(scope="module")
 async def split_workload(nc: NATS) -> Workload:
-    stream = await resolved_stream(nc, "workers" + str(random.randrange(10**6)))
-    feed = ResolvedFeed(nc, stream)
-    people = await write_workload(feed, random.Random(11))
-    return Workload(stream, feed.ends, people)
+    return await new_workload(nc, "workers", 11)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from bullseye_devtools.stack import process, staging
+from bullseye_devtools.stack import nats, process, staging
 
 # Stop order (ingestion and profile before identity, their key and identifier source;
 # services before the servers they drain into) and the word their command line holds.
@@ -100,5 +100,5 @@ def stop_all(root: Path) -> int:
     for part in found:
         (run_dir(root) / f"{part.name}.pid").unlink(missing_ok=True)
     # nats-server was stopped by pid, not through NatsServer.stop: free its tmpfs staging too.
-    staging.release(staging.memory_folder(root / "nats" / "jetstream"))
+    staging.release(staging.memory_folder(nats.store_dir(root / "nats")))
     return len(live)

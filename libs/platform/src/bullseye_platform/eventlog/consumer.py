@@ -51,7 +51,7 @@ def partitions_in(durable: str, consumer: str) -> set[int] | None:
 class PartitionConsumer:
     """One durable pull consumer of a set of partitions of a stream (or of all of them).
 
-    One consumer for all the partitions a worker owns, not one each: at a modest rate the
+    One consumer for a share of a worker's partitions, not one each: at a modest rate the
     records of one partition trickle in, so per-partition readers commit tiny batches, and
     a batch costs a transaction whatever its size (16 readers of RESOLVED committed about
     one transaction per event). Records arrive in stream order, so each partition's are in
