@@ -97,6 +97,9 @@ class PostgresServer:
             "-k", str(sockets),
             "-c", "max_connections=200",
             "-c", "shared_buffers=128MB",
+            # Young tables get planner statistics within seconds, not after a minute of
+            # sequential scans (deploy/README.md, PostgreSQL).
+            "-c", "autovacuum_naptime=1",
         ]  # fmt: skip
         self.proc = process.spawn(argv, log=self.data_dir / "postgres.log", user=user)
         wait_for_port(self.port, timeout=30, proc=self.proc)
