@@ -27,6 +27,16 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+async def _keep_session(_: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Return a connection to the pool as it is (asyncpg still rolls back an open transaction).
+
+    asyncpg's default reset sends UNLISTEN *, RESET ALL, CLOSE ALL and an advisory unlock on
+    every release: a round trip per transaction and per read. Nothing here leaves session
+    state behind: settings are SET LOCAL, advisory locks are transaction locks, cursors live
+    in transactions, and the outbox relay unlistens before it gives its connection back.
+    """
+
+
 async def create_pool(
     dsn: str, *, schema: str, min_size: int = 2, max_size: int = 10, custom_plans: bool = False
 ) -> asyncpg.Pool:
@@ -52,6 +62,7 @@ async def create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        reset=_keep_session,
         server_settings={
             "search_path": schema,
             "application_name": f"bullseye-{schema}",
