@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec
-from bullseye_platform.outbox import OutboxRelay, emit, emit_many
+from bullseye_platform.outbox import CHANNEL_PREFIX, OutboxRelay, emit, emit_many
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import TracerProvider
@@ -136,3 +136,44 @@ async def test_facts_emitted_together_are_published_in_order_with_their_own_head
     stored = [await js.get_msg(stream.name, seq) for seq in range(1, 121)]
     assert [(m.headers or {}).get("Nats-Msg-Id") for m in stored] == [f.msg_id for f in facts]
     assert [(m.headers or {}).get("traceparent") for m in stored] == [f.headers["traceparent"] for f in facts]
+
+
+async def test_a_commit_wakes_the_relay_long_before_its_idle_poll(
+    nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    writer = LogWriter(nc)
+    relay = OutboxRelay(pool=pool, writer=writer, idle_poll=3600)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(0.2)  # the relay has looked once and waits for a notification
+        await emit_committed(pool, stream, "woken")
+
+        async def relayed() -> bool:
+            return await messages_in(js, stream) == 1
+
+        await wait_until(relayed, within=10)
+    finally:
+        stop.set()
+        await running
+        await writer.close()
+
+
+async def test_facts_notify_only_their_own_schema_channel(pool: asyncpg.Pool, schema: str, stream: StreamSpec) -> None:
+    heard: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_notify(_conn: object, _pid: int, channel: str, _payload: str) -> None:
+        heard.put_nowait(channel)
+
+    channels = (CHANNEL_PREFIX + schema, CHANNEL_PREFIX + "another_service")
+    async with pool.acquire() as listener:
+        for channel in channels:
+            await listener.add_listener(channel, on_notify)
+        await emit_committed(pool, stream, "mine")
+        await emit_committed(pool, stream, "mine-too")
+        got = [await asyncio.wait_for(heard.get(), 10) for _ in range(2)]
+        for channel in channels:
+            await listener.remove_listener(channel, on_notify)
+
+    assert got == [CHANNEL_PREFIX + schema] * 2
+    assert heard.empty()

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from bullseye_devtools.stack import PostgresServer
 from bullseye_platform.store import MigrationError, bulk_upsert, migrate, quote_ident
+from bullseye_platform.store.migrations import PLATFORM_PACKAGE, discover
 
 from tests.platform.conftest import FIXTURE_PACKAGE
 
@@ -36,6 +37,7 @@ async def test_migrate_applies_the_platform_and_package_migrations_in_version_or
     assert [(m.version, m.name) for m in applied] == [
         (1, "platform_positions"),
         (2, "platform_outbox"),
+        (3, "platform_outbox_notify"),
         (100, "widgets"),
         (101, "counting_projection"),
     ]
@@ -77,7 +79,8 @@ async def test_concurrent_migrations_of_one_schema_apply_each_file_once(postgres
     finally:
         await asyncio.gather(*(c.close() for c in conns))
 
-    assert sorted(len(applied) for applied in results) == [0, 0, 0, 4]
+    every = len(discover(PLATFORM_PACKAGE, "sql") + discover(FIXTURE_PACKAGE))
+    assert sorted(len(applied) for applied in results) == [0, 0, 0, every]
 
 
 async def test_a_failing_migration_leaves_the_schema_unchanged(conn: asyncpg.Connection, schema: str) -> None:
@@ -177,4 +180,14 @@ async def test_bulk_upsert_refuses_an_injection_shaped_column_name(pool: asyncpg
                 conn, table="widgets", columns=[("id", "int"), ('x"; drop table widgets; --', "text")], rows=[(1, "a")],
                 key=["id"],
             )  # fmt: skip
+        assert await conn.fetchval("SELECT count(*) FROM widgets") == 0
+
+
+async def test_a_connection_given_back_mid_transaction_comes_back_without_it(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        await conn.execute("INSERT INTO widgets (id, name, qty) VALUES (1, 'left open', 1)")
+
+    async with pool.acquire() as conn:
+        assert not conn.is_in_transaction()
         assert await conn.fetchval("SELECT count(*) FROM widgets") == 0

@@ -1,9 +1,10 @@
 """Transactional outbox: facts written with the state change, relayed to the log after.
 
-`emit()` inserts into the service's `outbox` table inside the caller's transaction. The
-relay publishes pending rows with their `msg_id` as Nats-Msg-Id, then deletes
-them; if it dies between the two, the re-publish is dropped by JetStream's duplicate
-window, so each fact is in the stream once.
+`emit()` inserts into the service's `outbox` table inside the caller's transaction; a
+trigger on the table notifies the schema's relay (store/sql/0003). The relay takes pending
+rows, publishes them with their `msg_id` as Nats-Msg-Id and commits their deletion; if it
+dies between the two, the re-publish is dropped by JetStream's duplicate window, so each
+fact is in the stream once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
 
 log = logging.getLogger(__name__)
-CHANNEL = "bullseye_outbox"
+CHANNEL_PREFIX = "bullseye_outbox:"  # + the schema: what the trigger notifies
 # The relay's commit (the DELETE of rows already published) need not wait for its WAL
 # flush: if a crash loses it, the rows come back and are published again under the same
 # msg_id, which JetStream's duplicate window drops, as after a crash between publish and
@@ -29,6 +30,12 @@ CHANNEL = "bullseye_outbox"
 # that *write* outbox rows stay synchronous: they become visible, and relayed, before a
 # lazy flush, and a lost one would be redone with facts that may differ.)
 NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO off"
+
+# The oldest pending rows, locked past any other relay's (SKIP LOCKED) and deleted.
+_TAKE = """
+DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, subject, msg_id, headers, payload
+"""
 
 
 async def emit(
@@ -47,7 +54,6 @@ async def emit(
         json.dumps(merged),
         payload,
     )
-    await conn.execute(f"NOTIFY {CHANNEL}")
 
 
 async def emit_many(conn: Connection, messages: Sequence[LogMessage]) -> None:
@@ -68,7 +74,6 @@ async def emit_many(conn: Connection, messages: Sequence[LogMessage]) -> None:
         [json.dumps(dict(m.headers)) for m in messages],
         [m.payload for m in messages],
     )
-    await conn.execute(f"NOTIFY {CHANNEL}")
 
 
 class OutboxRelay:
@@ -83,10 +88,9 @@ class OutboxRelay:
         """Publish and delete one batch of pending rows; returns how many."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(NO_FLUSH_WAIT)
-            rows = await conn.fetch(
-                "SELECT id, subject, msg_id, headers, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch_size,
-            )
+            # Deleted before they are published, in one statement: should the append fail,
+            # the transaction rolls back and the rows are pending again.
+            rows = sorted(await conn.fetch(_TAKE, self._batch_size), key=lambda r: r["id"])
             if not rows:
                 return 0
             messages = [
@@ -95,7 +99,6 @@ class OutboxRelay:
                 for r in rows
             ]  # fmt: skip
             await self._writer.append(messages)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -105,7 +108,13 @@ class OutboxRelay:
         def on_notify(*_: object) -> None:
             self._wakeup.set()
 
-        await listener.add_listener(CHANNEL, on_notify)
+        async def wake_on_stop() -> None:  # a stop ends the wait at once, not at the next poll
+            await stop.wait()
+            self._wakeup.set()
+
+        channel = CHANNEL_PREFIX + await listener.fetchval("SELECT current_schema()")
+        await listener.add_listener(channel, on_notify)
+        stopper = asyncio.create_task(wake_on_stop())
         try:
             while not stop.is_set():
                 # Cleared before looking, not after: a NOTIFY for a row committed while
@@ -121,5 +130,6 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
         finally:
-            await listener.remove_listener(CHANNEL, on_notify)
+            stopper.cancel()
+            await listener.remove_listener(channel, on_notify)
             await self._pool.release(listener)
