@@ -212,12 +212,18 @@ class ProjectionRunner:
         # FOR UPDATE, in partition order: two workers that both think they own a partition
         # (during a rebalance) serialise here, and the second one sees the first one's position.
         owned = sorted(partitions)
-        await conn.execute(
-            "INSERT INTO projection_positions (projection, partition) "
-            "SELECT $1, p FROM unnest($2::integer[]) AS p ON CONFLICT DO NOTHING",
-            self._projection.name,
-            owned,
-        )
+        positions = await self._select_positions(conn, owned)
+        if len(positions) < len(owned):  # a partition's first batch (rows are made once)
+            await conn.execute(
+                "INSERT INTO projection_positions (projection, partition) "
+                "SELECT $1, p FROM unnest($2::integer[]) AS p ON CONFLICT DO NOTHING",
+                self._projection.name,
+                owned,
+            )
+            positions = await self._select_positions(conn, owned)
+        return positions
+
+    async def _select_positions(self, conn: Connection, owned: list[int]) -> dict[int, int]:
         rows = await conn.fetch(
             "SELECT partition, stream_seq FROM projection_positions WHERE projection = $1 "
             "AND partition = ANY($2::integer[]) ORDER BY partition FOR UPDATE",
