@@ -22,6 +22,7 @@ from bullseye_platform.eventlog import LogMessage, partition_of, subject_for
 from bullseye_platform.outbox import emit_many
 from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
 from bullseye_profile.read import load_profiles
@@ -135,22 +136,26 @@ class MembershipKeeper:
         closed = await store.close_open(conn, exits, now)
         opened = await store.open_new(conn, entries, now)
         done = [c for c in changes if (c.segment_id, c.person_id) in (opened if c.entered else closed)]
-        await emit_many(conn, [self._fact(c, now) for c in done])
+        if done:
+            # One trace context and one time for the batch's facts: they share their cause.
+            seconds, remainder = divmod(nanos(now), 10**9)
+            occurred_at, headers = Timestamp(seconds=seconds, nanos=remainder), inject_headers({})
+            await emit_many(conn, [self._fact(c, occurred_at, headers) for c in done])
         return done
 
-    def _fact(self, change: Change, now: datetime) -> LogMessage:
+    def _fact(self, change: Change, occurred_at: Timestamp, headers: dict[str, str]) -> LogMessage:
         verb = "entered" if change.entered else "exited"
         payload = SegmentMembershipChanged(
             segment_id=change.segment_id,
             person_id=change.person_id,
             entered=change.entered,
             rule_version=change.version,
+            occurred_at=occurred_at,
         )
-        payload.occurred_at.FromDatetime(now)
         start = nanos(change.interval_start) // 1000
         return LogMessage(
             subject=subject_for(self._prefix, partition_of(change.person_id, self._partitions), f"segment.{verb}"),
             payload=payload.SerializeToString(),
             msg_id=f"seg:{change.segment_id}:{change.person_id}:{change.version}:{verb}:{start}",
-            headers=inject_headers({}),
+            headers=headers,
         )
