@@ -65,7 +65,7 @@ async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbe
     calm = resolver(nats_server, postgres, events_stream, f"calm{tag}", tmp_path, batch=256)
     metrics_port = free_port()
     calm.env["IDENTITY_METRICS_PORT"] = str(metrics_port)
-    killed = resolver(nats_server, postgres, events_stream, f"kill{tag}", tmp_path, batch=25)
+    killed = resolver(nats_server, postgres, events_stream, f"kill{tag}", tmp_path, batch=5)
 
     calm.start()
     await wait_until(lambda: calm.done(pg, last), within=120)
