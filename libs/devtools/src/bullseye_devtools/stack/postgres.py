@@ -99,7 +99,7 @@ class PostgresServer:
             "-c", "shared_buffers=128MB",
             # Young tables get planner statistics within seconds, not after a minute of
             # sequential scans (deploy/README.md, PostgreSQL).
-            "-c", "autovacuum_naptime=1",
+            "-c", "autovacuum_naptime=5",
         ]  # fmt: skip
         self.proc = process.spawn(argv, log=self.data_dir / "postgres.log", user=user)
         wait_for_port(self.port, timeout=30, proc=self.proc)
