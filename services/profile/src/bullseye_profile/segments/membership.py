@@ -25,6 +25,7 @@ from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
+from bullseye_profile.profile_builder import stamp
 from bullseye_profile.read import load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.rules import Predicate, RuleError, compile_rule
@@ -138,8 +139,7 @@ class MembershipKeeper:
         done = [c for c in changes if (c.segment_id, c.person_id) in (opened if c.entered else closed)]
         if done:
             # One trace context and one time for the batch's facts: they share their cause.
-            seconds, remainder = divmod(nanos(now), 10**9)
-            occurred_at, headers = Timestamp(seconds=seconds, nanos=remainder), inject_headers({})
+            occurred_at, headers = stamp(now), inject_headers({})
             await emit_many(conn, [self._fact(c, occurred_at, headers) for c in done])
         return done
 
