@@ -30,7 +30,10 @@ class ProfileConfig(ServiceConfig):
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
     readers: int = env(
-        "READERS", default=2, help="consumers the owned partitions are dealt to; each folds its batches concurrently"
+        "READERS",
+        default=1,
+        help="consumers the owned partitions are dealt to, each folding its batches concurrently: 1 gives the "
+        "fullest batches and the freshest segments; more overlap round trips when catching up",
     )
     fixed_now: str = env(
         "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
