@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -35,6 +36,25 @@ async def emit_committed(pool: asyncpg.Pool, spec: StreamSpec, *msg_ids: str) ->
 
 async def messages_in(js: JetStreamContext, spec: StreamSpec) -> int:
     return (await js.stream_info(spec.name)).state.messages
+
+
+@contextlib.asynccontextmanager
+async def relaying(relay: OutboxRelay) -> AsyncIterator[None]:
+    """`relay.run` in the background for the block's duration."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await running
+
+
+async def stored(js: JetStreamContext, spec: StreamSpec, count: int) -> None:
+    async def enough() -> bool:
+        return await messages_in(js, spec) == count
+
+    await wait_until(enough, within=10)
 
 
 async def pending_rows(pool: asyncpg.Pool) -> int:
@@ -102,19 +122,10 @@ async def test_a_fact_relayed_again_after_a_crash_before_its_delete_is_stored_on
 async def test_the_relay_moves_facts_as_they_are_committed(
     pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
 ) -> None:
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    try:
+    async with relaying(relay):
         for batch in range(5):
             await emit_committed(pool, stream, *(f"live-{batch}-{i}" for i in range(40)))
-
-        async def all_relayed() -> bool:
-            return await messages_in(js, stream) == 200
-
-        await wait_until(all_relayed, within=10)
-    finally:
-        stop.set()
-        await running
+        await stored(js, stream, 200)
 
     assert await messages_in(js, stream) == 200
     assert await pending_rows(pool) == 0
@@ -142,27 +153,19 @@ async def test_a_commit_wakes_the_relay_long_before_its_idle_poll(
     nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
 ) -> None:
     writer = LogWriter(nc)
-    relay = OutboxRelay(pool=pool, writer=writer, idle_poll=3600)
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
     try:
-        await asyncio.sleep(0.2)  # the relay has looked once and waits for a notification
-        await emit_committed(pool, stream, "woken")
-
-        async def relayed() -> bool:
-            return await messages_in(js, stream) == 1
-
-        await wait_until(relayed, within=10)
+        async with relaying(OutboxRelay(pool=pool, writer=writer, idle_poll=3600)):
+            await asyncio.sleep(0.2)  # the relay has looked once and waits for a notification
+            await emit_committed(pool, stream, "woken")
+            await stored(js, stream, 1)
     finally:
-        stop.set()
-        await running
         await writer.close()
 
 
 async def test_facts_notify_only_their_own_schema_channel(pool: asyncpg.Pool, schema: str, stream: StreamSpec) -> None:
     heard: asyncio.Queue[str] = asyncio.Queue()
 
-    def on_notify(_conn: object, _pid: int, channel: str, _payload: str) -> None:
+    def on_notify(_conn: object, _pid: int, channel: str, _payload: object) -> None:
         heard.put_nowait(channel)
 
     channels = (CHANNEL_PREFIX + schema, CHANNEL_PREFIX + "another_service")
