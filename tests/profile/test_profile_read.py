@@ -8,6 +8,7 @@ event, and fold past it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -77,7 +78,18 @@ async def test_reads_from_the_stored_base_equal_a_fresh_fold_on_both_sides_of_it
     assert (inside.behaviour.counts_1d.product_viewed, past.behaviour.counts_1d.product_viewed) == (1, 0)
 
 
-async def test_reads_inside_the_validity_use_the_stored_base_and_others_fold(profile: ProfileUnderTest) -> None:
+@pytest.fixture
+async def uncached(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path
+) -> AsyncIterator[ProfileUnderTest]:
+    """A profile process without its read cache: every read goes to the stored base."""
+    started = await start_profile(nc, nats_server, postgres, stack_dir / "logs", PROFILE_READ_CACHE_SIZE="0")
+    yield started
+    await stop_profile(started)
+
+
+async def test_reads_inside_the_validity_use_the_stored_base_and_others_fold(uncached: ProfileUnderTest) -> None:
+    profile = uncached  # the base is edited behind the process's back, which a cache would not hear of
     await profile.feed.events("p-used", order(ago(2), 10.0))
     await profile.caught_up()
     await profile.get("p-used")

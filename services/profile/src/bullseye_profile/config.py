@@ -35,6 +35,11 @@ class ProfileConfig(ServiceConfig):
         help="consumers the owned partitions are dealt to, each folding its batches concurrently: 1 gives the "
         "fullest batches and the freshest segments; more overlap round trips when catching up",
     )
+    read_cache_size: int = env(
+        "READ_CACHE_SIZE",
+        default=50_000,
+        help="GetProfile bases kept in the process, dropped on change (NOTIFY); about 1 kB each; 0 = off",
+    )
     fixed_now: str = env(
         "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
     )

@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 import asyncpg
 from bullseye_platform.store.pool import Connection
 
+from bullseye_profile import snapshots
 from bullseye_profile.domain.rfm import segment_grid
 from bullseye_profile.projections.resolved import Refresh
+from bullseye_profile.read_cache import ReadCache
 
 log = logging.getLogger(__name__)
 REFRESH_CHUNK = 1000
@@ -85,6 +87,7 @@ async def recompute(conn: Connection, now: datetime, refresh: Refresh) -> RfmRes
     await conn.execute("DELETE FROM rfm_scores")
     purchasers = int((await conn.execute("INSERT INTO rfm_scores SELECT * FROM rfm_next")).rsplit(" ", 1)[-1])
     await _store_high_value_threshold(conn, now)
+    await snapshots.invalidate_standing(conn)
     for start in range(0, len(changed), REFRESH_CHUNK):
         await refresh(conn, changed[start : start + REFRESH_CHUNK], now)
     return RfmResult(purchasers=purchasers, changed=len(changed), computed_at=now)
@@ -107,9 +110,11 @@ class RfmScheduler:
     """Runs `recompute` whenever the schedule row is due, and on demand (`run_now`)."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, now: Callable[[], datetime], refresh: Refresh, interval: float, poll: float
-    ) -> None:
+        self, *, pool: asyncpg.Pool, now: Callable[[], datetime], refresh: Refresh, interval: float, poll: float,
+        cache: ReadCache | None = None,
+    ) -> None:  # fmt: skip
         self._pool, self._now, self._refresh = pool, now, refresh
+        self._cache = cache or ReadCache(0)
         self._interval, self._poll = timedelta(seconds=interval), poll
 
     async def run_now(self) -> RfmResult:
@@ -125,7 +130,8 @@ class RfmScheduler:
             return None if due is None else await self._run(conn)
 
     async def _run(self, conn: Connection) -> RfmResult:
-        result = await recompute(conn, self._now(), self._refresh)
+        with self._cache.changing(None):  # everyone's standing, until the commit is heard of
+            result = await recompute(conn, self._now(), self._refresh)
         await conn.execute(
             "UPDATE rfm_schedule SET last_run_at = $1::timestamptz, next_run_at = $1::timestamptz + $2::interval "
             "WHERE id = 1",

@@ -12,7 +12,8 @@ Invalidation is transactional, never time-based: the projection calls `invalidat
 person a batch touches, in the batch's transaction, which bumps the person's `generation` and
 drops the base. A base is folded in a REPEATABLE READ snapshot together with the generation it
 saw, and stored only if that generation still holds, so a batch that commits during the fold
-is never hidden. Nothing is cached in the process: replicas share one truth.
+is never hidden. The same transaction notifies the ids, and each process keeps the bases it
+read until it hears of a change (read_cache.py).
 
 Bases are stored only for reads at the service's clock; a read `as_of` another time uses a
 stored base when it is valid then, and folds otherwise (without storing: an old or future
@@ -34,6 +35,7 @@ from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population
 from bullseye_profile.profile_builder import Standing, build_base, finish
 from bullseye_profile.queries import WINDOWS, fetch_all
+from bullseye_profile.read_cache import CHANNEL_PREFIX, EVERYONE, CachedBase, ReadCache
 from bullseye_profile.readers import Readers
 
 # Bump when profile_builder.build_base (or a query it reads) changes what a base holds.
@@ -73,28 +75,51 @@ SET base = EXCLUDED.base, fingerprint = EXCLUDED.fingerprint, computed_at = EXCL
 WHERE profile_snapshots.generation = $5
 """
 
-_INVALIDATE = """
-INSERT INTO profile_snapshots (person_id, generation) SELECT unnest($1::text[]), 1
-ON CONFLICT (person_id) DO UPDATE SET generation = profile_snapshots.generation + 1, base = NULL
+# The bump, and at commit one NOTIFY per ~6 kB of ids (a payload must stay under 8,000 bytes).
+_INVALIDATE = f"""
+WITH bumped AS (
+    INSERT INTO profile_snapshots (person_id, generation) SELECT unnest($1::text[]), 1
+    ON CONFLICT (person_id) DO UPDATE SET generation = profile_snapshots.generation + 1, base = NULL
+    RETURNING person_id
+), chunked AS (
+    SELECT person_id, sum(octet_length(to_json(person_id)::text) + 1) OVER (ORDER BY person_id) / 6000 AS chunk
+    FROM bumped
+)
+SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), json_agg(person_id)::text) FROM chunked GROUP BY chunk
 """
 
 
+async def invalidate_standing(conn: Connection) -> None:
+    """Tell every process's read cache at commit that everyone's standing (RFM, population
+    figures) changed: called by the RFM recompute in its transaction."""
+    await conn.execute(f"SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), '{EVERYONE}')")
+
+
 async def invalidate(conn: Connection, person_ids: Sequence[str]) -> None:
-    """Drop the stored bases of `person_ids` (sorted: concurrent batches lock rows in one order);
-    called by the projection in the transaction that changed their journal."""
+    """Drop the stored bases of `person_ids` (sorted: concurrent batches lock rows in one order)
+    and tell every process's read cache at commit; called by the projection in the transaction
+    that changed their journal."""
     await conn.execute(_INVALIDATE, sorted(set(person_ids)))
 
 
 async def read_profile(
-    readers: Readers, pool: asyncpg.Pool, person_id: str, now: datetime, policy: ProfilePolicy, *, store: bool
-) -> pb.Profile | None:
+    readers: Readers, pool: asyncpg.Pool, cache: ReadCache, person_id: str, now: datetime, policy: ProfilePolicy,
+    *, store: bool,
+) -> pb.Profile | None:  # fmt: skip
     """The profile of `person_id` (or of the survivor it was merged into) as of `now`; None
-    when the person has no event up to `now`. `store`: keep a freshly folded base. The one
-    statement of a read from a stored base runs on `readers`; a fold on the pool."""
+    when the person has no event up to `now`. `store`: keep a freshly folded base. A base is
+    taken from `cache`, else read in one statement on `readers` (and cached); a fold runs on the pool."""
+    expected = fingerprint(policy)
+    cached = cache.get(person_id)
+    if cached is not None and cached.usable(now, expected):
+        return finish(pb.Profile.FromString(cached.base), now, cached.standing, policy)
+    ticket = cache.ticket()
     row = await readers.fetchrow(_READ, person_id)
     assert row is not None  # the query always returns one row
-    if _valid(row, now, fingerprint(policy)):
-        return finish(pb.Profile.FromString(row["base"]), now, _standing(row), policy)
+    stored = _stored(row)
+    if stored is not None and stored.usable(now, expected):
+        cache.put(person_id, stored, ticket)
+        return finish(pb.Profile.FromString(stored.base), now, stored.standing, policy)
     async with pool.acquire() as conn:
         return await _fold(conn, row["owner"], now, policy, store=store)
 
@@ -105,10 +130,13 @@ def fingerprint(policy: ProfilePolicy) -> str:
     return f"{BASE_VERSION} {policy!r}"
 
 
-def _valid(row: asyncpg.Record, now: datetime, expected: str) -> bool:
-    if row["base"] is None or row["fingerprint"] != expected or row["computed_at"] > now:
-        return False
-    return row["valid_until"] is None or now < row["valid_until"]
+def _stored(row: asyncpg.Record) -> CachedBase | None:
+    if row["base"] is None:
+        return None
+    return CachedBase(
+        owner=row["owner"], base=row["base"], fingerprint=row["fingerprint"], computed_at=row["computed_at"],
+        valid_until=row["valid_until"], standing=_standing(row),
+    )  # fmt: skip
 
 
 def _standing(row: asyncpg.Record) -> Standing:

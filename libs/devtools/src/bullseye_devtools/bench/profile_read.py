@@ -11,7 +11,10 @@ bullseye_profile.snapshots; its latency is in the details), and then:
       flight; the ratio is the target (>= 0.6);
   (b) open loop at 1,000 calls/s, Health.Check then GetProfile: p50 and p99 from the scheduled
       send time (GetProfile p99 <= 10 ms; Health.Check's shows what the machine allows);
-  (c) the profile process's peak RSS.
+  (c) the profile process's peak RSS;
+  (d) (a) and (b) again with the process's read cache off (PROFILE_READ_CACHE_SIZE=0): every
+      read a round trip to PostgreSQL, what a working set larger than the cache costs.
+Each figure's details give the share of reads the cache answered (`cache_hit_share`).
 `python -m bullseye_devtools.bench.profile_read` is the load generator (its own OS process).
 """
 
@@ -53,6 +56,8 @@ from bullseye_devtools.bench.loadgen import Tally, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack.metrics import by_label, scrape
+from bullseye_devtools.stack.ports import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
 RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
@@ -170,6 +175,17 @@ class ReadStack:
         times = psutil.Process(self.service.proc.pid).cpu_times()
         return float(times.user + times.system)
 
+    def cache_lookups(self) -> dict[str, float]:
+        """Reads the profile process's cache answered ("hit") or passed on ("miss") so far."""
+        url = f"http://127.0.0.1:{self.service.env['PROFILE_METRICS_PORT']}/metrics"
+        return by_label(scrape(url), "profile_read_cache_lookups_total", "result")
+
+    def restart(self, **env: str) -> None:
+        """The profile process again, on the same database and stream, with `env` added."""
+        self.service.stop()
+        self.service = ServiceProcess("profile", "bullseye_profile", {**self.service.env, **env},
+                                      self.service.log_dir).start()  # fmt: skip
+
 
 @contextlib.contextmanager
 def read_stack(session: Session) -> Iterator[ReadStack]:
@@ -184,26 +200,30 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
-        env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict"}
+        env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict",
+               "PROFILE_METRICS_PORT": str(free_port())}  # fmt: skip
         service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
-        stack.callback(service.stop)
         assert service.proc is not None
-        rss = RssSampler(service.proc.pid).start()
-        stack.callback(rss.stop)
+        read = ReadStack(service, RssSampler(service.proc.pid).start(), persons, events)
+        stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
+        stack.callback(read.rss.stop)
         asyncio.run(folded(postgres.dsn, events, within=600))
-        yield ReadStack(service, rss, persons, events)
+        yield read
 
 
 def drive(stack: ReadStack, *args: str) -> dict[str, float]:
     """Run the load generator in its own process; its JSON summary, with the profile process's
     CPU time per call (warm-up included): it varies far less than throughput on a shared machine."""
     argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address]
-    before = stack.cpu_seconds()
+    before, looked_up = stack.cpu_seconds(), stack.cache_lookups()
     done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
     summary: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     summary["service_cpu_us_per_call"] = round((stack.cpu_seconds() - before) / max(summary["calls_total"], 1) * 1e6, 1)
+    hits, misses = (stack.cache_lookups().get(r, 0.0) - looked_up.get(r, 0.0) for r in ("hit", "miss"))
+    if hits + misses:
+        summary["cache_hit_share"] = round(hits / (hits + misses), 4)
     return summary
 
 
@@ -269,6 +289,30 @@ def rss_peak(session: Session) -> Iterator[Result]:
     stack: ReadStack = session.resource("profile-read", read_stack)
     detail = {"samples": stack.rss.samples, "pid": stack.rss.pid}
     yield Result("profile.read.rss_peak", stack.rss.peak_bytes() / 1e6, "MB", detail=detail)
+
+
+@benchmark(
+    "profile.read.uncached",
+    provides=["profile.read.uncached_health", "profile.read.uncached_getprofile", "profile.read.uncached_latency_p99"],
+    needs=["profile.read.rss_peak"],
+)  # fmt: skip
+def uncached(session: Session) -> Iterator[Result]:
+    """The closed loop and GetProfile at 1,000/s again, with the read cache off: each read is
+    the stored base's round trip to PostgreSQL (a working set larger than the cache)."""
+    stack: ReadStack = session.resource("profile-read", read_stack)
+    session.step("restarting profile with PROFILE_READ_CACHE_SIZE=0")
+    stack.restart(PROFILE_READ_CACHE_SIZE="0")
+    closed = ["--mode", "closed", "--concurrency", str(CONCURRENCY), *_timing(session)]
+    health = drive(stack, "--method", "health", *closed)
+    reads = drive(stack, "--method", "profile", *closed)
+    yield Result("profile.read.uncached_health", health["calls_per_s"], "calls/s", detail=health)
+    yield Result("profile.read.uncached_getprofile", reads["calls_per_s"], "calls/s",
+                 baseline="profile.read.uncached_health", detail=reads)  # fmt: skip
+    timing = ["--warmup", "0.3" if session.quick else "1", "--duration", "1.5" if session.quick else "10"]
+    session.step(f"open loop: {RATE:,.0f} GetProfile/s from PostgreSQL")
+    summary = drive(stack, "--method", "profile", "--mode", "open", "--rate", str(RATE), *timing)
+    yield Result("profile.read.uncached_latency_p99", summary["p99_ms"], "ms", "profile.read.latency_p99",
+                 detail={**summary, "offered_calls_per_s": RATE})  # fmt: skip
 
 
 # The load generator (its own OS process): requests are bytes serialized once, replies are not parsed.

@@ -17,6 +17,7 @@ from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.profile_builder import stamp
 from bullseye_profile.projections.persons import canonical
 from bullseye_profile.read import load_profiles
+from bullseye_profile.read_cache import ReadCache
 from bullseye_profile.readers import Readers
 from bullseye_profile.rfm_recompute import RfmScheduler
 
@@ -26,6 +27,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class ProfileRpcs:
     _pool: asyncpg.Pool
     _readers: Readers
+    _cache: ReadCache
     _clock: Clock
     _policy: ProfilePolicy
     _identity: IdentityClient
@@ -39,7 +41,9 @@ class ProfileRpcs:
             person_id = await self._identity.resolve(request.identifier)
         # A base folded for the service's own clock is kept for the next reads (snapshots.py).
         store = not request.HasField("as_of")
-        profile = await snapshots.read_profile(self._readers, self._pool, person_id, now, self._policy, store=store)
+        profile = await snapshots.read_profile(
+            self._readers, self._pool, self._cache, person_id, now, self._policy, store=store
+        )
         if profile is None:
             raise NotFound(f"no profile for person {person_id!r}", reason="PROFILE_NOT_FOUND")
         return pb.GetProfileResponse(profile=profile)

@@ -11,6 +11,7 @@ from bullseye_profile.api.segment_rpcs import SegmentRpcs
 from bullseye_profile.config import ProfileConfig
 from bullseye_profile.domain.clock import Clock
 from bullseye_profile.domain.policy import ProfilePolicy
+from bullseye_profile.read_cache import ReadCache
 from bullseye_profile.readers import Readers
 from bullseye_profile.rfm_recompute import RfmScheduler
 from bullseye_profile.segments import Segments
@@ -19,8 +20,8 @@ from bullseye_profile.segments import Segments
 class ProfileServicer(ProfileRpcs, SegmentRpcs, profile_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self, *, pool: asyncpg.Pool, config: ProfileConfig, clock: Clock, policy: ProfilePolicy,
-        identity: IdentityClient, rfm: RfmScheduler, segments: Segments, readers: Readers,
+        identity: IdentityClient, rfm: RfmScheduler, segments: Segments, readers: Readers, cache: ReadCache,
     ) -> None:  # fmt: skip
         self._pool, self._config, self._clock, self._policy = pool, config, clock, policy
         self._identity, self._rfm, self._segments = identity, rfm, segments
-        self._readers = readers
+        self._readers, self._cache = readers, cache

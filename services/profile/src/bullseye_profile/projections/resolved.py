@@ -20,6 +20,7 @@ from bullseye_profile import snapshots
 from bullseye_profile.projections import persons
 from bullseye_profile.projections.journal import COLUMNS, row_for
 from bullseye_profile.projections.replay import Replay
+from bullseye_profile.read_cache import ReadCache
 
 # segments.membership.refresh: re-evaluates segments for the persons a change touched.
 Refresh = Callable[[Connection, Sequence[str], datetime], Awaitable[None]]
@@ -30,10 +31,12 @@ class ResolvedProjection:
     owned_tables: Sequence[str] = OWNED_TABLES
 
     def __init__(
-        self, *, now: Callable[[], datetime], refresh: Refresh, name: str = "profile", replay: Replay | None = None
-    ) -> None:
+        self, *, now: Callable[[], datetime], refresh: Refresh, name: str = "profile", replay: Replay | None = None,
+        cache: ReadCache | None = None,
+    ) -> None:  # fmt: skip
         self.name = name
         self._now, self._refresh = now, refresh
+        self._cache = cache or ReadCache(0)  # this process's GetProfile bases (read_cache.py)
         self._replay = replay or Replay()
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
@@ -54,7 +57,9 @@ class ResolvedProjection:
             elif kind == "split":
                 changed |= await persons.split(conn, fact.split)
         changed |= await self._write(conn, pending)
-        if changed:
+        if not changed:
+            return
+        with self._cache.changing(changed):
             await snapshots.invalidate(conn, sorted(changed))  # stored GetProfile bases (snapshots.py)
             if not self._replay.covers(records):
                 await self._refresh(conn, sorted(changed), self._now())
