@@ -16,11 +16,10 @@ CHANNEL = "bullseye_profile_bases:"
 
 
 async def cached_then_rewritten(profile: ProfileUnderTest, person_id: str) -> None:
-    """Fold, read the stored base (now kept), then rewrite it in PostgreSQL without a notification."""
+    """Fold (which stores the base, and keeps it), then rewrite it in PostgreSQL without a notification."""
     await profile.feed.events(person_id, order(ago(2), 10.0))
     await profile.caught_up()
-    await profile.get(person_id)  # a fold, which stores the base
-    assert (await profile.get(person_id)).traits.city == ""  # read from PostgreSQL, and kept
+    assert (await profile.get(person_id)).traits.city == ""
     rewritten = pb.Profile(person_id=person_id, traits=pb.Traits(city="rewritten"))
     rewritten.behaviour.first_seen.FromDatetime(ago(2))
     rewritten.behaviour.last_seen.FromDatetime(ago(2))

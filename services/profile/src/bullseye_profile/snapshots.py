@@ -108,7 +108,8 @@ async def read_profile(
 ) -> pb.Profile | None:  # fmt: skip
     """The profile of `person_id` (or of the survivor it was merged into) as of `now`; None
     when the person has no event up to `now`. `store`: keep a freshly folded base. A base is
-    taken from `cache`, else read in one statement on `readers` (and cached); a fold runs on the pool."""
+    taken from `cache`, else read in one statement on `readers`; a fold runs on the pool. A base
+    read or stored is kept in `cache`."""
     expected = fingerprint(policy)
     cached = cache.get(person_id)
     if cached is not None and cached.usable(now, expected):
@@ -121,7 +122,10 @@ async def read_profile(
         cache.put(person_id, stored, ticket)
         return finish(pb.Profile.FromString(stored.base), now, stored.standing, policy)
     async with pool.acquire() as conn:
-        return await _fold(conn, row["owner"], now, policy, store=store)
+        profile, kept = await _fold(conn, row["owner"], now, policy, store=store)
+    if kept is not None:
+        cache.put(person_id, kept, ticket)
+    return profile
 
 
 @functools.lru_cache(maxsize=8)
@@ -147,14 +151,19 @@ def _standing(row: asyncpg.Record) -> Standing:
 
 async def _fold(
     conn: Connection, owner: str, now: datetime, policy: ProfilePolicy, *, store: bool
-) -> pb.Profile | None:
+) -> tuple[pb.Profile | None, CachedBase | None]:
+    """The profile folded from the journal, and the base it stored (None: not asked to, or a
+    batch committed during the fold)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         generation = await conn.fetchval("SELECT generation FROM profile_snapshots WHERE person_id = $1", owner)
         facts = await fetch_all(conn, [owner], now, policy)
         if owner not in facts.types:
-            return None
+            return None, None
         valid_until = await conn.fetchval(_NEXT_CHANGE, owner, now) if store else None
-    base = build_base(owner, facts, policy)
+    base, standing, kept = build_base(owner, facts, policy), Standing(facts.rfm.get(owner), facts.population), None
     if store:
-        await conn.execute(_STORE, owner, base.SerializeToString(), now, valid_until, generation, fingerprint(policy))
-    return finish(base, now, Standing(facts.rfm.get(owner), facts.population), policy)
+        serialized, expected = base.SerializeToString(), fingerprint(policy)
+        status = await conn.execute(_STORE, owner, serialized, now, valid_until, generation, expected)
+        if status.endswith(" 1"):  # "INSERT 0 1": the generation held
+            kept = CachedBase(owner, serialized, expected, now, valid_until, standing)
+    return finish(base, now, standing, policy), kept
