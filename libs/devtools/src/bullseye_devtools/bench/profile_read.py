@@ -50,9 +50,10 @@ from bullseye_platform.eventlog import (
     partition_of,
     subject_for,
 )
+from bullseye_platform.service import settle_heap
 from google.type import money_pb2
 
-from bullseye_devtools.bench.loadgen import Tally, percentile
+from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
@@ -387,22 +388,16 @@ async def open_loop(rpc: Rpc, bodies: Sequence[bytes], args: argparse.Namespace)
     tally, order = Tally(), random.Random(SEED)
     interval = 1.0 / args.rate
     total = math.ceil((args.warmup + args.duration) / interval)
+    picks = [order.choice(bodies) for _ in range(total)]
     origin = time.perf_counter() + 0.1
     measured_from = origin + args.warmup
 
-    async def one(request: bytes, scheduled: float) -> None:
-        ok = await _one(rpc, request)
+    async def one(number: int, scheduled: float) -> None:
+        ok = await _one(rpc, picks[number])
         if scheduled >= measured_from:
             tally.add(1 if ok else None, time.perf_counter() - scheduled)
 
-    tasks = []
-    for number in range(total):
-        scheduled = origin + number * interval
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(order.choice(bodies), scheduled)))
-    await asyncio.gather(*tasks)
+    await paced(origin, interval, total, one)
     return [tally]
 
 
@@ -429,6 +424,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     async with grpc.aio.insecure_channel(args.address) as channel:
         rpc = channel.unary_unary(METHODS[args.method], request_serializer=None, response_deserializer=None)
         await _one(rpc, bodies[0])  # connected before the clock starts
+        settle_heap()  # the generator's own collections must not pause its calls (loadgen.paced)
         if args.mode == "prime":
             started = time.perf_counter()
             tally = await prime(rpc, bodies, args.concurrency)

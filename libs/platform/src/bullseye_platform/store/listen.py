@@ -19,7 +19,8 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 # What a failed connect or a lost session raises.
-UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+CONNECT_TIMEOUT = 5.0  # a stop waits for a connect in progress at most this long
 
 
 class Listener:
@@ -46,7 +47,8 @@ class Listener:
                 await asyncio.wait_for(stop.wait(), timeout=self._retry)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self._dsn, server_settings={"application_name": f"listen-{self._channel}"})
+        settings = {"application_name": f"listen-{self._channel}"}
+        conn = await asyncpg.connect(self._dsn, server_settings=settings, timeout=CONNECT_TIMEOUT)
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         try:
