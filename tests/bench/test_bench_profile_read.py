@@ -15,6 +15,9 @@ NAMES = {
     "profile.read.latency_p50",
     "profile.read.latency_p99",
     "profile.read.rss_peak",
+    "profile.read.uncached_health",
+    "profile.read.uncached_getprofile",
+    "profile.read.uncached_latency_p99",
 }
 
 
@@ -34,6 +37,15 @@ def test_getprofile_is_reported_beside_a_no_op_call_on_the_same_server(results: 
         assert entry["detail"]["service_cpu_us_per_call"] > 0
     cold = reads["detail"]["cold_read"]
     assert cold["calls"] == reads["detail"]["persons"] and cold["errors"] == 0  # every seeded person has a profile
+    assert reads["detail"]["cache_hit_share"] > 0  # the process's read cache answered
+
+
+def test_the_same_reads_are_reported_with_the_read_cache_off(results: Entries) -> None:
+    health, reads = results["profile.read.uncached_health"], results["profile.read.uncached_getprofile"]
+    assert reads["baseline"] == {"name": "profile.read.uncached_health", "value": health["value"]}
+    assert reads["detail"]["errors"] == 0 and reads["detail"]["cache_hit_share"] == 0
+    p99 = results["profile.read.uncached_latency_p99"]
+    assert p99["value"] > 0 and p99["detail"]["cache_hit_share"] == 0 and p99["detail"]["errors"] == 0
 
 
 def test_latency_at_a_fixed_rate_and_rss_are_reported(results: Entries) -> None:
