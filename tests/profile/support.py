@@ -8,12 +8,13 @@ input, and read the results through profile's gRPC API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,6 +189,18 @@ async def stop_profile(profile: ProfileUnderTest) -> None:
     await profile.channel.close()
     await profile.pool.close()
     await asyncio.to_thread(profile.service.stop)
+
+
+@contextlib.asynccontextmanager
+async def profile_running(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, **extra: str
+) -> AsyncIterator[ProfileUnderTest]:
+    """A profile process configured by `extra` (PROFILE_* variables) for one fixture's life."""
+    started = await start_profile(nc, nats_server, postgres, stack_dir / "logs", **extra)
+    try:
+        yield started
+    finally:
+        await stop_profile(started)
 
 
 async def rebuild(env: dict[str, str]) -> None:

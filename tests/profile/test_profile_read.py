@@ -20,7 +20,17 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_profile.read import load_profiles
 from nats.aio.client import Client as NATS
 
-from tests.profile.support import NOW, ProfileUnderTest, ago, event, order, start_profile, stop_profile, usd
+from tests.profile.support import (
+    NOW,
+    ProfileUnderTest,
+    ago,
+    event,
+    order,
+    profile_running,
+    start_profile,
+    stop_profile,
+    usd,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -83,9 +93,8 @@ async def uncached(
     nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path
 ) -> AsyncIterator[ProfileUnderTest]:
     """A profile process without its read cache: every read goes to the stored base."""
-    started = await start_profile(nc, nats_server, postgres, stack_dir / "logs", PROFILE_READ_CACHE_SIZE="0")
-    yield started
-    await stop_profile(started)
+    async with profile_running(nc, nats_server, postgres, stack_dir, PROFILE_READ_CACHE_SIZE="0") as started:
+        yield started
 
 
 async def test_reads_inside_the_validity_use_the_stored_base_and_others_fold(uncached: ProfileUnderTest) -> None:

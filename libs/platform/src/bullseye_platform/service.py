@@ -22,8 +22,9 @@ import uvloop
 
 from bullseye_platform.config import Duration, describe, env, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
-from bullseye_platform.grpc.server import GrpcServer, Worker
+from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
 from bullseye_platform.logging import configure_logging
+from bullseye_platform.serving import exit_with_parent, helper_index, serving_helpers
 from bullseye_platform.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,19 @@ class ServiceConfig:
     shutdown_grace: Duration = env("SHUTDOWN_GRACE", default=Duration(10), help="time for calls in flight at stop")
     drain_delay: Duration = env("DRAIN_DELAY", default=Duration(0), help="NOT_SERVING before stopping (k8s: ~5s)")
     log_level: str = env("LOG_LEVEL", default="info", help="debug, info, warning, error")
+    serve_processes: int = env(
+        "SERVE_PROCESSES",
+        default=1,
+        help="processes serving gRPC on GRPC_PORT (SO_REUSEPORT; needs a fixed port); the first also runs the "
+        "background workers, the others serve METRICS_PORT+1, +2, ...",
+    )
+
+    def server_options(self, **overrides: Any) -> ServerOptions:
+        """How the gRPC server listens and stops, from the variables every service shares."""
+        return ServerOptions(
+            port=self.grpc_port, grace=self.shutdown_grace, drain_delay=self.drain_delay,
+            reuse_port=self.serve_processes > 1, **overrides,
+        )  # fmt: skip
 
     def owned_stream(self, **limits: Any) -> StreamSpec:
         """The stream this service writes, as configured; `limits` adds the service's own."""
@@ -69,10 +83,12 @@ C = TypeVar("C", bound=ServiceConfig)
 
 @dataclass
 class Running:
-    """A built service: its gRPC server and the workers (projections, relays) run beside it."""
+    """A built service: its gRPC server, the workers (projections, relays) run beside it once
+    per deployment unit, and those every serving process runs (a cache's LISTEN)."""
 
     server: GrpcServer
     workers: Sequence[Worker] = ()
+    everywhere: Sequence[Worker] = ()
 
 
 def run_service(
@@ -98,7 +114,9 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
-    uvloop.run(_serve(name, config, build))
+    if config.serve_processes > 1 and config.grpc_port == 0:
+        parser.error(f"{prefix}_SERVE_PROCESSES={config.serve_processes} needs a fixed {prefix}_GRPC_PORT, not 0")
+    uvloop.run(_serve(name, config, build, prefix=prefix))
     return 0
 
 
@@ -108,14 +126,25 @@ async def _migrate(config: C, open_store: Callable[[C], Awaitable[asyncpg.Pool]]
     await pool.close()
 
 
-async def _serve(name: str, config: C, build: Callable[[C], AbstractAsyncContextManager[Running]]) -> None:
-    telemetry = setup_telemetry(name, metrics_port=config.metrics_port)
+async def _serve(
+    name: str, config: C, build: Callable[[C], AbstractAsyncContextManager[Running]], *, prefix: str
+) -> None:
+    helper = helper_index()  # None: the first process, which runs the workers and starts the helpers
+    metrics_port = config.metrics_port + helper if config.metrics_port and helper else config.metrics_port
+    telemetry = setup_telemetry(name, metrics_port=metrics_port)
     try:
         async with build(config) as running:
             port = await running.server.start()
             settle_heap()
-            log.info("%s ready", name, extra={"grpc_port": port})
-            await running.server.serve_until_signal(running.workers)
+            log.info("%s ready", name, extra={"grpc_port": port, "serving_process": helper or 0})
+            workers = [*running.everywhere]
+            if helper is not None:
+                workers.append(exit_with_parent())
+            else:
+                workers += running.workers
+                if config.serve_processes > 1:
+                    workers.append(serving_helpers(config.serve_processes - 1, grace=config.shutdown_grace + 5))
+            await running.server.serve_until_signal(workers)
     finally:
         telemetry.shutdown()
 

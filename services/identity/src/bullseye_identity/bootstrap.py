@@ -12,7 +12,7 @@ import asyncpg
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
 from bullseye_platform.crypto import MasterKey
 from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
@@ -94,9 +94,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)
     relay = OutboxRelay(pool=pool, writer=writer)
-    server = GrpcServer(
-        ServerOptions(port=config.grpc_port, grace=config.shutdown_grace, drain_delay=config.drain_delay)
-    )
+    server = GrpcServer(config.server_options())
     server.add(
         identity_pb2_grpc.add_IdentityServiceServicer_to_server,
         IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), facts=facts(config)),

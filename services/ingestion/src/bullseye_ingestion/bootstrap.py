@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.sealing import DataKeyCache
 from bullseye_platform.service import Running
 
@@ -68,13 +68,8 @@ async def build(config: IngestionConfig) -> AsyncIterator[Running]:
     )
     gate = Gatekeeper(KeyStore(pool), cache_ttl=config.key_cache_ttl)
     server = GrpcServer(
-        ServerOptions(
-            port=config.grpc_port,
-            # gRPC's own limit sits above ours so that our check answers with the exact limit.
-            max_message_bytes=config.max_request_bytes * 4,
-            grace=config.shutdown_grace,
-            drain_delay=config.drain_delay,
-        )
+        # gRPC's own limit sits above ours so that our check answers with the exact limit.
+        config.server_options(max_message_bytes=config.max_request_bytes * 4)
     )
     server.add(
         ingestion_pb2_grpc.add_IngestionServiceServicer_to_server,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, ServerOptions
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.service import Running
@@ -103,9 +103,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, poll=config.rfm_poll,
         cache=cache,
     )  # fmt: skip
-    server = GrpcServer(
-        ServerOptions(port=config.grpc_port, grace=config.shutdown_grace, drain_delay=config.drain_delay)
-    )
+    server = GrpcServer(config.server_options())
     readers = Readers(config.database_url, schema=config.schema)  # GetProfile's hot read (readers.py)
     servicer = ProfileServicer(
         pool=pool, config=config, clock=clock, policy=rules, identity=identity, rfm=rfm, segments=segments,
@@ -113,12 +111,12 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     )  # fmt: skip
     server.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server, servicer, SERVICE_NAME)
     relay = OutboxRelay(pool=pool, writer=writer)
-    workers = [runner.run, rfm.run, segments.recompute.run, relay.run]
+    everywhere = []  # every serving process keeps its own cache
     if cache.capacity > 0:
         channel = CHANNEL_PREFIX + config.schema
-        workers.append(Listener(config.database_url, channel, on_notify=cache.on_notify, on_live=cache.on_live).run)
+        everywhere.append(Listener(config.database_url, channel, on_notify=cache.on_notify, on_live=cache.on_live).run)
     try:
-        yield Running(server, workers)
+        yield Running(server, [runner.run, rfm.run, segments.recompute.run, relay.run], everywhere)
     finally:
         await readers.close()
         await identity.close()

@@ -23,14 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
+import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +67,8 @@ RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
 PARTITIONS = 16  # profile's default PROFILE_RESOLVED_PARTITIONS
 SEED = 20261123
 CONCURRENCY = 8
+SERVE_PROCESSES = "1"  # profile processes on the port (BENCH_PROFILE_SERVE_PROCESSES); see bullseye_platform.serving
+CONNECTIONS_PER_PROCESS = 4  # the kernel deals connections at random: enough for every process to get some
 RATE = 1000.0
 APPEND = 1000  # records per atomic append while seeding
 METHODS = {"health": "/grpc.health.v1.Health/Check", "profile": "/bullseye.profile.v1.ProfileService/GetProfile"}
@@ -170,22 +174,48 @@ class ReadStack:
     rss: RssSampler
     persons: int
     events: int
+    processes: int  # PROFILE_SERVE_PROCESSES
+
+    @property
+    def connections(self) -> int:
+        return 1 if self.processes == 1 else CONNECTIONS_PER_PROCESS * self.processes
+
+    def members(self) -> list[psutil.Process]:
+        """The profile process and its serving helpers."""
+        assert self.service.proc is not None
+        first = psutil.Process(self.service.proc.pid)
+        return [first, *first.children()]
 
     def cpu_seconds(self) -> float:
-        assert self.service.proc is not None
-        times = psutil.Process(self.service.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in self.members()))
 
     def cache_lookups(self) -> dict[str, float]:
-        """Reads the profile process's cache answered ("hit") or passed on ("miss") so far."""
-        url = f"http://127.0.0.1:{self.service.env['PROFILE_METRICS_PORT']}/metrics"
-        return by_label(scrape(url), "profile_read_cache_lookups_total", "result")
+        """Reads the profile processes' caches answered ("hit") or passed on ("miss") so far."""
+        first_port, found = int(self.service.env["PROFILE_METRICS_PORT"]), Counter[str]()
+        for port in range(first_port, first_port + self.processes):  # helpers serve the next ports
+            found.update(
+                by_label(scrape(f"http://127.0.0.1:{port}/metrics"), "profile_read_cache_lookups_total", "result")
+            )
+        return dict(found)
+
+    def wait_for_helpers(self, *, within: float = 60.0) -> None:
+        """Until every serving process listens: a connection made before a helper listens
+        always lands on the first process."""
+        port, deadline = self.service.port, time.monotonic() + within
+        while time.monotonic() < deadline:
+            listening = [p for p in self.members() if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                                                          for c in p.net_connections("tcp"))]  # fmt: skip
+            if len(listening) == self.processes:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.processes} profile processes did not all listen within {within:.0f}s")
 
     def restart(self, **env: str) -> None:
         """The profile process again, on the same database and stream, with `env` added."""
         self.service.stop()
         self.service = ServiceProcess("profile", "bullseye_profile", {**self.service.env, **env},
                                       self.service.log_dir).start()  # fmt: skip
+        self.wait_for_helpers()
 
 
 @contextlib.contextmanager
@@ -201,11 +231,13 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
+        processes = int(os.environ.get("BENCH_PROFILE_SERVE_PROCESSES", SERVE_PROCESSES))
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict",
-               "PROFILE_METRICS_PORT": str(free_port())}  # fmt: skip
+               "PROFILE_METRICS_PORT": str(free_port()), "PROFILE_SERVE_PROCESSES": str(processes)}  # fmt: skip
         service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
         assert service.proc is not None
-        read = ReadStack(service, RssSampler(service.proc.pid).start(), persons, events)
+        read = ReadStack(service, RssSampler(service.proc.pid, tree=True).start(), persons, events, processes)
+        read.wait_for_helpers()
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
         asyncio.run(folded(postgres.dsn, events, within=600))
@@ -215,7 +247,8 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
 def drive(stack: ReadStack, *args: str) -> dict[str, float]:
     """Run the load generator in its own process; its JSON summary, with the profile process's
     CPU time per call (warm-up included): it varies far less than throughput on a shared machine."""
-    argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address]
+    argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address,
+            "--connections", str(stack.connections)]  # fmt: skip
     before, looked_up = stack.cpu_seconds(), stack.cache_lookups()
     done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True)
     if done.returncode != 0:
@@ -317,7 +350,22 @@ def uncached(session: Session) -> Iterator[Result]:
 
 
 # The load generator (its own OS process): requests are bytes serialized once, replies are not parsed.
-Rpc = grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+class Rpc:
+    """One method's calls dealt round-robin over `connections` connections of their own. A
+    server of several processes (SO_REUSEPORT) serves each connection from one process, so
+    a single connection would reach one of them."""
+
+    def __init__(self, address: str, method: str, connections: int) -> None:
+        options = [("grpc.use_local_subchannel_pool", 1)]  # a connection per channel, not a shared one
+        self.channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
+        stubs = [c.unary_unary(method, request_serializer=None, response_deserializer=None) for c in self.channels]
+        self._next = itertools.cycle(stubs)
+
+    def __call__(self, request: bytes, *, timeout: float) -> Awaitable[bytes]:
+        return next(self._next)(request, timeout=timeout)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(channel.close(None) for channel in self.channels))
 
 
 def requests(method: str, persons: int) -> list[bytes]:
@@ -348,9 +396,7 @@ async def _one(rpc: Rpc, request: bytes) -> bool:
         return False
 
 
-async def prime(
-    rpc: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], bodies: Sequence[bytes], concurrency: int
-) -> Tally:
+async def prime(rpc: Rpc, bodies: Sequence[bytes], concurrency: int) -> Tally:
     """Each request once, `concurrency` at a time."""
     tally, queue = Tally(), list(reversed(bodies))
 
@@ -421,9 +467,10 @@ def summary(windows: list[Tally], args: argparse.Namespace) -> dict[str, object]
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     bodies = requests(args.method, args.persons)
-    async with grpc.aio.insecure_channel(args.address) as channel:
-        rpc = channel.unary_unary(METHODS[args.method], request_serializer=None, response_deserializer=None)
-        await _one(rpc, bodies[0])  # connected before the clock starts
+    rpc = Rpc(args.address, METHODS[args.method], args.connections)
+    try:
+        for _ in rpc.channels:
+            await _one(rpc, bodies[0])  # every connection made before the clock starts
         settle_heap()  # the generator's own collections must not pause its calls (loadgen.paced)
         if args.mode == "prime":
             started = time.perf_counter()
@@ -433,6 +480,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         drive_loop = closed_loop if args.mode == "closed" else open_loop
         windows = await drive_loop(rpc, bodies, args)
         return summary(windows, args)
+    finally:
+        await rpc.close()
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -442,6 +491,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["prime", "closed", "open"], default="closed")
     parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="calls in flight (closed, prime)")
+    parser.add_argument("--connections", type=int, default=1, help="connections the calls are dealt over")
     parser.add_argument("--rate", type=float, default=RATE, help="offered calls/s (open)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured (per window)")

@@ -20,10 +20,14 @@ def vm_hwm(pid: int) -> int:
 
 
 class RssSampler:
-    """A daemon thread that keeps the highest RSS seen; VmHWM catches spikes between samples."""
+    """A daemon thread that keeps the highest RSS seen; VmHWM catches spikes between samples.
 
-    def __init__(self, pid: int, *, interval: float = 0.1) -> None:
-        self.pid, self.samples = pid, 0
+    With `tree`, a sample is the process's RSS plus its children's (a service with serving
+    helpers, see bullseye_platform.serving), and VmHWM is not used (it is per process).
+    """
+
+    def __init__(self, pid: int, *, interval: float = 0.1, tree: bool = False) -> None:
+        self.pid, self.samples, self.tree = pid, 0, tree
         self._interval = interval
         self._peak = 0
         self._stop = threading.Event()
@@ -37,13 +41,14 @@ class RssSampler:
         try:
             process = psutil.Process(self.pid)
             while not self._stop.wait(self._interval):
-                self._peak = max(self._peak, process.memory_info().rss)
+                members = [process, *process.children()] if self.tree else [process]
+                self._peak = max(self._peak, sum(p.memory_info().rss for p in members))
                 self.samples += 1
         except psutil.Error:
             return  # the process ended
 
     def peak_bytes(self) -> int:
-        return max(self._peak, vm_hwm(self.pid))
+        return self._peak if self.tree else max(self._peak, vm_hwm(self.pid))
 
     def stop(self) -> None:
         self._stop.set()

@@ -33,7 +33,8 @@ class ServerOptions:
 
     port: 0 picks a free port (tests); max_message_bytes bounds a request before any
     code of ours sees it; default_deadline applies to unary calls without one; a call that
-    succeeds is logged at INFO when it took `slow_call` seconds or more, else at DEBUG.
+    succeeds is logged at INFO when it took `slow_call` seconds or more, else at DEBUG;
+    reuse_port lets several processes listen on the port, the kernel spreading connections.
     """
 
     host: str = "0.0.0.0"
@@ -43,6 +44,7 @@ class ServerOptions:
     drain_delay: float = 0.0
     default_deadline: float = 30.0
     slow_call: float = 1.0
+    reuse_port: bool = False
 
 
 class GrpcServer:
@@ -57,7 +59,7 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", options.max_message_bytes),
                 ("grpc.max_send_message_length", options.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(options.reuse_port)),
             ],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
