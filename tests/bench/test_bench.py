@@ -7,11 +7,13 @@ timings or targets.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
@@ -40,6 +42,10 @@ EXPECTED = {
     "profile.read.latency_p50",
     "profile.read.latency_p99",
     "profile.read.rss_peak",
+    "profile.read.two_processes_health_latency_p50",
+    "profile.read.two_processes_health_latency_p99",
+    "profile.read.two_processes_latency_p50",
+    "profile.read.two_processes_latency_p99",
     "profile.read.uncached_health",
     "profile.read.uncached_getprofile",
     "profile.read.uncached_latency_p99",
@@ -152,3 +158,26 @@ def test_ratio_and_verdict_follow_the_target() -> None:
     assert report.verdict(slow, by_name) is False
     assert report.verdict(base, by_name) is None
     assert "FAIL" in report.table([base, fast, slow])
+
+
+def test_sigterm_stops_the_servers_a_run_started(tmp_path: Path) -> None:
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(tmp_path / "r.json"),
+         "--only", "profile.read"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert bench.stderr is not None
+    lines = []
+    while not any("starting profile" in line for line in lines[-1:]):
+        lines.append(bench.stderr.readline())
+        assert lines[-1], "".join(lines)  # the run ended before it started profile
+    workdir = next(line for line in lines if "work folder" in line).rsplit(" ", 1)[1].strip()
+    servers = {p for p in psutil.process_iter(["cmdline"]) if workdir in " ".join(p.info["cmdline"] or ())}
+    servers |= set(psutil.Process(bench.pid).children(recursive=True))
+    assert any("postgres" in p.name() for p in servers) and any("nats-server" in p.name() for p in servers)
+
+    bench.send_signal(signal.SIGTERM)
+
+    assert bench.wait(timeout=60) != 0
+    _, alive = psutil.wait_procs(servers, timeout=30)
+    assert not alive

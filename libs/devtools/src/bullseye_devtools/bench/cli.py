@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bullseye_devtools.bench import catalog, machine, report
 from bullseye_devtools.bench.registry import REGISTRY, Session, plan, run_all
+from bullseye_devtools.stack.process import stop_children_on_sigterm
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     about = machine.describe()
     workdir = Path(tempfile.mkdtemp(prefix="bullseye-bench-"))
+    stop_children_on_sigterm()
     ok = False
     try:
         with Session(workdir, quick=args.quick) as session:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
 from bullseye_devtools.demo import report
 from bullseye_devtools.demo.context import DemoContext, DemoOptions
 from bullseye_devtools.demo.steps import STEPS, Step
 from bullseye_devtools.stack import secrets
+from bullseye_devtools.stack.process import stop_children_on_sigterm
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,11 +52,6 @@ def _wait_for_ctrl_c(ctx: DemoContext) -> None:
         time.sleep(3600)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM ends the demo like Ctrl-C does, so the stack is stopped either way."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.shoppers < 1 or args.resend < 0 or args.journeys < 1 or not 1 <= args.days <= 365:
@@ -68,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         resend=args.resend, journeys=args.journeys, days=args.days, keep_running=args.keep_running,
     )  # fmt: skip
     ctx = DemoContext(options)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_children_on_sigterm()
     finished = False
     try:
         with ctx.cleanup:

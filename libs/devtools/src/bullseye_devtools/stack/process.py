@@ -7,6 +7,7 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 
 def spawn(
@@ -57,3 +58,13 @@ def stop_pid(pid: int, *, grace: float = 10.0) -> None:
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
+
+
+def stop_children_on_sigterm() -> None:
+    """Make SIGTERM end this tool like Ctrl-C does: the context managers that own the servers
+    it started stop them, where a bare SIGTERM would leave them running without a parent."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
