@@ -15,6 +15,10 @@ NAMES = {
     "profile.read.latency_p50",
     "profile.read.latency_p99",
     "profile.read.rss_peak",
+    "profile.read.two_processes_health_latency_p50",
+    "profile.read.two_processes_health_latency_p99",
+    "profile.read.two_processes_latency_p50",
+    "profile.read.two_processes_latency_p99",
     "profile.read.uncached_health",
     "profile.read.uncached_getprofile",
     "profile.read.uncached_latency_p99",
@@ -56,3 +60,14 @@ def test_latency_at_a_fixed_rate_and_rss_are_reported(results: Entries) -> None:
                                "value": results["profile.read.health_latency_p99"]["value"]}  # fmt: skip
     assert p99["detail"]["offered_calls_per_s"] == 1000.0 and p99["detail"]["errors"] == 0
     assert results["profile.read.rss_peak"]["value"] > 0
+
+
+def test_latency_is_reported_again_with_two_serving_processes(results: Entries) -> None:
+    p99 = results["profile.read.two_processes_latency_p99"]
+    assert p99["target"] == "<= 10"
+    assert p99["baseline"] == {"name": "profile.read.two_processes_health_latency_p99",
+                               "value": results["profile.read.two_processes_health_latency_p99"]["value"]}  # fmt: skip
+    for name in ("two_processes_health_latency_p99", "two_processes_latency_p99"):
+        detail = results[f"profile.read.{name}"]["detail"]
+        assert detail["serving_processes"] == 2 and detail["errors"] == 0
+    assert p99["detail"]["cache_hit_share"] == 1.0  # every process's cache was filled before the clock

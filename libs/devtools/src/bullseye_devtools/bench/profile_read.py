@@ -12,7 +12,9 @@ bullseye_profile.snapshots; its latency is in the details), and then:
   (b) open loop at 1,000 calls/s, Health.Check then GetProfile: p50 and p99 from the scheduled
       send time (GetProfile p99 <= 10 ms; Health.Check's shows what the machine allows);
   (c) the profile process's peak RSS;
-  (d) (a) and (b) again with the process's read cache off (PROFILE_READ_CACHE_SIZE=0): every
+  (d) (b) again with two processes serving the port (PROFILE_SERVE_PROCESSES=2, calls over
+      several connections): one process serves from one core, the other from the second;
+  (e) (a) and (b) again with the process's read cache off (PROFILE_READ_CACHE_SIZE=0): every
       read a round trip to PostgreSQL, what a working set larger than the cache costs.
 Each figure's details give the share of reads the cache answered (`cache_hit_share`).
 `python -m bullseye_devtools.bench.profile_read` is the load generator (its own OS process).
@@ -26,7 +28,6 @@ import contextlib
 import itertools
 import json
 import math
-import os
 import random
 import subprocess
 import sys
@@ -67,7 +68,7 @@ RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
 PARTITIONS = 16  # profile's default PROFILE_RESOLVED_PARTITIONS
 SEED = 20261123
 CONCURRENCY = 8
-SERVE_PROCESSES = "1"  # profile processes on the port (BENCH_PROFILE_SERVE_PROCESSES); see bullseye_platform.serving
+SCALED_OUT = 2  # profile processes on one port in (e) (PROFILE_SERVE_PROCESSES, bullseye_platform.serving)
 CONNECTIONS_PER_PROCESS = 4  # the kernel deals connections at random: enough for every process to get some
 RATE = 1000.0
 APPEND = 1000  # records per atomic append while seeding
@@ -174,7 +175,11 @@ class ReadStack:
     rss: RssSampler
     persons: int
     events: int
-    processes: int  # PROFILE_SERVE_PROCESSES
+    base_env: dict[str, str]  # what every restart starts from
+
+    @property
+    def processes(self) -> int:
+        return int(self.service.env.get("PROFILE_SERVE_PROCESSES", "1"))
 
     @property
     def connections(self) -> int:
@@ -211,9 +216,9 @@ class ReadStack:
         raise TimeoutError(f"{self.processes} profile processes did not all listen within {within:.0f}s")
 
     def restart(self, **env: str) -> None:
-        """The profile process again, on the same database and stream, with `env` added."""
+        """The profile process again, on the same database and stream, with `env` added to the first's."""
         self.service.stop()
-        self.service = ServiceProcess("profile", "bullseye_profile", {**self.service.env, **env},
+        self.service = ServiceProcess("profile", "bullseye_profile", {**self.base_env, **env},
                                       self.service.log_dir).start()  # fmt: skip
         self.wait_for_helpers()
 
@@ -231,12 +236,11 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
-        processes = int(os.environ.get("BENCH_PROFILE_SERVE_PROCESSES", SERVE_PROCESSES))
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict",
-               "PROFILE_METRICS_PORT": str(free_port()), "PROFILE_SERVE_PROCESSES": str(processes)}  # fmt: skip
+               "PROFILE_METRICS_PORT": str(free_port())}  # fmt: skip
         service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
         assert service.proc is not None
-        read = ReadStack(service, RssSampler(service.proc.pid, tree=True).start(), persons, events, processes)
+        read = ReadStack(service, RssSampler(service.proc.pid, tree=True).start(), persons, events, env)
         read.wait_for_helpers()
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
@@ -305,16 +309,42 @@ def latency(session: Session) -> Iterator[Result]:
     """Open loop at 1,000 calls/s, latency from the scheduled send time: Health.Check (what the
     server, the machine and the load generator allow at that rate), then GetProfile over every person."""
     stack: ReadStack = session.resource("profile-read", read_stack)
+    yield from _at_fixed_rate(session, stack, "profile.read.")
+
+
+def _at_fixed_rate(session: Session, stack: ReadStack, prefix: str) -> Iterator[Result]:
+    """Health.Check, then GetProfile, at RATE calls/s: `prefix` + health_latency_p50/_p99, latency_p50/_p99."""
     timing = ["--warmup", "0.3" if session.quick else "1", "--duration", "1.5" if session.quick else "10"]
-    for method, prefix in (("health", "profile.read.health_latency"), ("profile", "profile.read.latency")):
-        session.step(f"open loop: {RATE:,.0f} {METHODS[method].rsplit('/', 1)[1]}/s")
+    for method, name in (("health", f"{prefix}health_latency"), ("profile", f"{prefix}latency")):
+        session.step(
+            f"open loop: {RATE:,.0f} {METHODS[method].rsplit('/', 1)[1]}/s over {stack.connections} connection(s)"
+        )
         summary = drive(stack, "--method", method, "--mode", "open", "--rate", str(RATE), *timing)
-        detail = {**summary, "offered_calls_per_s": RATE}
+        detail = {**summary, "offered_calls_per_s": RATE, "serving_processes": stack.processes}
         health = method == "health"
-        yield Result(f"{prefix}_p50", summary["p50_ms"], "ms", None if health else "profile.read.health_latency_p50",
+        yield Result(f"{name}_p50", summary["p50_ms"], "ms", None if health else f"{prefix}health_latency_p50",
                      detail=detail)  # fmt: skip
-        yield Result(f"{prefix}_p99", summary["p99_ms"], "ms", None if health else "profile.read.health_latency_p99",
+        yield Result(f"{name}_p99", summary["p99_ms"], "ms", None if health else f"{prefix}health_latency_p99",
                      target=None if health else Target("<=", 10.0), detail=detail)  # fmt: skip
+
+
+@benchmark(
+    "profile.read.two_processes",
+    provides=[
+        f"profile.read.two_processes_{name}"
+        for name in ("health_latency_p50", "health_latency_p99", "latency_p50", "latency_p99")
+    ],
+    needs=["profile.read.rss_peak"],
+)
+def two_processes(session: Session) -> Iterator[Result]:
+    """(b) again with PROFILE_SERVE_PROCESSES=2, the calls spread over several connections:
+    one process serves from one core, and at 1,000/s it is ~75% busy, so its queue sets the p99."""
+    stack: ReadStack = session.resource("profile-read", read_stack)
+    session.step(f"restarting profile with PROFILE_SERVE_PROCESSES={SCALED_OUT}")
+    stack.restart(PROFILE_SERVE_PROCESSES=str(SCALED_OUT))
+    session.step("every person read once on every connection: each process keeps its own cache")
+    drive(stack, "--method", "profile", "--mode", "prime", "--concurrency", str(CONCURRENCY))
+    yield from _at_fixed_rate(session, stack, "profile.read.two_processes_")
 
 
 @benchmark("profile.read.rss_peak", needs=["profile.read.latency"])
@@ -328,7 +358,7 @@ def rss_peak(session: Session) -> Iterator[Result]:
 @benchmark(
     "profile.read.uncached",
     provides=["profile.read.uncached_health", "profile.read.uncached_getprofile", "profile.read.uncached_latency_p99"],
-    needs=["profile.read.rss_peak"],
+    needs=["profile.read.two_processes"],
 )  # fmt: skip
 def uncached(session: Session) -> Iterator[Result]:
     """The closed loop and GetProfile at 1,000/s again, with the read cache off: each read is
@@ -350,6 +380,9 @@ def uncached(session: Session) -> Iterator[Result]:
 
 
 # The load generator (its own OS process): requests are bytes serialized once, replies are not parsed.
+Stub = grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+
+
 class Rpc:
     """One method's calls dealt round-robin over `connections` connections of their own. A
     server of several processes (SO_REUSEPORT) serves each connection from one process, so
@@ -358,8 +391,8 @@ class Rpc:
     def __init__(self, address: str, method: str, connections: int) -> None:
         options = [("grpc.use_local_subchannel_pool", 1)]  # a connection per channel, not a shared one
         self.channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
-        stubs = [c.unary_unary(method, request_serializer=None, response_deserializer=None) for c in self.channels]
-        self._next = itertools.cycle(stubs)
+        self.stubs = [c.unary_unary(method, request_serializer=None, response_deserializer=None) for c in self.channels]
+        self._next = itertools.cycle(self.stubs)
 
     def __call__(self, request: bytes, *, timeout: float) -> Awaitable[bytes]:
         return next(self._next)(request, timeout=timeout)
@@ -386,7 +419,7 @@ class Answered:
 ANSWERED = Answered()  # one per load generator process
 
 
-async def _one(rpc: Rpc, request: bytes) -> bool:
+async def _one(rpc: Rpc | Stub, request: bytes) -> bool:
     try:
         await rpc(request, timeout=30.0)
         ANSWERED.calls += 1
@@ -397,13 +430,14 @@ async def _one(rpc: Rpc, request: bytes) -> bool:
 
 
 async def prime(rpc: Rpc, bodies: Sequence[bytes], concurrency: int) -> Tally:
-    """Each request once, `concurrency` at a time."""
-    tally, queue = Tally(), list(reversed(bodies))
+    """Each request once on every connection (each serving process has a cache of its own),
+    `concurrency` at a time."""
+    tally, queue = Tally(), [(stub, body) for body in reversed(bodies) for stub in rpc.stubs]
 
     async def worker() -> None:
         while queue:
             sent = time.perf_counter()
-            ok = await _one(rpc, queue.pop())
+            ok = await _one(*queue.pop())
             tally.add(1 if ok else None, time.perf_counter() - sent)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
