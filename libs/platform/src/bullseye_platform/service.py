@@ -67,11 +67,12 @@ class ServiceConfig:
             reuse_port=self.serve_processes > 1, **overrides,
         )  # fmt: skip
 
-    def owned_stream(self, **limits: Any) -> StreamSpec:
-        """The stream this service writes, as configured; `limits` adds the service's own."""
+    def owned_stream(self, *, name: str = "", subject_prefix: str = "", **limits: Any) -> StreamSpec:
+        """The stream this service writes, as configured (or another one it owns, by `name` and
+        `subject_prefix`); `limits` adds the service's own."""
         return StreamSpec(
-            name=self.stream,
-            subject_prefix=self.subject_prefix,
+            name=name or self.stream,
+            subject_prefix=subject_prefix or self.subject_prefix,
             replicas=self.durability.replicas,
             duplicate_window=self.duplicate_window,
             **limits,

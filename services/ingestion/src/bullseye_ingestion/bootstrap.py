@@ -9,6 +9,7 @@ import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.grpc.reconnect import FAST_RECONNECT
 from bullseye_platform.sealing import DataKeyCache
 from bullseye_platform.service import Running
 
@@ -17,9 +18,12 @@ from bullseye_ingestion.adapters.identity_keys import IdentityKeyClient
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.api.auth import Gatekeeper
 from bullseye_ingestion.api.servicer import IngestionServicer
+from bullseye_ingestion.catalog_intake import CatalogIntake
 from bullseye_ingestion.config import IngestionConfig
+from bullseye_ingestion.correction_intake import CorrectionIntake
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.intake import Intake
+from bullseye_ingestion.log_target import LogTarget
 from bullseye_ingestion.sealer import Sealer
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
@@ -35,15 +39,6 @@ def event_policy(config: IngestionConfig) -> EventPolicy:
     )
 
 
-# Reconnect within a second of identity coming back: a fail-fast call on a channel that is
-# still backing off (gRPC's default grows to 120 s) would refuse personal data for that long.
-IDENTITY_CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-)
-
-
 def sealer(config: IngestionConfig, channel: grpc.aio.Channel) -> Sealer:
     client = IdentityKeyClient(channel, token=config.identity_token, timeout=config.identity_timeout)
     return Sealer(client, DataKeyCache(ttl=config.data_key_cache_ttl, max_size=config.data_key_cache_size))
@@ -56,9 +51,12 @@ async def build(config: IngestionConfig) -> AsyncIterator[Running]:
     nc = await connect(config.nats_url, name="bullseye-ingestion")
     js = nc.jetstream()
     await ensure_stream(js, config.owned_stream(max_age=config.stream_max_age, max_msg_size=config.max_event_bytes * 2))
+    await ensure_stream(js, config.catalog_spec())
     writer = LogWriter(nc, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
+    # A writer per stream: an atomic batch cannot span two streams.
+    catalog_writer = LogWriter(nc, max_batch=config.publish_batch, max_in_flight=config.publish_in_flight)
     policy = event_policy(config)
-    identity = grpc.aio.insecure_channel(config.identity_address, options=IDENTITY_CHANNEL_OPTIONS)
+    identity = grpc.aio.insecure_channel(config.identity_address, options=FAST_RECONNECT)
     intake = Intake(
         writer=writer,
         sealer=sealer(config, identity),
@@ -71,14 +69,20 @@ async def build(config: IngestionConfig) -> AsyncIterator[Running]:
         # gRPC's own limit sits above ours so that our check answers with the exact limit.
         config.server_options(max_message_bytes=config.max_request_bytes * 4)
     )
-    server.add(
-        ingestion_pb2_grpc.add_IngestionServiceServicer_to_server,
-        IngestionServicer(intake=intake, gate=gate, policy=policy),
-        SERVICE_NAME,
-    )
+    servicer = IngestionServicer(
+        intake=intake,
+        catalog=CatalogIntake(
+            target=LogTarget(catalog_writer, config.catalog_subject_prefix, config.catalog_partitions), policy=policy
+        ),
+        corrections=CorrectionIntake(target=LogTarget(writer, config.subject_prefix, config.partitions), policy=policy),
+        gate=gate,
+        policy=policy,
+    )  # fmt: skip
+    server.add(ingestion_pb2_grpc.add_IngestionServiceServicer_to_server, servicer, SERVICE_NAME)
     try:
         yield Running(server)
     finally:
+        await catalog_writer.close()
         await writer.close()
         await identity.close(grace=None)
         await nc.drain()

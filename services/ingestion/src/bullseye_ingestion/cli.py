@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--source", required=True, help="who sends with it, e.g. web-shop, ios-app, pos")
     create.add_argument("--backfill", action="store_true", help="also allow loading history (backfill=true)")
+    create.add_argument(
+        "--catalog", action="store_true", help="a catalog feed's key: PublishCatalog only, no shopper events"
+    )
     create.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
     create.add_argument("--burst", type=float, default=2000.0, help="bucket size in events (default 2000)")
     sub.add_parser("list", help="list keys (never their secrets)")
@@ -28,12 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scopes(args: argparse.Namespace) -> set[Scope]:
+    if args.catalog:
+        return {Scope.CATALOG}
+    return {Scope.WRITE, Scope.BACKFILL} if args.backfill else {Scope.WRITE}
+
+
 async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
     pool = await open_store(config)
     store = KeyStore(pool)
     try:
         if args.command == "create":
-            scopes = {Scope.WRITE, Scope.BACKFILL} if args.backfill else {Scope.WRITE}
+            scopes = _scopes(args)
             key_id, full = await store.create(source=args.source, scopes=scopes, rate=args.rate, burst=args.burst)
             print(full)
             print(f"created key {key_id} for {args.source}; store it now, it is not shown again", file=sys.stderr)
@@ -53,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "create" and (args.rate <= 0 or args.burst < 1):
         print("--rate must be > 0 and --burst >= 1", file=sys.stderr)
+        return 2
+    if args.command == "create" and args.catalog and args.backfill:
+        print("--catalog keys send catalog changes only; --backfill is for shopper events", file=sys.stderr)
         return 2
     config = load_or_exit(IngestionConfig, prefix=PREFIX, program="bullseye-ingestion-keys")
     return asyncio.run(_run(args, config))

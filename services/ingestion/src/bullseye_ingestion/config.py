@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bullseye_platform.config import Duration, env
+from bullseye_platform.eventlog import StreamSpec
 from bullseye_platform.service import ServiceConfig
 
 PREFIX = "INGESTION"
@@ -40,3 +41,16 @@ class IngestionConfig(ServiceConfig):
     data_key_cache_size: int = env("DATA_KEY_CACHE_SIZE", default=100_000, help="most data keys kept in memory")
     publish_batch: int = env("PUBLISH_BATCH", default=500, help="most events per atomic JetStream batch")
     publish_in_flight: int = env("PUBLISH_IN_FLIGHT", default=4, help="atomic batches awaiting ack at once")
+    catalog_stream: str = env("CATALOG_STREAM", default="CATALOG", help="JetStream stream of catalog changes")
+    catalog_subject_prefix: str = env(
+        "CATALOG_SUBJECT_PREFIX", default="catalog", help="subjects are <prefix>.<partition of item_id>.<kind>"
+    )
+    catalog_partitions: int = env(
+        "CATALOG_PARTITIONS", default=16, help="partitions of CATALOG (fixed once data exists)"
+    )
+
+    def catalog_spec(self) -> StreamSpec:
+        """CATALOG: the catalog feeds' changes, owned by ingestion like EVENTS (docs/design.md D2)."""
+        return self.owned_stream(
+            name=self.catalog_stream, subject_prefix=self.catalog_subject_prefix, max_msg_size=self.max_event_bytes * 2
+        )

@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import nats
 from bullseye.events.v1 import event_pb2 as ev
@@ -19,10 +20,13 @@ from bullseye_devtools.quality.resolved import Resolution
 from bullseye_devtools.quality.run import Pipeline, send_and_score
 from bullseye_devtools.stack.local import LocalStack, create_api_key
 from bullseye_devtools.traffic import SendOptions, generate, send, summarize
+from bullseye_devtools.traffic.catalog import build_catalog
+from bullseye_devtools.traffic.catalog_feed import catalog_changes
+from bullseye_devtools.traffic.catalog_feed import publish_catalog as publish_catalog_changes
 from bullseye_devtools.traffic.journeys import generate_journeys
 
 MARKER = ".bullseye-demo"  # only a folder carrying it is ever wiped
-STREAM = "EVENTS"
+STREAM, CATALOG = "EVENTS", "CATALOG"
 # The traffic reaches back `DemoOptions.days`, past ingestion's live window: backfill.
 BACKFILL = SendOptions(backfill=True)
 
@@ -60,6 +64,26 @@ async def start_stack(ctx: DemoContext) -> None:
 async def create_key(ctx: DemoContext) -> None:
     # Generous limits: the demo shows throughput; tests cover the rate limit itself.
     ctx.api_key = create_api_key(ctx.running().env, source="demo", rate=100_000, burst=20_000, backfill=True)
+
+
+async def publish_catalog(ctx: DemoContext) -> None:
+    """The catalog the shoppers browse, from a catalog feed's key, on its own stream (CATALOG)."""
+    stack = ctx.running()
+    key = create_api_key(stack.env, source="demo-catalog", rate=100_000, burst=20_000, catalog=True)
+    opts = ctx.options
+    changes = catalog_changes(build_catalog(opts.seed), at=ctx.now - timedelta(days=opts.days, hours=1))
+    published = await publish_catalog_changes(changes, address=stack.ingestion_address, api_key=key)
+    stored = await _stream_messages(stack.env["NATS_URL"], CATALOG)
+    detail = f"{published.accepted:,} of {len(changes):,} items accepted, {stored:,} messages in {CATALOG}"
+    ctx.check("every catalog item on CATALOG, none in EVENTS", published.accepted == len(changes) == stored, detail)
+
+
+async def _stream_messages(nats_url: str, stream: str) -> int:
+    client = await nats.connect(nats_url)
+    try:
+        return int((await client.jetstream().stream_info(stream)).state.messages)
+    finally:
+        await client.close()
 
 
 async def generate_traffic(ctx: DemoContext) -> None:
@@ -123,14 +147,9 @@ def _orders_sent(ctx: DemoContext) -> int:
 
 
 def _shoppers(ctx: DemoContext, resolution: Resolution) -> set[str]:
-    """The persons identity resolved a shopper's event to; the catalog feed's person did
-    nothing a profile records (catalog upserts are not personal)."""
+    """The persons identity resolved a shopper's event to."""
     final = resolution.final()
-    return {
-        final[event.event_id]
-        for event in _all_events(ctx)
-        if event.WhichOneof("payload") != "catalog_item_upserted" and event.event_id in final
-    }
+    return {final[event.event_id] for event in _all_events(ctx) if event.event_id in final}
 
 
 async def fold_profiles(ctx: DemoContext) -> None:
@@ -149,12 +168,7 @@ async def fold_profiles(ctx: DemoContext) -> None:
 
 
 async def count_stream(ctx: DemoContext) -> None:
-    client = await nats.connect(ctx.running().env["NATS_URL"])
-    try:
-        info = await client.jetstream().stream_info(STREAM)
-    finally:
-        await client.close()
-    ctx.stream_messages = int(info.state.messages)
+    ctx.stream_messages = await _stream_messages(ctx.running().env["NATS_URL"], STREAM)
     accepted = _accepted(ctx)
     detail = f"{ctx.stream_messages:,} messages in {STREAM}, {accepted:,} accepted"
     ctx.check("stream messages = accepted", ctx.stream_messages == accepted, detail)
@@ -177,6 +191,7 @@ async def write_report(ctx: DemoContext) -> None:
 STEPS: list[Step] = [
     Step("start NATS, PostgreSQL, identity, profile and ingestion", start_stack),
     Step("create an API key", create_key),
+    Step("publish the catalog (its own stream)", publish_catalog),
     Step("generate traffic", generate_traffic),
     Step("send it through ingestion", send_traffic),
     Step("resend a slice (idempotency)", resend_slice),

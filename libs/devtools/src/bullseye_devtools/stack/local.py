@@ -58,6 +58,8 @@ class LocalStack:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
         self.root = self.root.resolve()
         self._identity_metrics = self.ports.identity_metrics or free_port()
+        # Known before ingestion starts: identity, started first, records corrections through it.
+        self._ingestion_port = self.ports.ingestion or free_port()
 
     @property
     def env(self) -> dict[str, str]:
@@ -101,7 +103,8 @@ class LocalStack:
             if not self.database_url:
                 on_step("PostgreSQL (embedded)")
                 self.postgres = PostgresServer(self.root / "postgres", port=self.ports.postgres or free_port()).start()
-            # Identity first: ingestion asks it for the data keys that seal personal data.
+            # Identity first: ingestion asks it for the data keys that seal personal data (and
+            # identity tolerates ingestion coming up after it: only Merge and Split need it).
             on_step("identity")
             self.identity = self.identity_process(port=self.ports.identity or free_port()).start()
             if self.with_profile:
@@ -110,7 +113,7 @@ class LocalStack:
                 self.profile = self._service("profile", "bullseye_profile", self.ports.profile, **self.profile_settings)
                 self.profile.start()
             on_step("ingestion")
-            self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
+            self.ingestion = self._service("ingestion", "bullseye_ingestion", self._ingestion_port).start()
         except BaseException:
             self.stop()
             raise
@@ -121,7 +124,10 @@ class LocalStack:
 
     def identity_process(self, *, port: int, **extra: str) -> ServiceProcess:
         """An identity process on `port` with this stack's settings and `extra` ones (not started)."""
-        env = {**self.env, "IDENTITY_METRICS_PORT": str(self._identity_metrics), **extra}
+        env = {
+            **self.env, "IDENTITY_METRICS_PORT": str(self._identity_metrics),
+            "IDENTITY_INGESTION_ADDRESS": f"127.0.0.1:{self._ingestion_port}", **extra,
+        }  # fmt: skip
         return ServiceProcess("identity", "bullseye_identity", env, self.root / "logs", port=port)
 
     def stop(self) -> None:
@@ -144,16 +150,19 @@ class LocalStack:
 
 
 def create_api_key(
-    env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False
-) -> str:
+    env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False,
+    catalog: bool = False,
+) -> str:  # fmt: skip
     """A new ingestion API key, made with the real key tool (`bullseye_ingestion.cli`);
-    `backfill` grants the scope to send events older than the live window.
+    `backfill` grants the scope to send events older than the live window, `catalog` makes
+    a catalog feed's key (PublishCatalog only).
 
     Raises:
         RuntimeError: the tool failed; its message is included.
     """
     argv = ["create", "--source", source, "--rate", f"{rate:g}", "--burst", f"{burst:g}"]
     argv += ["--backfill"] if backfill else []
+    argv += ["--catalog"] if catalog else []
     done = subprocess.run(
         [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
         env={**os.environ, **env},

@@ -30,6 +30,10 @@ def presented_key(metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
     return None
 
 
+def _names(key: ApiKey) -> list[str]:
+    return sorted(s.value for s in key.scopes)
+
+
 class Gatekeeper:
     """Authenticates, authorizes and rate-limits each call."""
 
@@ -46,12 +50,14 @@ class Gatekeeper:
         self._cache[key_id] = (self._clock(), key)
         return key
 
-    async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]], *, backfill: bool) -> ApiKey:
-        """The caller's key.
+    async def authenticate(
+        self, metadata: Sequence[tuple[str, str | bytes]], *, scope: Scope = Scope.WRITE, backfill: bool = False
+    ) -> ApiKey:
+        """The caller's key, which has `scope`.
 
         Raises:
             Unauthenticated: no key, a malformed, unknown or revoked key.
-            PermissionDenied: backfill asked for without the backfill scope.
+            PermissionDenied: a key without `scope`, or backfill asked for without the backfill scope.
         """
         presented = presented_key(metadata)
         if presented is None:
@@ -62,10 +68,14 @@ class Gatekeeper:
             raise Unauthenticated("the API key is not valid", reason="API_KEY_INVALID")
         if key.revoked:
             raise Unauthenticated(f"API key {key.key_id} was revoked", reason="API_KEY_REVOKED")
+        if not key.can(scope):
+            raise PermissionDenied(
+                f"this call needs the {scope.value} scope; key {key.key_id} has only {_names(key)}",
+                reason="SCOPE_MISSING",
+            )
         if backfill and not key.can(Scope.BACKFILL):
             raise PermissionDenied(
-                f"backfill=true needs the backfill scope; key {key.key_id} has "
-                f"only {sorted(s.value for s in key.scopes)}",
+                f"backfill=true needs the backfill scope; key {key.key_id} has only {_names(key)}",
                 reason="BACKFILL_SCOPE_MISSING",
             )
         return key

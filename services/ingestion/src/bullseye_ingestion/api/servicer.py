@@ -12,6 +12,9 @@ from bullseye_platform.grpc import InvalidArgument, ResourceExhausted, violation
 from google.protobuf.message import Message
 
 from bullseye_ingestion.api.auth import Gatekeeper
+from bullseye_ingestion.catalog_intake import CatalogIntake
+from bullseye_ingestion.correction_intake import CorrectionIntake
+from bullseye_ingestion.domain.keys import Scope
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.intake import Intake
 
@@ -19,10 +22,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class IngestionServicer(pb_grpc.IngestionServiceServicer):
-    def __init__(self, *, intake: Intake, gate: Gatekeeper, policy: EventPolicy) -> None:
-        self._intake, self._gate, self._policy = intake, gate, policy
+    def __init__(
+        self, *, intake: Intake, catalog: CatalogIntake, corrections: CorrectionIntake, gate: Gatekeeper,
+        policy: EventPolicy,
+    ) -> None:  # fmt: skip
+        self._intake, self._catalog, self._corrections = intake, catalog, corrections
+        self._gate, self._policy = gate, policy
 
-    def _check_request(self, request: Message, count: int, field: str) -> None:
+    def _check_request(self, request: Message, count: int, field: str, what: str = "events") -> None:
         size = request.ByteSize()
         limit = self._policy.max_request_bytes
         if size > limit:
@@ -32,12 +39,12 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
                 limit=f"{limit} bytes per request",
             )
         if count == 0:
-            raise InvalidArgument("no events in the request", [violation(field, "needs at least one event")])
+            raise InvalidArgument(f"no {what} in the request", [violation(field, f"needs at least one of the {what}")])
         if count > self._policy.max_batch_events:
             most = self._policy.max_batch_events
             raise InvalidArgument(
-                f"{count} events in one request; the limit is {most}",
-                [violation(field, f"has {count} events; at most {most} per request")],
+                f"{count} {what} in one request; the limit is {most}",
+                [violation(field, f"has {count} {what}; at most {most} per request")],
             )
 
     async def _batch(self, request: Message, events: Any, backfill: bool, context: Context) -> pb.BatchResult:
@@ -67,6 +74,19 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
         async for request in request_iterator:
             result = await self._batch(request, request.events, request.backfill, context)
             yield pb.IngestResponse(batch_id=request.batch_id, result=result)
+
+    async def PublishCatalog(self, request: pb.PublishCatalogRequest, context: Context) -> pb.PublishCatalogResponse:
+        key = await self._gate.authenticate(_metadata(context), scope=Scope.CATALOG)
+        self._check_request(request, len(request.changes), "changes", "catalog changes")
+        self._gate.throttle(key, len(request.changes))
+        return await self._catalog.publish(request.changes, source=key.source)
+
+    async def AppendCorrections(
+        self, request: pb.AppendCorrectionsRequest, context: Context
+    ) -> pb.AppendCorrectionsResponse:
+        # Identity's call: a service credential with `events:correct` once services authenticate
+        # (docs/design.md D4); until then it is as open as identity's own Merge and Split.
+        return await self._corrections.append(request.corrections)
 
 
 def _summary(outcome: pb.EventOutcome) -> str:

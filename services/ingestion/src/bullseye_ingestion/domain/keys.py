@@ -16,8 +16,11 @@ PREFIX = "bk"
 
 
 class Scope(enum.Enum):
+    """What a key may do: send events (WRITE), history (BACKFILL), catalog changes (CATALOG)."""
+
     WRITE = "write"
     BACKFILL = "backfill"
+    CATALOG = "catalog:write"
 
 
 @dataclass(frozen=True)
