@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
-from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
 from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
@@ -84,9 +84,18 @@ def create_key(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def identity(nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path) -> Iterator[ServiceProcess]:
+def ingestion_port() -> int:
+    """Ingestion's port, known before it starts: identity, started first, records its
+    corrections through ingestion."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def identity(
+    nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, ingestion_port: int
+) -> Iterator[ServiceProcess]:
     """Identity, started before ingestion: ingestion asks it for the keys that seal personal data."""
-    env = service_env(nats_server, postgres)
+    env = service_env(nats_server, postgres, IDENTITY_INGESTION_ADDRESS=f"127.0.0.1:{ingestion_port}")
     service = ServiceProcess("identity", "bullseye_identity", env, stack_dir / "logs").start()
     yield service
     service.stop()
@@ -98,7 +107,9 @@ def ingestion_env(nats_server: NatsServer, postgres: PostgresServer, identity: S
 
 
 @pytest.fixture(scope="session")
-def ingestion(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[ServiceProcess]:
-    service = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, stack_dir / "logs").start()
+def ingestion(ingestion_env: dict[str, str], stack_dir: Path, ingestion_port: int) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(
+        "ingestion", "bullseye_ingestion", ingestion_env, stack_dir / "logs", port=ingestion_port
+    ).start()
     yield service
     service.stop()

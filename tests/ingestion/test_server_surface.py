@@ -63,7 +63,11 @@ async def test_reflection_describes_every_method_with_its_message_types(ingestio
         "Track": (f"{package}.TrackRequest", f"{package}.TrackResponse", False, False),
         "TrackBatch": (f"{package}.TrackBatchRequest", f"{package}.TrackBatchResponse", False, False),
         "Ingest": (f"{package}.IngestRequest", f"{package}.IngestResponse", True, True),
-    }
+        "PublishCatalog": (f"{package}.PublishCatalogRequest", f"{package}.PublishCatalogResponse", False, False),
+        "AppendCorrections": (
+            f"{package}.AppendCorrectionsRequest", f"{package}.AppendCorrectionsResponse", False, False
+        ),
+    }  # fmt: skip
 
 
 async def test_call_with_a_tiny_deadline_fails_fast_or_succeeds_and_a_retry_stores_once(

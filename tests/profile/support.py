@@ -203,10 +203,10 @@ async def profile_running(
         await stop_profile(started)
 
 
-async def rebuild(env: dict[str, str]) -> None:
-    """Run the real `bullseye_profile.rebuild` tool with a profile process's environment."""
+async def rebuild(env: dict[str, str], *, tool: str = "bullseye_profile.rebuild") -> None:
+    """Run a real rebuild tool (profile's unless told) with its service process's environment."""
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **env},
+        subprocess.run, [sys.executable, "-m", tool], env={**os.environ, **env},
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

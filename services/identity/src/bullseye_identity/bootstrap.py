@@ -9,10 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
+import grpc
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
 from bullseye_platform.crypto import MasterKey
 from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.grpc.reconnect import FAST_RECONNECT
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
@@ -21,8 +23,11 @@ from bullseye_platform.store import open_migrated_pool
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bullseye_identity.adapters.correction_log import CorrectionLog
+from bullseye_identity.adapters.outcomes import Outcomes
 from bullseye_identity.api.servicer import IdentityServicer
 from bullseye_identity.config import IdentityConfig
+from bullseye_identity.corrections.recorder import Recorder
 from bullseye_identity.graph.facts import Facts
 from bullseye_identity.projections.resolution import Resolution
 from bullseye_identity.vault.keyring import KeyRing
@@ -94,17 +99,26 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)
     relay = OutboxRelay(pool=pool, writer=writer)
+    # Ingestion may start after identity (it asks identity for data keys): the channel
+    # connects when a Merge or Split first needs it.
+    ingestion = grpc.aio.insecure_channel(config.ingestion_address, options=FAST_RECONNECT)
+    outcomes = Outcomes(pool, dsn=config.database_url, schema=config.schema, poll=config.correction_poll)
+    recorder = Recorder(
+        log=CorrectionLog(ingestion), outcomes=outcomes, wait=config.correction_wait,
+        append_timeout=config.ingestion_timeout,
+    )  # fmt: skip
     server = GrpcServer(config.server_options())
     server.add(
         identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-        IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), facts=facts(config)),
+        IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), recorder=recorder),
         SERVICE_NAME,
     )
     try:
         # One total order of EVENTS has one reader: replicas with IDENTITY_RESOLVER=false serve RPCs only.
         workers = [resolution_worker(config, js, runner), relay.run] if config.resolver else []
-        yield Running(server, workers)
+        yield Running(server, workers, everywhere=[outcomes.run])
     finally:
+        await ingestion.close(grace=None)
         await writer.close()
         await nc.drain()
         await pool.close()

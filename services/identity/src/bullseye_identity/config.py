@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bullseye_platform.config import env
+from bullseye_platform.config import Duration, env
 from bullseye_platform.service import ServiceConfig
 
 from bullseye_identity.domain.policy import Policy
@@ -57,6 +57,22 @@ class IdentityConfig(ServiceConfig):
     )
     max_persons_per_value: int = env(
         "MAX_PERSONS_PER_VALUE", default=5, help="an identifier in conflicts of more persons is blocked"
+    )
+    ingestion_address: str = env(
+        "INGESTION_ADDRESS",
+        default="127.0.0.1:50051",
+        help="ingestion's gRPC host:port: Merge and Split record their command in EVENTS through it",
+    )
+    ingestion_timeout: Duration = env(
+        "INGESTION_TIMEOUT", default=Duration(5), help="deadline of AppendCorrections (within the call's own)"
+    )
+    correction_wait: Duration = env(
+        "CORRECTION_WAIT",
+        default=Duration(20),
+        help="how long a Merge or Split without a deadline waits for the resolver to apply it (UNAVAILABLE after)",
+    )
+    correction_poll: Duration = env(
+        "CORRECTION_POLL", default=Duration(1), help="a waiting Merge or Split looks again this often (besides NOTIFY)"
     )
 
     def policy(self) -> Policy:

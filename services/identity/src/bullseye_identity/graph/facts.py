@@ -29,8 +29,11 @@ class Facts:
     prefix: str
     partitions: int
 
+    def partition_of(self, person_id: str) -> int:
+        return partition_of(person_id, self.partitions)
+
     def _subject(self, person_id: str, kind: str) -> str:
-        return subject_for(self.prefix, partition_of(person_id, self.partitions), kind)
+        return subject_for(self.prefix, self.partition_of(person_id), kind)
 
     def resolved(self, person_id: str, event: ev.Event, *, seq: int, headers: Mapping[str, str]) -> LogMessage:
         """The event, attributed to its person; `event` must already be without personal data."""
@@ -39,7 +42,7 @@ class Facts:
             subject=self._subject(person_id, event.WhichOneof("payload") or "unknown"),
             payload=record.SerializeToString(),
             msg_id=f"resolved:{event.event_id}",
-            headers={k: v for k, v in headers.items() if k in TRACE_HEADERS},
+            headers=_trace(headers),
         )
 
     def merged(
@@ -56,24 +59,31 @@ class Facts:
             subject=self._subject(merged, MERGED_KIND),
             payload=rpb.ResolvedRecord(merged=fact).SerializeToString(),
             msg_id=f"merged:{survivor}:{merged}",
-            headers={k: v for k, v in (headers or {}).items() if k in TRACE_HEADERS},
+            headers=_trace(headers),
         )
 
     def split(
         self, person_id: str, new_person_id: str, *, moved: Sequence[idpb.IdentifierRef],
-        moved_event_ids: Sequence[str], reason: str, at: datetime,
+        moved_event_ids: Sequence[str], reason: str, at: datetime, partition: int,
+        headers: Mapping[str, str] | None = None,
     ) -> LogMessage:  # fmt: skip
-        """In the split person's partition, after all of its earlier records."""
+        """The copy for `partition`, listing the moved events whose records are there (graph/split.py)."""
         fact = rpb.PersonSplit(
             person_id=person_id, new_person_id=new_person_id, moved_identifiers=moved,
             moved_event_ids=moved_event_ids, reason=reason,
         )  # fmt: skip
         fact.occurred_at.FromDatetime(at)
         return LogMessage(
-            subject=self._subject(person_id, SPLIT_KIND),
+            subject=subject_for(self.prefix, partition, SPLIT_KIND),
             payload=rpb.ResolvedRecord(split=fact).SerializeToString(),
-            msg_id=f"split:{new_person_id}",
+            msg_id=f"split:{new_person_id}:{partition}",
+            headers=_trace(headers),
         )
+
+
+def _trace(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The trace context of the record that caused a fact: the fact continues its trace."""
+    return {k: v for k, v in (headers or {}).items() if k in TRACE_HEADERS}
 
 
 def without_personal(event: ev.Event) -> None:

@@ -52,13 +52,21 @@ async def merge(conn: Connection, fact: resolved_pb2.PersonsMerged) -> set[str]:
 
 
 async def split(conn: Connection, fact: resolved_pb2.PersonSplit) -> set[str]:
-    """Move the listed events to the new person; returns the persons whose profile changed."""
+    """Move the listed events to the new person, whoever holds them now; returns the persons
+    whose profile changed.
+
+    Whoever: identity publishes a split in the partition of each event it moves, after the
+    event (resolved.proto), but a merge that folded the event's person into the split person
+    may sit in another partition and, in a replay that reads partitions side by side, come
+    later. Every fact that moves an event is in the event's partition, in identity's order,
+    so the last one applied here is the last one identity applied.
+    """
     ids = await canonical(conn, [fact.person_id, fact.new_person_id])
     source, target = ids[fact.person_id], ids[fact.new_person_id]
-    await conn.execute(
-        "UPDATE journal SET person_id = $1 WHERE person_id = $2 AND event_id = ANY($3::text[])",
+    rows = await conn.fetch(
+        "UPDATE journal j SET person_id = $1 FROM journal old "
+        "WHERE j.event_id = old.event_id AND j.event_id = ANY($2::text[]) RETURNING old.person_id",
         target,
-        source,
         list(fact.moved_event_ids),
     )
-    return {source, target}
+    return {source, target, *(r["person_id"] for r in rows)}
