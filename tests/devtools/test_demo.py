@@ -33,6 +33,7 @@ def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_
     assert done.returncode == 0, done.stderr[-3000:]
     markdown = (reports / "demo.md").read_text()
     assert "✅ **stream messages = accepted**" in markdown
+    assert "✅ **every catalog item published on CATALOG**" in markdown
     assert "✅ **resent events come back as duplicates**: 100 resent: 100 duplicates" in markdown
     assert "✅ **every accepted event resolved once**" in markdown
     assert "## Identity quality (cross-device journeys with ground truth)" in markdown

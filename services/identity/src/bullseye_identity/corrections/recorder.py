@@ -34,9 +34,11 @@ class NotAppended(ServiceError):
 
 
 class Recorder:
-    """Args:
-    wait: seconds a call without a deadline waits for the outcome.
-    append_timeout: deadline of the append to ingestion (within the call's).
+    """Records correction commands through ingestion and waits for their outcomes.
+
+    Args:
+        wait: seconds a call without a deadline waits for the outcome.
+        append_timeout: deadline of the append to ingestion (within the call's).
     """
 
     def __init__(self, *, log: CorrectionLog, outcomes: Outcomes, wait: float, append_timeout: float) -> None:
