@@ -134,6 +134,9 @@ async def test_bad_changes_are_rejected_with_their_violations_and_the_good_ones_
 ) -> None:
     no_time = upsert(item_id())
     no_time.upsert.ClearField("updated_at")
+    unflagged = upsert(item_id())
+    unflagged.upsert.ClearField("published")
+    unflagged.upsert.ClearField("in_stock")
     changes = [
         upsert(item_id()),
         upsert(item_id(), title=" "),
@@ -142,6 +145,7 @@ async def test_bad_changes_are_rejected_with_their_violations_and_the_good_ones_
         upsert(item_id(), at=h.now() + timedelta(hours=1)),
         upsert(item_id(), tags=["ok", "bad\x00tag"]),
         upsert(item_id(), category_path=[f"level{n}" for n in range(9)]),
+        unflagged,
         cat.CatalogChange(),
         delete(""),
         delete(item_id()),
@@ -149,12 +153,12 @@ async def test_bad_changes_are_rejected_with_their_violations_and_the_good_ones_
     reply = await publish(api, catalog_key, *changes)
 
     statuses = [o.status for o in reply.outcomes]
-    assert statuses == [ACCEPTED, *[REJECTED] * 8, ACCEPTED]
+    assert statuses == [ACCEPTED, *[REJECTED] * 9, ACCEPTED]
     assert [o.index for o in reply.outcomes] == list(range(len(changes)))
-    fields = [sorted(v.field for v in o.violations) for o in reply.outcomes[1:9]]
+    fields = [sorted(v.field for v in o.violations) for o in reply.outcomes[1:10]]
     assert fields == [
         ["upsert.title"], ["upsert.price"], ["upsert.updated_at"], ["upsert.updated_at"], ["upsert.tags[1]"],
-        ["upsert.category_path"], ["change"], ["delete.item_id"],
+        ["upsert.category_path"], ["upsert.in_stock", "upsert.published"], ["change"], ["delete.item_id"],
     ]  # fmt: skip
     assert "future" in reply.outcomes[4].violations[0].description
     assert len(await catalog_since(nc, catalog_mark)) == 2

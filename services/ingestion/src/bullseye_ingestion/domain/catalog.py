@@ -41,6 +41,10 @@ def _upsert(item: cat.CatalogItem, *, now: float, future_tolerance: float) -> Vi
         yield from _text("upsert.brand", item.brand, MAX_LABEL)
     yield from _money("upsert.price", item.price)
     yield from _labels("upsert.tags", item.tags, MAX_TAGS, "tags")
+    if not item.HasField("in_stock"):
+        yield v("upsert.in_stock", "is required (true when it can be bought now, false otherwise)")
+    if not item.HasField("published"):
+        yield v("upsert.published", "is required (true shows it to shoppers, false hides it)")
     yield from _time("upsert.updated_at", item.updated_at, now=now, future_tolerance=future_tolerance)
 
 
