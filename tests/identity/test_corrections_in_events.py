@@ -14,7 +14,7 @@ import pytest
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
-from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
+from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from google.rpc import error_details_pb2
 from nats.aio.client import Client as NATS
@@ -57,10 +57,11 @@ def replica(
 
 @pytest.fixture(scope="module")
 def cut_off(nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path) -> Iterator[ServiceProcess]:
-    """An identity process whose ingestion is not there (nothing listens on its port)."""
+    """An identity process whose ingestion is not there: a socket path of this test's own, which
+    nothing can be listening on (a free TCP port could be taken meanwhile)."""
     yield from identity_process(
         nats_server, postgres, stack_dir, "cut-off", IDENTITY_SCHEMA=f"identity_cut_{uuid.uuid4().hex[:6]}",
-        IDENTITY_INGESTION_ADDRESS=f"127.0.0.1:{free_port()}",
+        IDENTITY_INGESTION_ADDRESS=f"unix:{stack_dir / 'no-ingestion.sock'}",
     )  # fmt: skip
 
 
