@@ -240,7 +240,7 @@ async def test_with_the_resolver_away_a_merge_is_unavailable_and_its_retry_gets_
     mark = await own.last_seq(nc)
     await asyncio.to_thread(own.restart_identity, IDENTITY_RESOLVER="false")
     async with channel(own.identity_address) as to_identity:
-        error = await failure(pb_grpc.IdentityServiceStub(to_identity).Merge(asked, timeout=3))
+        error = await failure(pb_grpc.IdentityServiceStub(to_identity).Merge(asked, timeout=8))  # answers ~0.8 s before
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert reason(error) == "CORRECTION_PENDING" and "recorded in EVENTS" in (error.details() or "")
 
