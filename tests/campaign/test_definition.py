@@ -203,6 +203,7 @@ def test_absence_of_an_event_correlates_on_a_field_both_events_have() -> None:
     assert problems(broken(change)) == {
         "campaign.entry.after_event.correlate_on": "cart_item_added has no field 'category'"
     }
+
     def fixed(c: cpb.Campaign) -> None:
         change(c)
         c.entry.after_event.correlate_on = "product_id"
