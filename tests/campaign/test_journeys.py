@@ -13,6 +13,7 @@ from bullseye_campaign.domain.events import matches
 from bullseye_campaign.domain.journeys import (
     EVERY_WAIT,
     Standing,
+    WaitChange,
     exit_reason,
     is_exit_event,
     on_event,
