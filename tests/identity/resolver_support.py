@@ -103,3 +103,36 @@ def resolver(nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec
         IDENTITY_BATCH_SIZE=str(batch),
     )  # fmt: skip
     return Resolver(env, log_dir / tag)
+
+
+GRAPH_TABLES = {
+    "persons": "person_id, created_seq, created_at, merged_into",
+    "identifiers": "id_type, id_value, person_id, first_seen, last_seen, source",
+    "resolutions": "event_id, person_id, events_seq, primary_type, primary_value",
+    "history": "person_id, kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at",
+    "value_claims": "id_type, id_value, person_id",
+    "blocked_values": "id_type, id_value, persons, cause_event_id",
+}
+
+
+async def graph_of(pg: asyncpg.Connection, schema: str) -> dict[str, list[tuple[object, ...]]]:
+    tables = {}
+    for table, columns in GRAPH_TABLES.items():
+        rows = await pg.fetch(f'SELECT {columns} FROM "{schema}".{table} ORDER BY {columns}')
+        tables[table] = [tuple(r) for r in rows]
+    return tables
+
+
+async def stream_of(nc: NATS, process: Resolver) -> list[tuple[str, str, bytes]]:
+    """(subject without the prefix, message id, payload) of every RESOLVED message, in order."""
+    js, name, prefix = nc.jetstream(), process.env["IDENTITY_STREAM"], process.env["IDENTITY_SUBJECT_PREFIX"]
+    sub = await js.subscribe(f"{prefix}.>", stream=name, ordered_consumer=True)
+    total = int((await js.stream_info(name)).state.messages)
+    found = []
+    try:
+        for _ in range(total):
+            msg = await sub.next_msg(timeout=10)
+            found.append((msg.subject.removeprefix(prefix), (msg.headers or {}).get("Nats-Msg-Id", ""), msg.data))
+    finally:
+        await sub.unsubscribe()
+    return found

@@ -23,6 +23,7 @@ import uvloop
 from bullseye_platform.config import Duration, describe, env, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
+from bullseye_platform.instruments.sampled import Probe, Sampler
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.serving import exit_with_parent, helper_index, serving_helpers
 from bullseye_platform.telemetry import setup_telemetry
@@ -40,6 +41,9 @@ class ServiceConfig:
     database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
     grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
     metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    metrics_interval: Duration = env(
+        "METRICS_INTERVAL", default=Duration(15), help="how often the sampled gauges (lag, backlog, sizes) are taken"
+    )
     schema: str = env("SCHEMA", help="PostgreSQL schema of the service's tables")
     stream: str = env("STREAM", help="JetStream stream the service writes")
     subject_prefix: str = env("SUBJECT_PREFIX", help="subjects are <prefix>.<partition>.<kind>")
@@ -66,6 +70,10 @@ class ServiceConfig:
             port=self.grpc_port, grace=self.shutdown_grace, drain_delay=self.drain_delay,
             reuse_port=self.serve_processes > 1, **overrides,
         )  # fmt: skip
+
+    def sampled(self, *probes: Probe) -> list[Worker]:
+        """The worker that takes `probes` for the metrics endpoint; none when metrics are off."""
+        return [Sampler(probes, interval=self.metrics_interval).run] if self.metrics_port else []
 
     def owned_stream(self, **limits: Any) -> StreamSpec:
         """The stream this service writes, as configured; `limits` adds the service's own."""

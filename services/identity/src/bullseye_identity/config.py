@@ -36,8 +36,8 @@ class IdentityConfig(ServiceConfig):
     resolver: bool = env(
         "RESOLVER",
         default=True,
-        help="run resolution (EVENTS -> graph -> RESOLVED) here; exactly one process per deployment, "
-        "other replicas answer RPCs only",
+        help="be a candidate for resolution (EVENTS -> graph -> RESOLVED): the candidate holding the "
+        "resolver's lock (a PostgreSQL advisory lock) resolves, the others stand by; false = answer RPCs only",
     )
     consumer: str = env(
         "CONSUMER", default="identity", help="durable consumer name on EVENTS (and the projection's name)"
