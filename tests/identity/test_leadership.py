@@ -14,7 +14,7 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
-from tests.identity.resolver_support import Resolver, graph_of, publish, resolver, stream_of, workload
+from tests.identity.resolver_support import Resolver, graph_of, publish, resolved_by_one, resolver, stream_of, workload
 from tests.platform.waiting import wait_until
 
 
@@ -46,9 +46,7 @@ async def test_a_standby_takes_over_from_a_killed_leader_and_nothing_is_applied_
     tag = uuid.uuid4().hex[:6]
     events = workload(tag)
     last = await publish(nc, events_stream, events)
-    calm = resolver(nats_server, postgres, events_stream, f"calm{tag}", tmp_path, batch=256)
-    calm.start()
-    await wait_until(lambda: calm.done(pg, last), within=120)
+    calm = await resolved_by_one(nats_server, postgres, events_stream, f"calm{tag}", tmp_path, pg, last)
     assert calm.proc is not None
     calm.proc.stop()
 

@@ -51,6 +51,12 @@ class ServiceConfig:
     durability: Durability = env(
         "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
     )
+    stream_max_bytes: int = env(
+        "STREAM_MAX_BYTES",
+        default=0,
+        help="bytes the written stream may hold (0 = no limit of its own); past it JetStream discards the OLDEST "
+        "messages, so size it with room and alert well before (stream_bytes / stream_limit_bytes)",
+    )
     duplicate_window: Duration = env(
         "DUPLICATE_WINDOW", default=Duration(600), help="repeats of a message id inside it are stored once"
     )
@@ -82,6 +88,7 @@ class ServiceConfig:
             subject_prefix=self.subject_prefix,
             replicas=self.durability.replicas,
             duplicate_window=self.duplicate_window,
+            max_bytes=self.stream_max_bytes or -1,
             **limits,
         )
 
