@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import asyncpg
 import uvloop
 
-from bullseye_platform.config import Duration, describe, env, load_or_exit
+from bullseye_platform.config import Duration, describe, env, json_schema, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
 from bullseye_platform.instruments.sampled import Probe, Sampler
@@ -38,7 +39,9 @@ class ServiceConfig:
     the stream it owns. A service's config extends it (overriding defaults by redeclaring)."""
 
     nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
-    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+    database_url: str = env(
+        "!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user:password@host:5432/bullseye", secret=True
+    )
     grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
     metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
     metrics_interval: Duration = env(
@@ -119,7 +122,11 @@ def run_service(
     program = f"bullseye-{name}"
     parser = argparse.ArgumentParser(prog=program, description=f"Bullseye {name} service")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "config"])
+    parser.add_argument("--json", action="store_true", help="config: the variables as JSON Schema properties")
     args = parser.parse_args(argv)
+    if args.command == "config" and args.json:
+        print(json.dumps(json_schema(config_type, prefix=prefix), indent=1))
+        return 0
     if args.command == "config":
         for variable, default, text in describe(config_type, prefix=prefix):
             print(f"{variable:34} {default:22} {text}")
