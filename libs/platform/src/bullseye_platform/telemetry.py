@@ -125,19 +125,21 @@ MAX_LINKS = 128  # the SDK's default span link limit: more would be dropped anyw
 
 
 @contextmanager
-def batch_span(name: str, carriers: Sequence[Mapping[str, str]]) -> Iterator[trace.Span]:
+def batch_span(
+    name: str, carriers: Sequence[Mapping[str, str]], *, tracer: trace.Tracer | None = None
+) -> Iterator[trace.Span]:
     """A consumer span for a batch of messages, in the trace of the first one that carries one.
 
     A batch can carry many traces (one per client request, say) and a span has one parent:
     the span continues the first message's trace and links to the others' contexts, so each
     request's trace still leads to the batch that processed it (OpenTelemetry's messaging
     conventions for batch receives). Links are added only to a span that records: without
-    an exporter nobody reads them, and each costs a header parse.
+    an exporter nobody reads them, and each costs a header parse. `tracer`: the process's
+    (from its provider) unless given.
     """
     traced = list(dict.fromkeys(c["traceparent"] for c in carriers if "traceparent" in c))
     first = next((c for c in carriers if "traceparent" in c), None)
-    tracer = trace.get_tracer("bullseye")
-    with tracer.start_as_current_span(
+    with (tracer or trace.get_tracer("bullseye")).start_as_current_span(
         name, context=extract_context(first), kind=trace.SpanKind.CONSUMER,
         attributes={"messaging.batch.message_count": len(carriers)},
     ) as span:  # fmt: skip
