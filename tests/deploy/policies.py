@@ -17,8 +17,10 @@ ALLOWED_VOLUMES = {"emptyDir", "secret", "configMap", "projected", "downwardAPI"
 
 
 def pod_of(workload: Manifest) -> Manifest:
-    spec: Manifest = workload["spec"]["template"]["spec"]
-    return spec
+    """The pod spec of a Deployment, StatefulSet, Job or CronJob."""
+    spec = workload["spec"]["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else workload["spec"]
+    pod: Manifest = spec["template"]["spec"]
+    return pod
 
 
 def restricted(pod: Manifest) -> list[str]:

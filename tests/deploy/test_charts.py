@@ -182,6 +182,23 @@ def test_identity_runs_resolver_candidates_that_never_serve_and_serving_replicas
     assert service["spec"]["selector"]["bullseye.dev/serves"] == "true"
 
 
+def test_scheduled_batch_work_runs_as_a_hardened_cronjob_with_the_services_environment(charts: Path) -> None:
+    resources = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+    job = {"schedule": "0 3 * * *", "args": ["rebuild-something"], "resources": resources}
+    rendered = render(charts, "profile", {"cronJobs": {"nightly": job}})
+    [cron] = rendered.of_kind("CronJob")
+    kubernetes_validate.validate(cron, KUBERNETES, strict=True)
+    pod = pod_of(cron)
+    assert restricted(pod) == [] and container_rules(pod["containers"][0]) == []
+    assert pod["containers"][0]["args"] == ["rebuild-something"] and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert "DATABASE_URL" in {e["name"] for e in pod["containers"][0]["env"]}
+    [policy] = rendered.of_kind("NetworkPolicy")
+    assert selects(
+        policy["spec"]["podSelector"]["matchLabels"],
+        cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
+    )
+
+
 def test_the_umbrella_installs_each_service_only_when_enabled(charts: Path) -> None:
     without = render(charts, "bullseye", {"profile": {"enabled": False}})
     assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion"}

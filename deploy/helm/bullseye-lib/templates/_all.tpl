@@ -17,6 +17,7 @@
 ---
 {{ include "bullseye-lib.migration" . }}
 {{- end }}
+{{- include "bullseye-lib.cronjobs" . }}
 {{- if .Values.monitoring.serviceMonitor.enabled }}
 ---
 {{ include "bullseye-lib.servicemonitor" . }}

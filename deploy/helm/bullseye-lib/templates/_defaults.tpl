@@ -13,6 +13,7 @@ imagePullSecrets: []
 config: {}
 secretEnv: {}
 secretFiles: []
+cronJobs: {}
 serviceAccount:
   create: true
   name: ""

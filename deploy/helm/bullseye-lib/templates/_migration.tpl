@@ -3,8 +3,8 @@ The schema migration, before the release's pods start or change: `python -m <mod
 as a pre-install/pre-upgrade hook. Services also migrate at start-up (under an advisory
 lock, forward-only), so the Job is what makes an upgrade stop *before* new pods roll out
 when a migration fails. It runs before the release's ConfigMap and ServiceAccount exist,
-so it carries its environment inline and runs under the namespace's default account
-(without its token).
+so it carries its environment inline (`_jobs.tpl`) and runs under the namespace's default
+account (without its token).
 */}}
 
 {{- define "bullseye-lib.migration" -}}
@@ -26,37 +26,6 @@ spec:
   activeDeadlineSeconds: {{ .Values.migration.activeDeadlineSeconds }}
   ttlSecondsAfterFinished: 3600
   template:
-    metadata:
-      labels:
-        {{- include "bullseye-lib.labels" . | nindent 8 }}
-        app.kubernetes.io/component: migrate
-    spec:
-      restartPolicy: Never
-      automountServiceAccountToken: false
-      securityContext:
-        {{- include "bullseye-lib.podSecurityContext" . | nindent 8 }}
-      {{- with .Values.imagePullSecrets }}
-      imagePullSecrets:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
-      containers:
-        - name: migrate
-          image: {{ include "bullseye-lib.image" . }}
-          imagePullPolicy: {{ .Values.image.pullPolicy }}
-          args: ["migrate"]
-          env:
-            {{- range $name, $value := (include "bullseye-lib.configData" . | fromYaml) }}
-            - name: {{ $name }}
-              value: {{ $value | quote }}
-            {{- end }}
-            {{- include "bullseye-lib.env" (dict "root" . "component" dict) | nindent 12 }}
-          resources:
-            {{- toYaml .Values.migration.resources | nindent 12 }}
-          securityContext:
-            {{- include "bullseye-lib.containerSecurityContext" . | nindent 12 }}
-          volumeMounts:
-            {{- include "bullseye-lib.volumeMounts" . | nindent 12 }}
-      volumes:
-        {{- include "bullseye-lib.volumes" . | nindent 8 }}
+    {{- include "bullseye-lib.jobPod" (dict "root" . "name" "migrate" "args" (list "migrate") "resources" .Values.migration.resources "env" dict) | nindent 4 }}
 {{- end }}
 {{- end -}}
