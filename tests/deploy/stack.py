@@ -17,7 +17,7 @@ from bullseye_devtools.stack.services import ServiceProcess
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otlp_grpc
 
-from tests.conftest import TEST_SECRETS
+from tests.conftest import service_env
 
 PARTITIONS = "4"
 STREAM_LIMIT = str(1 << 30)  # every stream gets a byte limit: the storage alert needs one
@@ -82,11 +82,10 @@ def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiv
     """The processes, configured but not started (ingestion needs identity's address first)."""
     tag = uuid.uuid4().hex[:6]
     stack = Stack(tag, log_dir)
-    shared = {
-        "NATS_URL": nats_server.url, "DATABASE_URL": postgres.dsn, **TEST_SECRETS,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}", "OTEL_EXPORTER_OTLP_INSECURE": "true",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-    }  # fmt: skip
+    shared = service_env(  # what every test's services get (credentials included), plus the exporter
+        nats_server, postgres, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+        OTEL_EXPORTER_OTLP_INSECURE="true", OTEL_BSP_SCHEDULE_DELAY="100",
+    )  # fmt: skip
     names = {
         "identity": {
             "IDENTITY_EVENTS_STREAM": stack.events, "IDENTITY_EVENTS_SUBJECT_PREFIX": f"events{tag}",
