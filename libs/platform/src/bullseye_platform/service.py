@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -20,9 +21,10 @@ from typing import Any, TypeVar
 import asyncpg
 import uvloop
 
-from bullseye_platform.config import Duration, describe, env, load_or_exit
+from bullseye_platform.config import Duration, describe, env, json_schema, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
+from bullseye_platform.instruments.sampled import Probe, Sampler
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.serving import exit_with_parent, helper_index, serving_helpers
 from bullseye_platform.telemetry import setup_telemetry
@@ -37,15 +39,26 @@ class ServiceConfig:
     the stream it owns. A service's config extends it (overriding defaults by redeclaring)."""
 
     nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
-    database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
+    database_url: str = env(
+        "!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user:password@host:5432/bullseye", secret=True
+    )
     grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
     metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    metrics_interval: Duration = env(
+        "METRICS_INTERVAL", default=Duration(15), help="how often the sampled gauges (lag, backlog, sizes) are taken"
+    )
     schema: str = env("SCHEMA", help="PostgreSQL schema of the service's tables")
     stream: str = env("STREAM", help="JetStream stream the service writes")
     subject_prefix: str = env("SUBJECT_PREFIX", help="subjects are <prefix>.<partition>.<kind>")
     partitions: int = env("PARTITIONS", default=16, help="partitions of the stream written (fixed once data exists)")
     durability: Durability = env(
         "!BULLSEYE_DURABILITY", default=Durability.STRICT, help="strict (1 replica, fsync) or replicated (3 replicas)"
+    )
+    stream_max_bytes: int = env(
+        "STREAM_MAX_BYTES",
+        default=0,
+        help="bytes the written stream may hold (0 = no limit of its own); past it JetStream discards the OLDEST "
+        "messages, so size it with room and alert well before (stream_bytes / stream_limit_bytes)",
     )
     duplicate_window: Duration = env(
         "DUPLICATE_WINDOW", default=Duration(600), help="repeats of a message id inside it are stored once"
@@ -67,6 +80,10 @@ class ServiceConfig:
             reuse_port=self.serve_processes > 1, **overrides,
         )  # fmt: skip
 
+    def sampled(self, *probes: Probe) -> list[Worker]:
+        """The worker that takes `probes` for the metrics endpoint; none when metrics are off."""
+        return [Sampler(probes, interval=self.metrics_interval).run] if self.metrics_port else []
+
     def owned_stream(self, **limits: Any) -> StreamSpec:
         """The stream this service writes, as configured; `limits` adds the service's own."""
         return StreamSpec(
@@ -74,6 +91,7 @@ class ServiceConfig:
             subject_prefix=self.subject_prefix,
             replicas=self.durability.replicas,
             duplicate_window=self.duplicate_window,
+            max_bytes=self.stream_max_bytes or -1,
             **limits,
         )
 
@@ -104,7 +122,11 @@ def run_service(
     program = f"bullseye-{name}"
     parser = argparse.ArgumentParser(prog=program, description=f"Bullseye {name} service")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "config"])
+    parser.add_argument("--json", action="store_true", help="config: the variables as JSON Schema properties")
     args = parser.parse_args(argv)
+    if args.command == "config" and args.json:
+        print(json.dumps(json_schema(config_type, prefix=prefix), indent=1))
+        return 0
     if args.command == "config":
         for variable, default, text in describe(config_type, prefix=prefix):
             print(f"{variable:34} {default:22} {text}")

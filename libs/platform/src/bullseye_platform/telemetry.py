@@ -24,6 +24,8 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, NoOpTracer, NoOpTracerProvider, SpanContext, TraceFlags
 from opentelemetry.util.types import Attributes
 
+# The W3C trace context headers (and baggage) that travel from a message to what it causes.
+TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 # What the SDK's default sampler (parent-based, always on) flags a new trace with.
 _NEW_TRACE_FLAGS = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 
@@ -119,11 +121,45 @@ def extract_context(headers: Mapping[str, str] | None) -> Context:
     return propagate.extract(dict(headers or {}))
 
 
+MAX_LINKS = 128  # the SDK's default span link limit: more would be dropped anyway
+
+
 @contextmanager
-def continued_span(name: str, headers: Mapping[str, str] | None, **attributes: str) -> Iterator[trace.Span]:
-    """A consumer span that continues the producer's trace."""
-    tracer = trace.get_tracer("bullseye")
-    with tracer.start_as_current_span(
-        name, context=extract_context(headers), kind=trace.SpanKind.CONSUMER, attributes=attributes
-    ) as span:
+def batch_span(
+    name: str, carriers: Sequence[Mapping[str, str]], *, tracer: trace.Tracer | None = None
+) -> Iterator[trace.Span]:
+    """A consumer span for a batch of messages, in the trace of the first one that carries one.
+
+    A batch can carry many traces (one per client request, say) and a span has one parent:
+    the span continues the first message's trace and links to the others' contexts, so each
+    request's trace still leads to the batch that processed it (OpenTelemetry's messaging
+    conventions for batch receives). Links are added only to a span that records: without
+    an exporter nobody reads them, and each costs a header parse. `tracer`: the process's
+    (from its provider) unless given.
+    """
+    traced = list(dict.fromkeys(c["traceparent"] for c in carriers if "traceparent" in c))
+    first = next((c for c in carriers if "traceparent" in c), None)
+    with (tracer or trace.get_tracer("bullseye")).start_as_current_span(
+        name, context=extract_context(first), kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.batch.message_count": len(carriers)},
+    ) as span:  # fmt: skip
+        if span.is_recording():
+            for parent in traced[1 : MAX_LINKS + 1]:
+                span.add_link(trace.get_current_span(extract_context({"traceparent": parent})).get_span_context())
         yield span
+
+
+def carried_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The trace headers a message caused by a message with `headers` carries.
+
+    The current span's context when it belongs to that message's trace (it then descends
+    from the message: the batch span above, continuing it): the next consumer's span is
+    the child of the one that produced its message. Otherwise the message's own context,
+    so that its trace goes on even though the batch span sits in another one (and links to it).
+    """
+    current = trace.get_current_span().get_span_context()
+    # traceparent is "00-<32 hex trace id>-<16 hex span id>-<flags>": compared as text, as
+    # this runs once per message and a full parse costs several microseconds.
+    if current.is_valid and headers.get("traceparent", "")[3:35] == format(current.trace_id, "032x"):
+        return inject_headers({})
+    return {k: v for k, v in headers.items() if k in TRACE_HEADERS}

@@ -9,6 +9,7 @@ import grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.instruments.log import stream_storage
 from bullseye_platform.sealing import DataKeyCache
 from bullseye_platform.service import Running
 
@@ -77,7 +78,7 @@ async def build(config: IngestionConfig) -> AsyncIterator[Running]:
         SERVICE_NAME,
     )
     try:
-        yield Running(server)
+        yield Running(server, config.sampled(stream_storage(js, config.stream)))
     finally:
         await writer.close()
         await identity.close(grace=None)

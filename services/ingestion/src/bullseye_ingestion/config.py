@@ -31,7 +31,10 @@ class IngestionConfig(ServiceConfig):
         "IDENTITY_ADDRESS", default="127.0.0.1:50052", help="identity's gRPC host:port (issues the data keys)"
     )
     identity_token: str = env(
-        "IDENTITY_TOKEN", default="", help="sent as x-service-token to IssueDataKeys (identity's KEY_CLIENT_TOKEN)"
+        "IDENTITY_TOKEN",
+        default="",
+        help="sent as x-service-token to IssueDataKeys (identity's KEY_CLIENT_TOKEN)",
+        secret=True,
     )
     identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of IssueDataKeys")
     data_key_cache_ttl: Duration = env(
