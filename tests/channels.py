@@ -10,6 +10,7 @@ credentials given with a call always win over the channel's).
 from __future__ import annotations
 
 import grpc
+from bullseye_platform.auth import TokenMinter
 from bullseye_platform.grpc import client
 from bullseye_platform.grpc.tls import ClientTls
 
@@ -17,11 +18,18 @@ from tests import credentials
 from tests.credentials import OPERATOR
 
 
-def channel(address: str, *, caller: str | None = OPERATOR, tls: ClientTls | None = None) -> grpc.aio.Channel:
+def channel(
+    address: str,
+    *,
+    caller: str | TokenMinter | None = OPERATOR,
+    tls: ClientTls | None = None,
+    own_connection: bool = False,
+) -> grpc.aio.Channel:
     """An asyncio channel to a service under test, through the platform's client factory (no
-    default deadline: a test sets its own where it matters)."""
-    minter = credentials.minter(caller) if caller else None
-    return client.channel(address, credentials=minter, tls=tls, deadline=None)
+    default deadline: a test sets its own where it matters). `caller` is a principal of the
+    session, the tokens of another stack's principal, or None."""
+    minter = credentials.minter(caller) if isinstance(caller, str) else caller
+    return client.channel(address, credentials=minter, tls=tls, deadline=None, own_connection=own_connection)
 
 
 def sync_channel(address: str, *, caller: str | None = OPERATOR) -> grpc.Channel:

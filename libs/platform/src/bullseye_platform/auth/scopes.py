@@ -15,9 +15,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 OPEN_SERVICES = frozenset(
     {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
 )
-_SAFE_TO_RETRY = frozenset(
-    {descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT}
-)
+_SAFE_TO_RETRY = frozenset({descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT})
 
 
 def path_of(method: MethodDescriptor) -> str:

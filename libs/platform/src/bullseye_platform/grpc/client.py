@@ -40,6 +40,7 @@ def channel(
     max_backoff: float = 1.0,
     keepalive: float = 30.0,
     reconnect_backoff: float = 1.0,
+    own_connection: bool = False,
 ) -> grpc.aio.Channel:
     """An asyncio channel to `address` (host:port); the caller closes it.
 
@@ -56,6 +57,9 @@ def channel(
         reconnect_backoff: at most this many seconds between reconnection attempts: gRPC's
             default grows to 120 s, and a fail-fast call on a channel still backing off fails
             for that long after its peer came back.
+        own_connection: a connection of this channel's own, not one shared with other channels
+            to the same address: a server of several processes (SO_REUSEPORT) serves each
+            connection from one of them, so a caller that means to reach them all opens several.
 
     Raises:
         OSError: a TLS file cannot be read.
@@ -69,11 +73,12 @@ def channel(
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", int(reconnect_backoff * 1000)),
         ("grpc.enable_retries", 1),
+        ("grpc.use_local_subchannel_pool", int(own_connection)),
     ]
     if service is not None:
         policy = retry_policy(max_attempts=max_attempts, initial_backoff=initial_backoff, max_backoff=max_backoff)
         options.append(("grpc.service_config", service_config(service, policy)))
-    interceptors: Any = [OutgoingCalls(credentials, deadline=deadline)]  # grpc-stubs types these loosely
+    interceptors = OutgoingCalls(credentials, deadline=deadline).interceptors()
     if tls is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
     return grpc.aio.secure_channel(address, tls.credentials(), options=options, interceptors=interceptors)
@@ -98,39 +103,59 @@ def service_config(service: ServiceDescriptor, policy: dict[str, Any]) -> str:
     return json.dumps(config)
 
 
-class OutgoingCalls(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
-    grpc.aio.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
-    grpc.aio.StreamStreamClientInterceptor,  # type: ignore[type-arg]
-):
-    """Adds the token, the trace context and the default deadline to every call of a channel."""
+class OutgoingCalls:
+    """What every call of a channel gets: the token, the trace context and the default deadline."""
 
     def __init__(self, credentials: TokenMinter | None, *, deadline: float | None) -> None:
         self._credentials, self._deadline = credentials, deadline
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def interceptors(self) -> list[Any]:
+        """One interceptor per call shape: grpc.aio files each interceptor under one shape only."""
+        return [_UnaryUnary(self), _UnaryStream(self), _StreamUnary(self), _StreamStream(self)]
+
+    def details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if self._credentials is not None and not any(key in _CREDENTIAL_HEADERS for key, _ in metadata):
             for key, value in self._credentials.metadata():
                 metadata.add(key, value)
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)  # the current span's traceparent (nothing without a valid span)
-        for key, value in carrier.items():
-            metadata.add(key, value)
+        if "traceparent" not in metadata:  # a caller that sent its own trace context keeps it
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)  # the current span's traceparent (nothing without a valid span)
+            for key, value in carrier.items():
+                metadata.add(key, value)
         timeout = self._deadline if details.timeout is None else details.timeout
         return grpc.aio.ClientCallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, outgoing: OutgoingCalls) -> None:
+        self._outgoing = outgoing
+
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(self._outgoing.details(client_call_details), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, outgoing: OutgoingCalls) -> None:
+        self._outgoing = outgoing
 
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(self._outgoing.details(client_call_details), request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, outgoing: OutgoingCalls) -> None:
+        self._outgoing = outgoing
 
     async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await continuation(self._outgoing.details(client_call_details), request_iterator)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, outgoing: OutgoingCalls) -> None:
+        self._outgoing = outgoing
 
     async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await continuation(self._outgoing.details(client_call_details), request_iterator)

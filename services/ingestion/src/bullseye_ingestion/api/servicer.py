@@ -86,4 +86,3 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
 
 def _summary(outcome: pb.EventOutcome) -> str:
     return "; ".join(f"{v.field or 'event'} {v.description}" for v in outcome.violations)
-

@@ -40,7 +40,8 @@ class IdentityClient:
             if exc.code() in _REFUSED:  # a deployment's keys or grants, not something a retry mends
                 raise FailedPrecondition(
                     f"identity refused profile's credentials ({exc.code().name}): see BULLSEYE_TRUSTED_KEYS and "
-                    "BULLSEYE_GRANTS (profile needs identities:read)", reason="IDENTITY_REFUSED_PROFILE"
+                    "BULLSEYE_GRANTS (profile needs identities:read)",
+                    reason="IDENTITY_REFUSED_PROFILE",
                 ) from exc
             raise Unavailable(f"identity did not resolve the identifier: {exc.code().name}") from exc
         return str(reply.person_id)
