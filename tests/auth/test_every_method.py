@@ -8,22 +8,20 @@ say about its input never shows here.
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import bullseye
 import grpc
 import pytest
+from bullseye_devtools.scopes import services
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.auth import Grants, SigningKey, TokenMinter
 from bullseye_platform.auth.scopes import scope_of
-from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor
 from nats.aio.client import Client as NATS
 
 from tests import channels
@@ -34,16 +32,7 @@ from tests.profile.support import start_profile, stop_profile
 SERVICES = ("ingestion", "identity", "profile")  # the session's principals that are services
 
 
-def described_services() -> list[ServiceDescriptor]:
-    """Every service of every generated module under `bullseye`."""
-    found: list[ServiceDescriptor] = []
-    for module in pkgutil.walk_packages(bullseye.__path__, "bullseye."):
-        if module.name.endswith("_pb2"):
-            found += importlib.import_module(module.name).DESCRIPTOR.services_by_name.values()
-    return sorted(found, key=lambda service: service.full_name)
-
-
-METHODS = [method for service in described_services() for method in service.methods]
+METHODS = [method for service in services() for method in service.methods]
 IDS = [method.full_name for method in METHODS]
 
 
@@ -72,7 +61,7 @@ async def addresses(
 
 
 def test_every_service_of_the_protos_is_served_in_this_test(addresses: dict[str, str]) -> None:
-    assert {service.full_name for service in described_services()} == set(addresses)
+    assert {service.full_name for service in services()} == set(addresses)
 
 
 def test_every_method_declares_a_scope() -> None:
