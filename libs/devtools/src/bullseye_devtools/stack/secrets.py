@@ -17,6 +17,11 @@ from bullseye_platform.auth import SigningKey
 from bullseye_platform.auth.operator import DEFAULT_NAME as OPERATOR
 from bullseye_platform.auth.operator import KEY_VARIABLE as OPERATOR_KEY
 
+__all__ = [
+    "AUTH_NAMES", "NAMES", "OPERATOR_KEY", "SEALING_NAMES", "SERVICES", "SIGNING_NAMES", "TRUSTED_KEYS",
+    "for_service", "generate", "generate_auth", "kept_or_new",
+]  # fmt: skip
+
 SERVICES = ("ingestion", "identity", "profile")  # the principals that run in the stack
 TRUSTED_KEYS = "BULLSEYE_TRUSTED_KEYS"
 SEALING_NAMES = ("BULLSEYE_MASTER_KEY", "BULLSEYE_HASH_KEY")

@@ -3,7 +3,8 @@
 A caller mints a token with its own private key (`iss` = its principal name, `aud` =
 `bullseye`, a few minutes of life) and re-mints it before it expires; a server verifies it
 with the issuer's public key and grants it the issuer's scopes. A verified token is kept
-until it expires, so a call pays a dictionary look-up, not a signature check (~60 µs).
+until it expires, so a call pays a dictionary look-up (~2 µs), not a signature check (~0.5 ms on a
+shared 2-core machine; `make bench BENCH=platform.auth`).
 """
 
 from __future__ import annotations
