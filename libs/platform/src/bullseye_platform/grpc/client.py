@@ -129,33 +129,27 @@ class OutgoingCalls:
         )
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+class _Shape:
+    """An interceptor of one call shape: the shapes differ only in the name gRPC calls."""
+
     def __init__(self, outgoing: OutgoingCalls) -> None:
         self._outgoing = outgoing
 
-    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    async def _intercept(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         return await continuation(self._outgoing.details(client_call_details), request)
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, outgoing: OutgoingCalls) -> None:
-        self._outgoing = outgoing
-
-    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._outgoing.details(client_call_details), request)
+class _UnaryUnary(_Shape, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    intercept_unary_unary = _Shape._intercept
 
 
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, outgoing: OutgoingCalls) -> None:
-        self._outgoing = outgoing
-
-    async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await continuation(self._outgoing.details(client_call_details), request_iterator)
+class _UnaryStream(_Shape, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+    intercept_unary_stream = _Shape._intercept
 
 
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, outgoing: OutgoingCalls) -> None:
-        self._outgoing = outgoing
+class _StreamUnary(_Shape, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    intercept_stream_unary = _Shape._intercept  # type: ignore[assignment]  # its request is an iterator
 
-    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await continuation(self._outgoing.details(client_call_details), request_iterator)
+
+class _StreamStream(_Shape, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+    intercept_stream_stream = _Shape._intercept  # type: ignore[assignment]  # its request is an iterator
