@@ -62,4 +62,7 @@ class Grants:
         return self.by_name.get(name, frozenset())
 
     def __repr__(self) -> str:
-        return f"Grants({dict(self.by_name)!r})"
+        """As `config` lists it: the defaults by name, else the grants in BULLSEYE_GRANTS's form."""
+        if self.by_name is DEFAULTS:
+            return "defaults (bullseye_platform.auth.grants)"
+        return ";".join(f"{name}={','.join(sorted(scopes))}" for name, scopes in sorted(self.by_name.items()))
