@@ -18,6 +18,8 @@ from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
 
+from tests import credentials
+
 
 @pytest.fixture(scope="session")
 def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -60,6 +62,8 @@ TEST_SECRETS = {
 
 
 def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str) -> dict[str, str]:
+    """What every service process of the session gets: where NATS and PostgreSQL are, the
+    secrets, and the session's keys (tests/credentials.py)."""
     return {
         "NATS_URL": nats_server.url,
         "DATABASE_URL": postgres.dsn,
@@ -67,6 +71,7 @@ def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str)
         "IDENTITY_EVENTS_PARTITIONS": "4",
         "IDENTITY_PARTITIONS": "4",
         **TEST_SECRETS,
+        **credentials.service_keys(),
         **extra,
     }
 

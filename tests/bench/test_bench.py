@@ -19,6 +19,10 @@ from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
 EXPECTED = {
+    "platform.auth.admit_us",
+    "platform.auth.verify_us",
+    "platform.auth.open_call",
+    "platform.auth.guarded_call",
     "nats.publish_async",
     "nats.publish_async.strict",
     "nats.atomic_batch.latency_p50",

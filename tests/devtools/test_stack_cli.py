@@ -22,6 +22,9 @@ from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.stack.nats import store_dir
 from bullseye_devtools.stack.staging import memory_folder
 from bullseye_devtools.traffic import generate, send
+from bullseye_platform.auth.operator import operator_credentials
+
+from tests import channels
 
 
 def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
@@ -46,7 +49,7 @@ async def person_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> s
     """Identity's person for `email` (a lookup by keyed hash), once it has resolved the event."""
     ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
     deadline = time.monotonic() + wait
-    async with grpc.aio.insecure_channel(env["IDENTITY_ADDRESS"]) as channel:
+    async with channels.channel(env["IDENTITY_ADDRESS"], caller=operator_credentials(env)) as channel:
         while True:
             try:
                 reply = await IdentityServiceStub(channel).Resolve(idpb.ResolveRequest(identifiers=[ref]), timeout=5)
@@ -61,7 +64,7 @@ async def profile_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> 
     """Profile's answer for `email`: it asks identity (PROFILE_IDENTITY_ADDRESS) who that is."""
     ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
     deadline = time.monotonic() + wait
-    async with grpc.aio.insecure_channel(env["PROFILE_ADDRESS"]) as channel:
+    async with channels.channel(env["PROFILE_ADDRESS"], caller=operator_credentials(env)) as channel:
         while True:
             try:
                 reply = await ProfileServiceStub(channel).GetProfile(ppb.GetProfileRequest(identifier=ref), timeout=5)

@@ -8,12 +8,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye_devtools.stack import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
+from tests import channels
 from tests.conftest import create_key
 from tests.ingestion import helpers as h
 
@@ -40,7 +40,7 @@ async def test_event_outcomes_and_rpc_calls_are_exposed_for_prometheus(metered, 
     key = create_key(ingestion_env, "--source", "metrics-test")
     good, bad = h.event(), h.event()
     bad.ClearField("occurred_at")
-    async with grpc.aio.insecure_channel(service.address) as channel:
+    async with channels.channel(service.address, caller=None) as channel:
         api = h.stub(channel)
         await h.batch(api, key, [good, bad, good])
         await h.failure(api.TrackBatch(pb.TrackBatchRequest(events=[good])))  # no key

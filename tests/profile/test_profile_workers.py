@@ -21,12 +21,13 @@ from bullseye_platform.config import ConfigError, load
 from bullseye_profile.config import PREFIX, ProfileConfig
 from nats.aio.client import Client as NATS
 
+from tests import credentials
 from tests.platform.waiting import wait_until
 from tests.profile.support import ProfileUnderTest, rebuild, start_profile, stop_profile
 from tests.profile.test_profile_rebuild import Workload, new_workload, run_to_end, snapshot
 
 FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
-REQUIRED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@h/db"}  # never connected to
+REQUIRED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@h/db", **credentials.service_keys()}
 
 
 @pytest.fixture(scope="module")

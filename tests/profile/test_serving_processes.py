@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import psutil
 import pytest
 from bullseye.profile.v1 import profile_pb2 as pb
@@ -16,6 +15,7 @@ from bullseye.profile.v1 import profile_pb2_grpc as pb_grpc
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.platform.waiting import wait_until
 from tests.profile.support import ProfileUnderTest, ago, order, profile_running
 
@@ -48,18 +48,17 @@ async def test_a_helper_serves_the_same_port_and_stops_with_the_first(two: Profi
     port = int(two.service.address.rsplit(":", 1)[1])
     await wait_until(lambda: asyncio.to_thread(sockets, helpers[0], port, psutil.CONN_LISTEN))  # still building
 
-    channels = [grpc.aio.insecure_channel(two.service.address, options=[("grpc.use_local_subchannel_pool", 1)])
-                for _ in range(CONNECTIONS)]  # fmt: skip
+    opened = [channels.channel(two.service.address, own_connection=True) for _ in range(CONNECTIONS)]
     try:
         request = pb.GetProfileRequest(person_id="s-1")
-        replies = await asyncio.gather(*(pb_grpc.ProfileServiceStub(c).GetProfile(request) for c in channels))
+        replies = await asyncio.gather(*(pb_grpc.ProfileServiceStub(c).GetProfile(request) for c in opened))
         assert all(r.profile.value.orders == 1 for r in replies)
         assert sockets(first, port, psutil.CONN_ESTABLISHED) + sockets(helpers[0], port, psutil.CONN_ESTABLISHED) == (
             CONNECTIONS
         )
         assert sockets(helpers[0], port, psutil.CONN_ESTABLISHED) > 0
     finally:
-        await asyncio.gather(*(c.close() for c in channels))
+        await asyncio.gather(*(c.close() for c in opened))
 
     assert await asyncio.to_thread(two.service.stop) == 0
     assert not helpers[0].is_running() or helpers[0].status() == psutil.STATUS_ZOMBIE

@@ -42,7 +42,7 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("expected one of true/false/1/0/yes/no/on/off")
 
 
-def _parse_duration(raw: str) -> float:
+def parse_duration(raw: str) -> float:
     """Seconds from '250ms', '10s', '5m', '2h', '7d' or a bare number of seconds."""
     units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
     text = raw.strip().lower()
@@ -61,7 +61,7 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
     int: int,
     float: float,
     bool: _parse_bool,
-    Duration: lambda raw: Duration(_parse_duration(raw)),
+    Duration: lambda raw: Duration(parse_duration(raw)),
 }
 
 
@@ -75,7 +75,14 @@ def _parser_for(annotation: Any) -> Callable[[str], Any]:
         return lambda raw: tuple(item(part.strip()) for part in raw.split(",") if part.strip())
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return lambda raw: annotation(raw.strip().lower())
+    if isinstance(annotation, type) and hasattr(annotation, "from_env"):  # a type that parses itself (keys)
+        return annotation.from_env  # type: ignore[no-any-return]
     return _PARSERS[annotation]
+
+
+def _shown(annotation: Any, raw: str) -> str:
+    """How a bad value is quoted in the error: never, for a secret (a type with `secret = True`)."""
+    return "(value not shown: a secret)" if getattr(annotation, "secret", False) else repr(raw)
 
 
 def variable_name(prefix: str, field: dataclasses.Field[Any]) -> str:
@@ -103,7 +110,8 @@ def load(cls: type[T], *, prefix: str, environ: Mapping[str, str] | None = None)
         try:
             values[field.name] = _parser_for(hints[field.name])(raw)
         except (ValueError, KeyError) as exc:
-            problems.append(f"{var}={raw!r} is not a valid {hints[field.name]}: {exc}")
+            kind = hints[field.name]
+            problems.append(f"{var}={_shown(kind, raw)} is not a valid {getattr(kind, '__name__', kind)}: {exc}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return cls(**values)
@@ -138,6 +146,8 @@ def _schema_for(annotation: Any) -> dict[str, Any]:
         return {"type": "string", "description": "comma-separated"}
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return {"type": "string", "enum": [member.value for member in annotation]}
+    if isinstance(annotation, type) and hasattr(annotation, "from_env"):  # a type that parses itself (keys)
+        return {"type": "string"}
     return dict(_SCHEMAS[annotation])
 
 
@@ -150,7 +160,7 @@ def json_schema(cls: type[Any], *, prefix: str) -> dict[str, dict[str, Any]]:
         schema = _schema_for(hints[field.name])
         default = "" if field.default is _MISSING else f" (default: {field.default!r})"
         schema["description"] = (field.metadata.get("help", "") + default).strip()
-        schema["x-secret"] = bool(field.metadata.get("secret"))
+        schema["x-secret"] = bool(field.metadata.get("secret")) or getattr(hints[field.name], "secret", False)
         schema["x-required"] = field.default is _MISSING
         properties[variable_name(prefix, field)] = schema
     return properties

@@ -16,14 +16,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import asyncpg
 import uvloop
 
-from bullseye_platform.config import Duration, describe, env, json_schema, load_or_exit
+from bullseye_platform.auth import Grants, SigningKey, TokenMinter, TokenVerifier, TrustedKeys
+from bullseye_platform.config import ConfigError, Duration, describe, env, json_schema, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
+from bullseye_platform.grpc.tls import ClientTls, ServerTls
 from bullseye_platform.instruments.sampled import Probe, Sampler
 from bullseye_platform.logging import configure_logging
 from bullseye_platform.serving import exit_with_parent, helper_index, serving_helpers
@@ -35,8 +38,11 @@ GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's 
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceConfig:
-    """What every service reads: where NATS and PostgreSQL are, how it serves and stops, and
-    the stream it owns. A service's config extends it (overriding defaults by redeclaring)."""
+    """What every service reads: where NATS and PostgreSQL are, how it serves and stops, the
+    stream it owns, who it is and whom it trusts (D4), and its TLS files. A service's config
+    extends it (overriding defaults by redeclaring); one that adds a `__post_init__` calls this one's."""
+
+    prefix: ClassVar[str] = "SERVICE"  # of its variables: INGESTION, IDENTITY, PROFILE, ...
 
     nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
     database_url: str = env(
@@ -73,16 +79,83 @@ class ServiceConfig:
         "background workers, the others serve METRICS_PORT+1, +2, ...",
     )
 
+    principal: str = env(
+        "PRINCIPAL", default="", help="the name this service signs its calls as (`iss`); empty = the service's name"
+    )
+    signing_key: SigningKey = env(
+        "SIGNING_KEY", help="base64 of this service's Ed25519 private key (32 bytes; a Kubernetes Secret)", secret=True
+    )
+    trusted_keys: TrustedKeys = env(
+        "!BULLSEYE_TRUSTED_KEYS",
+        help="the public keys of every principal whose tokens are accepted: name=<base64 Ed25519 public key>,...",
+    )
+    grants: Grants = env(
+        "!BULLSEYE_GRANTS",
+        default=Grants(),
+        help="scopes of service and operator principals, e.g. 'profile=identities:read;alice=*'; each principal "
+        "named replaces its defaults (bullseye_platform.auth.grants)",
+    )
+    tls_cert: str = env(
+        "TLS_CERT_FILE", default="", help="PEM certificate chain the gRPC server presents (with TLS_KEY_FILE)"
+    )
+    tls_key: str = env(
+        "TLS_KEY_FILE", default="", help="PEM private key of TLS_CERT_FILE; both set = the server speaks TLS"
+    )
+    tls_client_ca: str = env(
+        "TLS_CLIENT_CA_FILE", default="", help="PEM CA of client certificates: set = mTLS required"
+    )
+    tls_ca: str = env("TLS_CA_FILE", default="", help="PEM CA trusted for outgoing calls: set = they speak TLS")
+    tls_client_cert: str = env("TLS_CLIENT_CERT_FILE", default="", help="PEM certificate presented to mTLS servers")
+    tls_client_key: str = env("TLS_CLIENT_KEY_FILE", default="", help="PEM private key of TLS_CLIENT_CERT_FILE")
+
+    def __post_init__(self) -> None:
+        """A half-configured TLS stops start-up like a malformed variable: ConfigError, naming it."""
+        p = self.prefix
+        pairs = (
+            (self.tls_cert, self.tls_key, "TLS_CERT_FILE", "TLS_KEY_FILE"),
+            (self.tls_client_cert, self.tls_client_key, "TLS_CLIENT_CERT_FILE", "TLS_CLIENT_KEY_FILE"),
+        )
+        for first, second, one, other in pairs:
+            if bool(first) != bool(second):
+                raise ConfigError(f"{p}_{one} and {p}_{other} go together: set both or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError(f"{p}_TLS_CLIENT_CA_FILE (mTLS) needs {p}_TLS_CERT_FILE and {p}_TLS_KEY_FILE (TLS) too")
+        if self.tls_client_cert and not self.tls_ca:
+            raise ConfigError(
+                f"{p}_TLS_CLIENT_CERT_FILE needs {p}_TLS_CA_FILE: a client certificate is only sent over TLS"
+            )
+
     def server_options(self, **overrides: Any) -> ServerOptions:
         """How the gRPC server listens and stops, from the variables every service shares."""
         return ServerOptions(
             port=self.grpc_port, grace=self.shutdown_grace, drain_delay=self.drain_delay,
-            reuse_port=self.serve_processes > 1, **overrides,
+            reuse_port=self.serve_processes > 1, tls=self.server_tls(), **overrides,
         )  # fmt: skip
 
     def sampled(self, *probes: Probe) -> list[Worker]:
         """The worker that takes `probes` for the metrics endpoint; none when metrics are off."""
         return [Sampler(probes, interval=self.metrics_interval).run] if self.metrics_port else []
+
+    def server_tls(self) -> ServerTls | None:
+        if not self.tls_cert:
+            return None
+        client_ca = Path(self.tls_client_ca) if self.tls_client_ca else None
+        return ServerTls(cert=Path(self.tls_cert), key=Path(self.tls_key), client_ca=client_ca)
+
+    def client_tls(self) -> ClientTls | None:
+        """TLS for the calls this service makes (bullseye_platform.grpc.client), if configured."""
+        if not self.tls_ca:
+            return None
+        cert, key = (Path(self.tls_client_cert), Path(self.tls_client_key)) if self.tls_client_cert else (None, None)
+        return ClientTls(ca=Path(self.tls_ca), cert=cert, key=key)
+
+    def token_verifier(self) -> TokenVerifier:
+        """What every server of this service admits service and operator tokens with."""
+        return TokenVerifier(self.trusted_keys, self.grants)
+
+    def credentials(self) -> TokenMinter:
+        """This service's own tokens, for the calls it makes."""
+        return TokenMinter(self.principal or self.prefix.lower(), self.signing_key)
 
     def owned_stream(self, **limits: Any) -> StreamSpec:
         """The stream this service writes, as configured; `limits` adds the service's own."""

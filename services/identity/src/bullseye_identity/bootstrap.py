@@ -98,7 +98,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)
     relay = OutboxRelay(pool=pool, writer=writer)
-    server = GrpcServer(config.server_options())
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     server.add(
         identity_pb2_grpc.add_IdentityServiceServicer_to_server,
         IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), facts=facts(config)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.config import env
 from bullseye_platform.service import ServiceConfig
@@ -14,6 +15,7 @@ PREFIX = "IDENTITY"
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     master_key: str = env(
         "!BULLSEYE_MASTER_KEY",
         help="base64 of 32 random bytes; wraps every data key (a Kubernetes Secret)",
@@ -22,12 +24,6 @@ class IdentityConfig(ServiceConfig):
     hash_key: str = env(
         "!BULLSEYE_HASH_KEY",
         help="base64 of 32 random bytes; keys the hashes that match emails and phones",
-        secret=True,
-    )
-    key_client_token: str = env(
-        "KEY_CLIENT_TOKEN",
-        default="",
-        help="when set, IssueDataKeys needs metadata x-service-token equal to it (a Kubernetes Secret)",
         secret=True,
     )
     grpc_port: int = env("GRPC_PORT", default=50052, help="gRPC port (0 = any free port)")
@@ -74,5 +70,6 @@ class IdentityConfig(ServiceConfig):
         )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # Malformed rules stop start-up like a malformed variable: ConfigError, naming it.
         self.policy()

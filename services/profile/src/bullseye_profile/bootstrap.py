@@ -6,9 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import grpc
+from bullseye.identity.v1 import identity_pb2
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.grpc import GrpcServer, client
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
@@ -33,6 +35,17 @@ from bullseye_profile.rfm_recompute import RfmScheduler
 from bullseye_profile.segments import Segments
 
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+IDENTITY_SERVICE = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
+
+
+def identity_channel(config: ProfileConfig) -> grpc.aio.Channel | None:
+    """To identity, for GetProfile by identifier (Resolve, scope `identities:read`); None when unset."""
+    if not config.identity_address:
+        return None
+    return client.channel(
+        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE, tls=config.client_tls(),
+        deadline=config.identity_timeout,
+    )  # fmt: skip
 
 
 async def open_store(config: ProfileConfig) -> asyncpg.Pool:
@@ -96,7 +109,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     js = nc.jetstream()
     await ensure_stream(js, config.owned_stream())
     writer = LogWriter(nc)
-    identity = IdentityClient(config.identity_address)
+    identity = IdentityClient(identity_channel(config))
     rules = policy(config)
     segments = Segments.build(
         pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules
@@ -120,7 +133,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, poll=config.rfm_poll,
         cache=cache,
     )  # fmt: skip
-    server = GrpcServer(config.server_options())
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     readers = Readers(config.database_url, schema=config.schema)  # GetProfile's hot read (readers.py)
     servicer = ProfileServicer(
         pool=pool, config=config, clock=clock, policy=rules, identity=identity, rfm=rfm, segments=segments,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.config import ConfigError, Duration, env
 from bullseye_platform.projection import deal
@@ -14,11 +15,13 @@ DAY = 86400.0
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="", help="identity gRPC host:port (GetProfile by identifier)"
     )
+    identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of a call to identity")
     resolved_stream: str = env("RESOLVED_STREAM", default="RESOLVED", help="JetStream stream read")
     resolved_subject_prefix: str = env("RESOLVED_SUBJECT_PREFIX", default="resolved", help="subjects of RESOLVED")
     resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
@@ -94,6 +97,7 @@ class ProfileConfig(ServiceConfig):
         return parse_partitions(self.worker_partitions, self.resolved_partitions)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # A malformed list stops start-up like a malformed variable: ConfigError, naming it.
         self.owned_partitions()
 

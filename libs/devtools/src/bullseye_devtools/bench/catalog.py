@@ -6,6 +6,7 @@ import importlib
 
 MODULES = (
     "bullseye_devtools.bench.natsbench",
+    "bullseye_devtools.bench.auth",
     "bullseye_devtools.bench.ingest",
     "bullseye_devtools.bench.identity",
     "bullseye_devtools.bench.identity_throughput",

@@ -141,7 +141,9 @@ async def fold_profiles(ctx: DemoContext) -> None:
     persons = _shoppers(ctx, ctx.identity.resolution)
     client = await nats.connect(stack.env["NATS_URL"])
     try:
-        ctx.profiles = await profiles.collect(stack.profile_address, client.jetstream(), persons)
+        ctx.profiles = await profiles.collect(
+            stack.profile_address, client.jetstream(), persons, operator=stack.operator()
+        )
     finally:
         await client.close()
     ctx.sections += profile_report.profile_sections(ctx.profiles, now=ctx.now, days=ctx.options.days)

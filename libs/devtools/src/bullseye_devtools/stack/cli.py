@@ -2,8 +2,8 @@
 
 `up` leaves NATS, PostgreSQL, identity, profile and ingestion running on fixed ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
-`up`, kept by later ones so what was sealed stays readable), so grpcurl, psql or a service
-under a debugger can join in; `down` stops them.
+`up`, kept by later ones so what was sealed stays readable), the operator's signing key
+among them, so grpcurl, psql or a service under a debugger can join in; `down` stops them.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from bullseye_devtools.stack.local import LocalStack, Ports, create_api_key
 from bullseye_devtools.stack.services import wait_until_serving
 
 DEFAULT_DIR = Path(".data/local")
-GRPCURL = """grpcurl -plaintext -H "x-api-key: $BULLSEYE_API_KEY" -d '{{"event": {{"event_id": "hello-0001",
+GRPCURL = """grpcurl -plaintext -H "authorization: Bearer $BULLSEYE_API_KEY" -d '{{"event": {{"event_id": "hello-0001",
   "occurred_at": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'", "identifiers": {{"anonymous_id": "me"}},
-  "page_viewed": {{"name": "home"}}}}}}' {address} bullseye.ingestion.v1.IngestionService/Track"""
+  "page_viewed": {{"name": "home"}}}}}}' {address} bullseye.ingestion.v1.IngestionService/Track
+and, as the operator (every scope; BULLSEYE_OPERATOR_KEY signs the token):
+grpcurl -plaintext -H "authorization: Bearer $(.venv/bin/python -m bullseye_platform.auth token)" \\
+  -d '{{}}' {profile} bullseye.profile.v1.ProfileService/ListSegments"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,7 +86,7 @@ def up(root: Path, ports: Ports) -> int:
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
     print(f"\nBullseye is up; logs under {root}. Load the settings with:\n  set -a; . {path}; set +a")
-    print(f"then, for example:\n{GRPCURL.format(address=stack.ingestion_address)}")
+    print(f"then, for example:\n{GRPCURL.format(address=stack.ingestion_address, profile=stack.profile_address)}")
     return 0
 
 

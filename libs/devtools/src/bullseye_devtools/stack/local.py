@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bullseye_platform.auth import TokenMinter
+from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import Durability
 
 from bullseye_devtools.stack import secrets as stack_secrets
@@ -44,7 +46,8 @@ class LocalStack:
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
     profile: ServiceProcess | None = None
-    # Master and hash keys, service token: pass a previous run's to keep reading its sealed data.
+    # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
+    # sealed data (and its operator key working).
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
     # An existing PostgreSQL (DATABASE_URL) is used as is; without one, an embedded server starts.
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
@@ -61,7 +64,8 @@ class LocalStack:
 
     @property
     def env(self) -> dict[str, str]:
-        """What a service, or the key CLI, needs to reach the stack (its secrets included)."""
+        """What a local caller or the key CLI needs to reach the stack (its secrets included;
+        a service gets `service_env`)."""
         dsn = self.database_url or (self.postgres.dsn if self.postgres else None)
         assert self.nats is not None and dsn is not None, "start() first"
         env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
@@ -116,12 +120,21 @@ class LocalStack:
             raise
         return self
 
+    def service_env(self, service: str) -> dict[str, str]:
+        """What `service` runs with: the stack's settings, and of the private keys only its own."""
+        return stack_secrets.for_service(self.env, service)
+
+    def operator(self) -> TokenMinter:
+        """The operator's tokens, for the tools that call the stack's services (demo, benchmarks)."""
+        return operator_credentials(self.secrets)
+
     def _service(self, name: str, module: str, port: int, **extra: str) -> ServiceProcess:
-        return ServiceProcess(name, module, {**self.env, **extra}, self.root / "logs", port=port or free_port())
+        env = {**self.service_env(name), **extra}
+        return ServiceProcess(name, module, env, self.root / "logs", port=port or free_port())
 
     def identity_process(self, *, port: int, **extra: str) -> ServiceProcess:
         """An identity process on `port` with this stack's settings and `extra` ones (not started)."""
-        env = {**self.env, "IDENTITY_METRICS_PORT": str(self._identity_metrics), **extra}
+        env = {**self.service_env("identity"), "IDENTITY_METRICS_PORT": str(self._identity_metrics), **extra}
         return ServiceProcess("identity", "bullseye_identity", env, self.root / "logs", port=port)
 
     def stop(self) -> None:
