@@ -15,11 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import uvloop
 
+from bullseye_platform import ready
 from bullseye_platform.config import Duration, describe, env, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
@@ -38,8 +40,13 @@ class ServiceConfig:
 
     nats_url: str = env("!NATS_URL", help="NATS server URL, e.g. nats://127.0.0.1:4222")
     database_url: str = env("!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user@host:5432/bullseye")
-    grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
-    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    grpc_port: int = env("GRPC_PORT", default=0, help=f"gRPC port (0 = any free port, reported in {ready.VARIABLE})")
+    metrics_port: int | None = env(
+        "METRICS_PORT", default=None, help="Prometheus /metrics port (unset = off, 0 = any free port)"
+    )
+    ready_file: str = env(
+        f"!{ready.VARIABLE}", default="", help="file written with the bound ports once serving (test stacks)"
+    )
     schema: str = env("SCHEMA", help="PostgreSQL schema of the service's tables")
     stream: str = env("STREAM", help="JetStream stream the service writes")
     subject_prefix: str = env("SUBJECT_PREFIX", help="subjects are <prefix>.<partition>.<kind>")
@@ -56,8 +63,8 @@ class ServiceConfig:
     serve_processes: int = env(
         "SERVE_PROCESSES",
         default=1,
-        help="processes serving gRPC on GRPC_PORT (SO_REUSEPORT; needs a fixed port); the first also runs the "
-        "background workers, the others serve METRICS_PORT+1, +2, ...",
+        help="processes serving gRPC on GRPC_PORT (SO_REUSEPORT; the first binds it, 0 included, and hands it to "
+        "the others); the first also runs the background workers, the others serve METRICS_PORT+1, +2, ...",
     )
 
     def server_options(self, **overrides: Any) -> ServerOptions:
@@ -114,8 +121,6 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
-    if config.serve_processes > 1 and config.grpc_port == 0:
-        parser.error(f"{prefix}_SERVE_PROCESSES={config.serve_processes} needs a fixed {prefix}_GRPC_PORT, not 0")
     uvloop.run(_serve(name, config, build, prefix=prefix))
     return 0
 
@@ -137,16 +142,35 @@ async def _serve(
             port = await running.server.start()
             settle_heap()
             log.info("%s ready", name, extra={"grpc_port": port, "serving_process": helper or 0})
-            workers = [*running.everywhere]
-            if helper is not None:
-                workers.append(exit_with_parent())
-            else:
-                workers += running.workers
-                if config.serve_processes > 1:
-                    workers.append(serving_helpers(config.serve_processes - 1, grace=config.shutdown_grace + 5))
-            await running.server.serve_until_signal(workers)
+            serving = ready.Ready(port, () if telemetry.metrics_port is None else (telemetry.metrics_port,))
+            await running.server.serve_until_signal(_beside_the_server(running, config, serving, helper, prefix))
     finally:
         telemetry.shutdown()
+
+
+def _beside_the_server(
+    running: Running, config: ServiceConfig, serving: ready.Ready, helper: int | None, prefix: str
+) -> list[Worker]:
+    """The workers this process runs beside its server. A lone process reports itself ready
+    now (it serves); a first process with helpers leaves that to the worker that starts them,
+    once they serve too."""
+    report = Path(config.ready_file) if config.ready_file else None
+    if helper is not None:
+        _report(report, serving)
+        return [*running.everywhere, exit_with_parent()]
+    workers = [*running.everywhere, *running.workers]
+    if config.serve_processes == 1:
+        _report(report, serving)
+        return workers
+    # The helpers bind the port this process got: with GRPC_PORT=0, only the kernel knew it.
+    settings = {f"{prefix}_GRPC_PORT": str(serving.grpc_port)}
+    count, grace = config.serve_processes - 1, config.shutdown_grace + 5
+    return [*workers, serving_helpers(count, grace=grace, settings=settings, first=serving, report=report)]
+
+
+def _report(path: Path | None, serving: ready.Ready) -> None:
+    if path is not None:
+        ready.write(path, serving)
 
 
 def settle_heap() -> None:
