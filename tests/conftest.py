@@ -1,5 +1,6 @@
-"""Session fixtures: a real nats-server and a real PostgreSQL on free loopback ports,
-chained server -> client -> stream -> service process, torn down at the end."""
+"""Session fixtures: a real nats-server and a real PostgreSQL (on ports they bind themselves,
+PostgreSQL on a Unix socket), chained server -> client -> stream -> service process, torn
+down at the end."""
 
 from __future__ import annotations
 
