@@ -59,6 +59,15 @@ async def open_transactions(pool: asyncpg.Pool, schema: str) -> int:
     )
 
 
+async def wait_for_a_transaction(pool: asyncpg.Pool, schema: str, worker: asyncio.subprocess.Process) -> None:
+    """Until the worker holds a batch's transaction open (it does most of the time: each record
+    pauses inside it), so that the kill that follows lands inside one."""
+    async with asyncio.timeout(60):
+        while not await open_transactions(pool, schema):
+            assert worker.returncode is None, "the worker died on its own; see worker.log"
+            await asyncio.sleep(0.005)
+
+
 @pytest.mark.slow
 async def test_a_worker_killed_mid_batch_again_and_again_applies_every_event_exactly_once(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool, schema: str,
@@ -73,7 +82,8 @@ async def test_a_worker_killed_mid_batch_again_and_again_applies_every_event_exa
     for _ in range(KILLS):
         worker = await start_worker(argv, worker_log)
         await wait_for_progress(pool, worker, beyond=await applied_count(pool))
-        await asyncio.sleep(rng.uniform(0.0, 0.3))
+        await asyncio.sleep(rng.uniform(0.0, 0.3))  # a different point of the run each time
+        await wait_for_a_transaction(pool, schema, worker)  # not between two of them
         killed_inside_a_transaction += await open_transactions(pool, schema) > 0
         worker.kill()
         await worker.wait()
