@@ -20,6 +20,16 @@ from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders under .data/tmp rather than /tmp: every pytest session of the same user
+    resets /tmp/pytest-of-<user> to mode 0700 as it starts, which locks out the unprivileged
+    user PostgreSQL runs as when the tests run as root (bullseye_devtools.stack.postgres): an
+    initdb failed with "Permission denied" when another checkout's tests started meanwhile."""
+    root = Path(__file__).resolve().parents[1] / ".data" / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
+
+
 @pytest.fixture(scope="session")
 def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("stack")

@@ -110,20 +110,23 @@ class PostgresServer:
         user = _run_as()
         if user:
             _hand_over(self.data_dir, user)
-        subprocess.run(
+        done = subprocess.run(
             [_bin("initdb"), "-D", str(pgdata), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-locale"],
-            check=True,
             capture_output=True,
+            text=True,
             user=user,
             group=user,
             extra_groups=[] if user else None,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed in {pgdata}: {done.stderr.strip()}")
 
     def start(self, *, timeout: float = 30.0) -> PostgresServer:
         """Start the server and create the database.
 
         Raises:
-            RuntimeError: the server exited first, or the database could not be created.
+            RuntimeError: initdb failed, the server exited first, or the database could not be
+                created (the message says why).
             TimeoutError: not accepting connections within `timeout` seconds.
         """
         # postgres changes into its data folder, so every path it is given must be absolute.
