@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
+from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otlp_grpc
@@ -20,6 +20,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otl
 from tests.conftest import service_env
 
 PARTITIONS = "4"
+# Who calls identity, and the variable that says where it is.
+IDENTITY_ADDRESS = {"ingestion": "INGESTION_IDENTITY_ADDRESS", "profile": "PROFILE_IDENTITY_ADDRESS"}
 STREAM_LIMIT = str(1 << 30)  # every stream gets a byte limit: the storage alert needs one
 
 
@@ -68,18 +70,36 @@ class Stack:
     tag: str
     log_dir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
-    metrics: dict[str, int] = field(default_factory=dict)
 
     @property
     def events(self) -> str:
         return f"EVENTS_T{self.tag}"
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        """Each running service's metrics port (any free one, reported when it serves)."""
+        return {name: s.metrics_port for name, s in self.services.items() if s.proc is not None}
+
+    def start(self, service: str) -> ServiceProcess:
+        """Start `service`, pointed at identity if identity runs (its port is known once it serves)."""
+        process = self.services[service]
+        identity = self.services["identity"]
+        variable = IDENTITY_ADDRESS.get(service)
+        if variable and identity.proc is not None:
+            process.env = {**process.env, variable: identity.address}
+        return process.start()
+
+    def restart(self, service: str) -> ServiceProcess:
+        """Stop and start `service` on the port it had, e.g. to point it at identity once it serves."""
+        self.services[service].stop()
+        return self.start(service)
 
     def log(self, service: str) -> str:
         return self.services[service].log_path.read_text()
 
 
 def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiver, log_dir: Path) -> Stack:
-    """The processes, configured but not started (ingestion needs identity's address first)."""
+    """The processes, configured but not started (`Stack.start` points them at identity)."""
     tag = uuid.uuid4().hex[:6]
     stack = Stack(tag, log_dir)
     shared = service_env(  # what every test's services get (credentials included), plus the exporter
@@ -105,13 +125,9 @@ def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiv
     }  # fmt: skip
     for service, own in names.items():
         prefix = service.upper()
-        stack.metrics[service] = free_port()
         env = {
             **shared, **own, f"{prefix}_SCHEMA": f"{service}_t{tag}", f"{prefix}_STREAM_MAX_BYTES": STREAM_LIMIT,
-            f"{prefix}_METRICS_PORT": str(stack.metrics[service]), f"{prefix}_METRICS_INTERVAL": "0.2s",
+            f"{prefix}_METRICS_PORT": "0", f"{prefix}_METRICS_INTERVAL": "0.2s",
         }  # fmt: skip
         stack.services[service] = ServiceProcess(service, f"bullseye_{service}", env, log_dir / tag)
-    identity = stack.services["identity"].address
-    for service, variable in (("ingestion", "INGESTION_IDENTITY_ADDRESS"), ("profile", "PROFILE_IDENTITY_ADDRESS")):
-        stack.services[service].env = {**stack.services[service].env, variable: identity}
     return stack

@@ -70,7 +70,7 @@ async def traffic(
     traces in one span), then identity and profile, then personal data, a rejected event, an
     undecodable record (a dead letter), a segment and a read: every metric has a reason to exist."""
     stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry")
-    ingestion = await asyncio.to_thread(stack.services["ingestion"].start)
+    ingestion = await asyncio.to_thread(stack.start, "ingestion")
     key = create_key(dict(ingestion.env), "--source", "telemetry")
     user, anon, tablet = uid("user"), uid("anon"), uid("anon")
     email, phone, name = f"{uid('jo')}@example.org", f"+3361{uuid.uuid4().int % 10**7:07d}", uid("Jo")
@@ -88,8 +88,11 @@ async def traffic(
             for sent in (first, second):
                 await track(front, key, sent)
             for service in ("identity", "profile"):
-                await asyncio.to_thread(stack.services[service].start)
+                await asyncio.to_thread(stack.start, service)
                 started.append(service)
+            # Identity's port is known now that it serves: ingestion, started before it, learns it
+            # (the channel above reconnects to the same port).
+            await asyncio.to_thread(stack.restart, "ingestion")
             await wait_until(lambda: reached(receiver, "profile", first), within=60)
             await track(front, key, third, also=[wrong])
         await nc.jetstream().publish(f"events{stack.tag}.0.page_viewed", b"\x0a\xff", stream=stack.events)

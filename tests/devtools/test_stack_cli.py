@@ -17,7 +17,7 @@ from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1.identity_pb2_grpc import IdentityServiceStub
 from bullseye.profile.v1 import profile_pb2 as ppb
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
-from bullseye_devtools.stack import free_port, secrets
+from bullseye_devtools.stack import secrets
 from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.stack.nats import store_dir
 from bullseye_devtools.stack.staging import memory_folder
@@ -34,8 +34,10 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def ports() -> list[str]:
+    """Port 0 everywhere: each process binds what the kernel gives it (PostgreSQL: a Unix socket
+    only), and the env file says where they are."""
     flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port")
-    return [item for flag in flags for item in (flag, str(free_port()))]
+    return [item for flag in flags for item in (flag, "0")]
 
 
 def identified(email: str) -> ev.Event:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
-from bullseye_devtools.stack import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
 from tests import channels
@@ -20,10 +19,9 @@ from tests.ingestion import helpers as h
 
 @pytest.fixture(scope="module")
 def metered(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[tuple[ServiceProcess, int]]:
-    port = free_port()
-    env = {**ingestion_env, "INGESTION_METRICS_PORT": str(port)}
+    env = {**ingestion_env, "INGESTION_METRICS_PORT": "0"}  # any free port, reported when ready
     service = ServiceProcess("ingestion", "bullseye_ingestion", env, stack_dir / "logs-metrics").start()
-    yield service, port
+    yield service, service.metrics_port
     service.stop()
 
 

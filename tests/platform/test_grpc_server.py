@@ -6,6 +6,7 @@ A generic handler stands in for a generated servicer: requests and responses are
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -273,3 +274,25 @@ async def wait_until_refused(channel: grpc.aio.Channel) -> grpc.StatusCode:
             except grpc.aio.AioRpcError as exc:
                 return exc.code()
             await asyncio.sleep(0.02)
+
+
+async def test_a_failing_worker_stops_the_server_once_the_other_workers_have_finished(probe: Probe) -> None:
+    """They may still hold what the process closes after (a projection's pull subscription)."""
+    server, finished = await start_server(probe), asyncio.Event()
+
+    async def failing(stop: asyncio.Event) -> None:
+        raise RuntimeError("a serving helper exited")
+
+    async def busy(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await asyncio.sleep(0.2)  # the batch in hand, longer than stopping a server with no call in flight
+        finished.set()
+
+    try:
+        with pytest.raises(RuntimeError, match="a serving helper exited"):
+            await server.serve_until_signal([failing, busy])
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # serve_until_signal took them from the test's loop
+            asyncio.get_running_loop().remove_signal_handler(sig)
+
+    assert finished.is_set()

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import asyncpg
 import uvloop
 
+from bullseye_platform import ready
 from bullseye_platform.auth import Grants, SigningKey, TokenMinter, TokenVerifier, TrustedKeys
 from bullseye_platform.config import ConfigError, Duration, describe, env, json_schema, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
@@ -48,8 +49,13 @@ class ServiceConfig:
     database_url: str = env(
         "!DATABASE_URL", help="PostgreSQL DSN, e.g. postgresql://user:password@host:5432/bullseye", secret=True
     )
-    grpc_port: int = env("GRPC_PORT", default=0, help="gRPC port (0 = any free port)")
-    metrics_port: int = env("METRICS_PORT", default=0, help="Prometheus /metrics port (0 = off)")
+    grpc_port: int = env("GRPC_PORT", default=0, help=f"gRPC port (0 = any free port, reported in {ready.VARIABLE})")
+    metrics_port: int | None = env(
+        "METRICS_PORT", default=None, help="Prometheus /metrics port (unset = off, 0 = any free port)"
+    )
+    ready_file: str = env(
+        f"!{ready.VARIABLE}", default="", help="file written with the bound ports once serving (test stacks)"
+    )
     metrics_interval: Duration = env(
         "METRICS_INTERVAL", default=Duration(15), help="how often the sampled gauges (lag, backlog, sizes) are taken"
     )
@@ -75,8 +81,8 @@ class ServiceConfig:
     serve_processes: int = env(
         "SERVE_PROCESSES",
         default=1,
-        help="processes serving gRPC on GRPC_PORT (SO_REUSEPORT; needs a fixed port); the first also runs the "
-        "background workers, the others serve METRICS_PORT+1, +2, ...",
+        help="processes serving gRPC on GRPC_PORT (SO_REUSEPORT; the first binds it, 0 included, and hands it to "
+        "the others); the first also runs the background workers, the others serve METRICS_PORT+1, +2, ...",
     )
 
     principal: str = env(
@@ -134,7 +140,7 @@ class ServiceConfig:
 
     def sampled(self, *probes: Probe) -> list[Worker]:
         """The worker that takes `probes` for the metrics endpoint; none when metrics are off."""
-        return [Sampler(probes, interval=self.metrics_interval).run] if self.metrics_port else []
+        return [Sampler(probes, interval=self.metrics_interval).run] if self.metrics_port is not None else []
 
     def server_tls(self) -> ServerTls | None:
         if not self.tls_cert:
@@ -209,8 +215,6 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
-    if config.serve_processes > 1 and config.grpc_port == 0:
-        parser.error(f"{prefix}_SERVE_PROCESSES={config.serve_processes} needs a fixed {prefix}_GRPC_PORT, not 0")
     uvloop.run(_serve(name, config, build, prefix=prefix))
     return 0
 
@@ -232,16 +236,35 @@ async def _serve(
             port = await running.server.start()
             settle_heap()
             log.info("%s ready", name, extra={"grpc_port": port, "serving_process": helper or 0})
-            workers = [*running.everywhere]
-            if helper is not None:
-                workers.append(exit_with_parent())
-            else:
-                workers += running.workers
-                if config.serve_processes > 1:
-                    workers.append(serving_helpers(config.serve_processes - 1, grace=config.shutdown_grace + 5))
-            await running.server.serve_until_signal(workers)
+            serving = ready.Ready(port, () if telemetry.metrics_port is None else (telemetry.metrics_port,))
+            await running.server.serve_until_signal(_beside_the_server(running, config, serving, helper, prefix))
     finally:
         telemetry.shutdown()
+
+
+def _beside_the_server(
+    running: Running, config: ServiceConfig, serving: ready.Ready, helper: int | None, prefix: str
+) -> list[Worker]:
+    """The workers this process runs beside its server. A lone process reports itself ready
+    now (it serves); a first process with helpers leaves that to the worker that starts them,
+    once they serve too."""
+    report = Path(config.ready_file) if config.ready_file else None
+    if helper is not None:
+        _report(report, serving)
+        return [*running.everywhere, exit_with_parent()]
+    workers = [*running.everywhere, *running.workers]
+    if config.serve_processes == 1:
+        _report(report, serving)
+        return workers
+    # The helpers bind the port this process got: with GRPC_PORT=0, only the kernel knew it.
+    settings = {f"{prefix}_GRPC_PORT": str(serving.grpc_port)}
+    count, grace = config.serve_processes - 1, config.shutdown_grace + 5
+    return [*workers, serving_helpers(count, grace=grace, settings=settings, first=serving, report=report)]
+
+
+def _report(path: Path | None, serving: ready.Ready) -> None:
+    if path is not None:
+        ready.write(path, serving)
 
 
 def settle_heap() -> None:

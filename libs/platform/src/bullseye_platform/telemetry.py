@@ -2,7 +2,7 @@
 
 Traces go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard
 variable); without it, spans only carry ids (see `IdsOnlyTracer`). Metrics are served for
-Prometheus on `metrics_port` (0 turns it off), without exemplars unless
+Prometheus on `metrics_port` (None turns it off, 0 takes any free port), without exemplars unless
 OTEL_METRICS_EXEMPLAR_FILTER asks for them: Prometheus's text format drops them anyway, and
 picking them cost about 9 us per gRPC call (two measurements).
 """
@@ -76,10 +76,12 @@ class IdsOnlyTracerProvider(NoOpTracerProvider):
 
 @dataclass
 class Telemetry:
-    """Handles to flush and stop exporters on shutdown."""
+    """Handles to flush and stop exporters on shutdown, and the port metrics are served on
+    (None when off)."""
 
     tracer_provider: trace.TracerProvider
     meter_provider: MeterProvider
+    metrics_port: int | None = None
 
     def shutdown(self) -> None:
         if isinstance(self.tracer_provider, TracerProvider):
@@ -87,8 +89,8 @@ class Telemetry:
         self.meter_provider.shutdown()
 
 
-def setup_telemetry(service: str, *, metrics_port: int = 0, version: str = "0.1.0") -> Telemetry:
-    """Install global tracer and meter providers for `service`."""
+def setup_telemetry(service: str, *, metrics_port: int | None = None, version: str = "0.1.0") -> Telemetry:
+    """Install global tracer and meter providers for `service`; serve metrics on `metrics_port`."""
     resource = Resource.create({"service.name": service, "service.version": version})
     tracer_provider: trace.TracerProvider = IdsOnlyTracerProvider()
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -97,17 +99,18 @@ def setup_telemetry(service: str, *, metrics_port: int = 0, version: str = "0.1.
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(tracer_provider)
-    readers = []
-    if metrics_port:
+    readers, bound = [], None
+    if metrics_port is not None:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="0.0.0.0")
+        server, _ = start_http_server(metrics_port, addr="0.0.0.0")
+        bound = int(server.server_port)
         readers.append(PrometheusMetricReader())
     exemplars = None if os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER") else AlwaysOffExemplarFilter()
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, exemplar_filter=exemplars)
     metrics.set_meter_provider(meter_provider)
-    return Telemetry(tracer_provider, meter_provider)
+    return Telemetry(tracer_provider, meter_provider, bound)
 
 
 def inject_headers(headers: dict[str, str]) -> dict[str, str]:

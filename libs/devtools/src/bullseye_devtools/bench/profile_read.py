@@ -66,7 +66,6 @@ from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.metrics import by_label, scrape
-from bullseye_devtools.stack.ports import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
 RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
@@ -202,31 +201,21 @@ class ReadStack:
 
     def cache_lookups(self) -> dict[str, float]:
         """Reads the profile processes' caches answered ("hit") or passed on ("miss") so far."""
-        first_port, found = int(self.service.env["PROFILE_METRICS_PORT"]), Counter[str]()
-        for port in range(first_port, first_port + self.processes):  # helpers serve the next ports
+        assert self.service.reported is not None
+        found = Counter[str]()
+        for port in self.service.reported.metrics_ports:  # the first process's, then each helper's
             found.update(
                 by_label(scrape(f"http://127.0.0.1:{port}/metrics"), "profile_read_cache_lookups_total", "result")
             )
         return dict(found)
 
-    def wait_for_helpers(self, *, within: float = 60.0) -> None:
-        """Until every serving process listens: a connection made before a helper listens
-        always lands on the first process."""
-        port, deadline = self.service.port, time.monotonic() + within
-        while time.monotonic() < deadline:
-            listening = [p for p in self.members() if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
-                                                          for c in p.net_connections("tcp"))]  # fmt: skip
-            if len(listening) == self.processes:
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.processes} profile processes did not all listen within {within:.0f}s")
-
     def restart(self, **env: str) -> None:
-        """The profile process again, on the same database and stream, with `env` added to the first's."""
+        """The profile process again, on the same database and stream, with `env` added to the
+        first's. It is reported ready once every serving process listens: a connection made
+        before a helper listens would always land on the first process."""
         self.service.stop()
         self.service = ServiceProcess("profile", "bullseye_profile", {**self.base_env, **env},
                                       self.service.log_dir).start()  # fmt: skip
-        self.wait_for_helpers()
 
 
 @contextlib.contextmanager
@@ -244,12 +233,11 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         session.step("starting profile; waiting until it has folded every event")
         keys = stack_secrets.generate_auth()
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict",
-               "PROFILE_METRICS_PORT": str(free_port()), **stack_secrets.for_service(keys, "profile")}  # fmt: skip
+               "PROFILE_METRICS_PORT": "0", **stack_secrets.for_service(keys, "profile")}  # fmt: skip
         service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
         assert service.proc is not None
         rss = RssSampler(service.proc.pid, tree=True).start()
         read = ReadStack(service, rss, persons, events, env, keys[stack_secrets.OPERATOR_KEY])
-        read.wait_for_helpers()
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
         asyncio.run(folded(postgres.dsn, events, within=600))

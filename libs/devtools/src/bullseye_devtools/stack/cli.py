@@ -34,11 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", parents=[common], help="start NATS, PostgreSQL, identity, profile, ingestion; write <dir>/env"
     )
-    up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222)")
-    up.add_argument("--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433)")
-    up.add_argument("--ingestion-port", type=int, default=50051, help="ingestion gRPC port (default 50051)")
-    up.add_argument("--identity-port", type=int, default=50052, help="identity gRPC port (default 50052)")
-    up.add_argument("--profile-port", type=int, default=50053, help="profile gRPC port (default 50053)")
+    up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222; 0: any free one)")
+    up.add_argument(
+        "--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433; 0: none, a Unix socket only)"
+    )
+    for name, port in (("ingestion", 50051), ("identity", 50052), ("profile", 50053)):
+        up.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} gRPC port (default {port}; 0: any)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
     return parser
@@ -65,7 +66,7 @@ def up(root: Path, ports: Ports) -> int:
         "--profile-port": ports.profile,
     }
     for flag, port in flags.items():
-        if _busy(port):
+        if port and _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))

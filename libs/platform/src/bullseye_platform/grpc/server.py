@@ -133,6 +133,9 @@ class GrpcServer:
         On the signal, workers are told to stop (each finishes the batch in hand) while the
         server drains its calls; a worker that fails stops the whole process, so that a
         supervisor restarts it rather than leaving a server that answers but never projects.
+        The others still finish first, before the caller closes what they use: a projection
+        left fetching kept its pull subscription, and the NATS drain then waited its full
+        30 s for it (a failing serving helper made a unit take that long to stop).
         """
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -144,4 +147,6 @@ class GrpcServer:
         stop.set()
         log.info("shutting down: draining calls in flight")
         await self.stop()
-        await asyncio.gather(*tasks)
+        failed = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
