@@ -7,7 +7,13 @@ from bullseye_campaign.config import PREFIX, CampaignConfig
 from bullseye_campaign.domain.templates import TemplateLimits
 from bullseye_platform.config import ConfigError, load
 
-SHARED = {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@127.0.0.1/db"}
+from tests import credentials
+
+KEYS = credentials.keys()
+SHARED = {
+    "NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://u@127.0.0.1/db",
+    "CAMPAIGN_SIGNING_KEY": KEYS["INGESTION_SIGNING_KEY"], "BULLSEYE_TRUSTED_KEYS": KEYS["BULLSEYE_TRUSTED_KEYS"],
+}  # fmt: skip
 
 
 def test_defaults_are_the_issues_port_schema_and_stream() -> None:
