@@ -63,7 +63,7 @@ async def send_and_score(
         SendError: ingestion refused a batch for good.
         TimeoutError: identity stopped making progress for `stall` seconds.
     """
-    truth = label(journeys.events, journeys.person_of)
+    truth = label(journeys.events, journeys.person_of, logged_out_follows_device=journeys.logged_out_follows_device)
     options = SendOptions(backfill=True)
     sent = await send(
         journeys.events,
