@@ -69,7 +69,8 @@ async def send_and_score(
         TimeoutError: identity stopped making progress for `stall` seconds.
     """
     truth = label(journeys.events, journeys.person_of, logged_out_follows_device=journeys.logged_out_follows_device)
-    options = SendOptions(backfill=True)
+    # One batch in flight: the journeys' order (late arrivals, the CRM export last) is EVENTS'.
+    options = SendOptions(backfill=True, in_flight=1)
     sent = await send(
         journeys.events,
         address=pipeline.ingestion_address,
