@@ -16,6 +16,7 @@ from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, partit
 from nats.aio.client import Client as NATS
 
 from tests.conftest import service_env
+from tests.platform.waiting import wait_until
 
 PERSONS = 500  # six events each: 3,000 events, plus re-stored copies
 
@@ -74,15 +75,14 @@ class Resolver:
     env: dict[str, str]
     log_dir: Path
     proc: ServiceProcess | None = None
-    port: int | None = None  # fixed across restarts (callers keep its address); None: any free one each start
+    socket: Path | None = None  # also served on, across restarts (callers keep its address)
 
     @property
     def schema(self) -> str:
         return self.env["IDENTITY_SCHEMA"]
 
     def start(self) -> None:
-        fixed = {} if self.port is None else {"port": self.port}
-        self.proc = ServiceProcess("identity", "bullseye_identity", self.env, self.log_dir, **fixed).start()
+        self.proc = ServiceProcess("identity", "bullseye_identity", self.env, self.log_dir, socket=self.socket).start()
 
     async def position(self, pg: asyncpg.Connection) -> int:
         try:
@@ -94,6 +94,19 @@ class Resolver:
     async def done(self, pg: asyncpg.Connection, last: int) -> bool:
         pending = await pg.fetchval(f'SELECT count(*) FROM "{self.schema}".outbox')
         return await self.position(pg) >= last and pending == 0
+
+
+async def resolved_by_one(
+    nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec, tag: str, log_dir: Path,
+    pg: asyncpg.Connection, last: int, **env: str,
+) -> Resolver:  # fmt: skip
+    """One identity process (batches of 256) that has resolved up to `last` and relayed
+    everything: the undisturbed reference. Still running: the caller stops it."""
+    calm = resolver(nats_server, postgres, spec, tag, log_dir, batch=256)
+    calm.env.update(env)
+    calm.start()
+    await wait_until(lambda: calm.done(pg, last), within=120)
+    return calm
 
 
 def resolver(nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec, tag: str, log_dir: Path, *,

@@ -15,7 +15,7 @@ from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye_devtools.stack import NatsServer, PostgresServer
-from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_devtools.stack.services import ServiceProcess, service_socket
 from google.rpc import error_details_pb2
 from nats.aio.client import Client as NATS
 
@@ -48,10 +48,10 @@ def identity_process(
 
 @pytest.fixture(scope="module")
 def replica(
-    nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, ingestion_port: int
+    nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, ingestion_socket: Path
 ) -> Iterator[ServiceProcess]:
     yield from identity_process(
-        nats_server, postgres, stack_dir, "replica", IDENTITY_INGESTION_ADDRESS=f"127.0.0.1:{ingestion_port}"
+        nats_server, postgres, stack_dir, "replica", IDENTITY_INGESTION_ADDRESS=f"unix:{ingestion_socket}"
     )
 
 
@@ -61,7 +61,7 @@ def cut_off(nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path) 
     nothing can be listening on (a free TCP port could be taken meanwhile)."""
     yield from identity_process(
         nats_server, postgres, stack_dir, "cut-off", IDENTITY_SCHEMA=f"identity_cut_{uuid.uuid4().hex[:6]}",
-        IDENTITY_INGESTION_ADDRESS=f"unix:{stack_dir / 'no-ingestion.sock'}",
+        IDENTITY_INGESTION_ADDRESS=f"unix:{service_socket(stack_dir / 'sockets', 'no-ingestion')}",
     )  # fmt: skip
 
 

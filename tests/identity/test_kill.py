@@ -15,11 +15,11 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
+from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
-from tests.identity.resolver_support import Resolver, graph_of, publish, resolver, stream_of, workload
+from tests.identity.resolver_support import Resolver, graph_of, publish, resolved_by_one, resolver, stream_of, workload
 from tests.platform.waiting import wait_until
 
 
@@ -30,15 +30,13 @@ async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbe
     tag = uuid.uuid4().hex[:6]
     events = workload(tag)
     last = await publish(nc, events_stream, events)
-    calm = resolver(nats_server, postgres, events_stream, f"calm{tag}", tmp_path, batch=256)
-    metrics_port = free_port()
-    calm.env["IDENTITY_METRICS_PORT"] = str(metrics_port)
+    # Its metrics port: any free one, reported when ready.
+    calm = await resolved_by_one(
+        nats_server, postgres, events_stream, f"calm{tag}", tmp_path, pg, last, IDENTITY_METRICS_PORT="0"
+    )
     killed = resolver(nats_server, postgres, events_stream, f"kill{tag}", tmp_path, batch=5)
-
-    calm.start()
-    await wait_until(lambda: calm.done(pg, last), within=120)
     assert calm.proc is not None
-    metrics = await scrape(metrics_port)
+    metrics = await scrape(calm.proc.metrics_port)
     calm.proc.stop()
 
     killed.start()

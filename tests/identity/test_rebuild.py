@@ -26,8 +26,8 @@ from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye.profile.v1 import profile_pb2 as ppb
-from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
-from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack.services import ServiceProcess, service_socket
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
@@ -64,7 +64,8 @@ class OwnStack:
 
     @property
     def identity_address(self) -> str:
-        return f"127.0.0.1:{self.identity.port}"
+        assert self.identity.socket is not None
+        return f"unix:{self.identity.socket}"
 
     @property
     def resolved(self) -> StreamSpec:
@@ -72,9 +73,9 @@ class OwnStack:
         return StreamSpec(name=env["IDENTITY_STREAM"], subject_prefix=env["IDENTITY_SUBJECT_PREFIX"])
 
     def restart_identity(self, **settings: str) -> Resolver:
-        """Identity stopped, then started on the same port with `settings` (none: as configured)."""
+        """Identity stopped, then started on the same socket with `settings` (none: as configured)."""
         self.stop_identity()
-        self.current = Resolver({**self.identity.env, **settings}, self.identity.log_dir, port=self.identity.port)
+        self.current = Resolver({**self.identity.env, **settings}, self.identity.log_dir, socket=self.identity.socket)
         self.current.start()
         return self.current
 
@@ -95,17 +96,19 @@ class OwnStack:
 async def own(nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, nc: NATS) -> AsyncIterator[OwnStack]:
     tag = uuid.uuid4().hex[:6]
     events = StreamSpec(name=f"EVENTS_RB{tag.upper()}", subject_prefix=f"eventsrb{tag}")
-    ingestion_port = free_port()
     identity = resolver(nats_server, postgres, events, f"rb{tag}", stack_dir / "logs", batch=64)
-    identity.env["IDENTITY_INGESTION_ADDRESS"] = f"127.0.0.1:{ingestion_port}"
-    identity.port = free_port()
+    # Both addresses known before either starts, and kept across identity's restarts.
+    identity.socket, ingestion_socket = (service_socket(identity.log_dir, name) for name in ("identity", "ingestion"))
+    identity.env["IDENTITY_INGESTION_ADDRESS"] = f"unix:{ingestion_socket}"
     ingestion_env = service_env(
         nats_server, postgres, INGESTION_SCHEMA=f"ingestion_rb{tag}", INGESTION_STREAM=events.name,
         INGESTION_SUBJECT_PREFIX=events.subject_prefix, INGESTION_CATALOG_STREAM=f"CATALOG_RB{tag.upper()}",
-        INGESTION_CATALOG_SUBJECT_PREFIX=f"catalogrb{tag}", INGESTION_IDENTITY_ADDRESS=f"127.0.0.1:{identity.port}",
+        INGESTION_CATALOG_SUBJECT_PREFIX=f"catalogrb{tag}", INGESTION_IDENTITY_ADDRESS=f"unix:{identity.socket}",
     )  # fmt: skip
     await asyncio.to_thread(identity.start)
-    ingestion = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, identity.log_dir, port=ingestion_port)
+    ingestion = ServiceProcess(
+        "ingestion", "bullseye_ingestion", ingestion_env, identity.log_dir, socket=ingestion_socket
+    )
     await asyncio.to_thread(ingestion.start)
     key = await asyncio.to_thread(create_key, ingestion_env, "--source", "rebuild-test")
     now = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)

@@ -1,20 +1,32 @@
 """AppendCorrections: identity's correction commands become records of EVENTS, written by
-ingestion (the log's only writer), once per command id, never with personal data in clear."""
+ingestion (the log's only writer), once per command id, never with personal data in clear;
+identity alone (scope `events:correct`) may append them."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
+import pytest
 from bullseye.identity.v1 import correction_pb2 as cpb
 from bullseye.identity.v1 import identity_pb2 as id_pb
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
+from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.ingestion import helpers as h
 
 HASH = "ab" * 32
+
+
+@pytest.fixture(scope="module")
+async def api(ingestion: ServiceProcess) -> AsyncIterator[pb_grpc.IngestionServiceStub]:
+    """Calls as identity, the one service granted `events:correct`."""
+    async with channels.channel(ingestion.address, caller="identity") as opened:
+        yield h.stub(opened)
 
 
 def merge(**fields: str) -> cpb.IdentityCorrection:
@@ -103,3 +115,17 @@ async def test_a_malformed_correction_fails_the_call_and_nothing_is_appended(
     assert await raw_since(nc, mark) == []
     empty = await h.failure(api.AppendCorrections(pb.AppendCorrectionsRequest()))
     assert set(h.field_violations(empty)) == {"corrections"}
+
+
+async def test_only_identity_may_append_corrections(
+    channel: grpc.aio.Channel, ingestion: ServiceProcess, write_key: str, nc: NATS, mark: int
+) -> None:
+    request = pb.AppendCorrectionsRequest(corrections=[merge()])
+    as_source = await h.failure(h.stub(channel).AppendCorrections(request, metadata=h.auth(write_key)))
+    async with channels.channel(ingestion.address, caller="profile") as other:
+        as_profile = await h.failure(h.stub(other).AppendCorrections(request))
+
+    for refused in (as_source, as_profile):
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "events:correct" in (refused.details() or "") and h.reason(refused) == "SCOPE_MISSING"
+    assert await raw_since(nc, mark) == []

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 
 from bullseye_platform.eventlog.writer import AppendError, LogMessage, LogWriter
+from bullseye_platform.instruments.outbox import OutboxInstruments
 from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
 
@@ -83,6 +84,7 @@ class OutboxRelay:
         self._pool, self._writer = pool, writer
         self._batch_size, self._idle_poll = batch_size, idle_poll
         self._wakeup = asyncio.Event()
+        self._instruments = OutboxInstruments()
 
     async def relay_once(self) -> int:
         """Publish and delete one batch of pending rows; returns how many."""
@@ -99,6 +101,7 @@ class OutboxRelay:
                 for r in rows
             ]  # fmt: skip
             await self._writer.append(messages)
+            self._instruments.relayed(len(rows))
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -125,6 +128,7 @@ class OutboxRelay:
                     moved = await self.relay_once()
                 except (AppendError, OSError, asyncpg.PostgresError) as exc:
                     log.warning("outbox relay will retry: %s", exc)
+                    self._instruments.failed()
                     moved = 0
                 if moved < self._batch_size:
                     with contextlib.suppress(TimeoutError):

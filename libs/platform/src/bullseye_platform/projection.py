@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -20,8 +21,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer, partitions_in
+from bullseye_platform.instruments.projection import ProjectionInstruments
 from bullseye_platform.store.pool import Connection, quote_ident
-from bullseye_platform.telemetry import continued_span
+from bullseye_platform.telemetry import batch_span
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,12 @@ class ProjectionRunner:
             )
             for share in deal(partitions, readers)
         ]  # fmt: skip
+        self._instruments = ProjectionInstruments(projection.name, stream)
+
+    @property
+    def durables(self) -> list[str]:
+        """The durable consumers the partitions are read through (their lag is a metric)."""
+        return [consumer.durable for consumer in self._consumers]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
@@ -153,6 +161,7 @@ class ProjectionRunner:
         record acks the whole batch: one ack per batch, not one per record.
         Returns False, having acked nothing, when the database was unavailable.
         """
+        started = time.perf_counter()
         try:
             await self._apply_or_isolate(records)
         except TRANSIENT as exc:
@@ -162,6 +171,7 @@ class ProjectionRunner:
             return False
         if records:
             await records[-1].msg.ack()
+            self._instruments.processed(records, started)
         return True
 
     async def _apply_or_isolate(self, records: Sequence[LogRecord]) -> None:
@@ -181,7 +191,7 @@ class ProjectionRunner:
             fresh = [r for r in records if r.seq > positions[r.partition]]
             if not fresh:
                 return
-            with continued_span(f"project {self._projection.name}", fresh[-1].headers, records=str(len(fresh))):
+            with batch_span(f"project {self._projection.name}", [r.headers for r in fresh]):
                 await self._projection.apply(conn, fresh)
             await self._store_positions(conn, {r.partition: r.seq for r in fresh})  # the last of each
 
@@ -206,6 +216,7 @@ class ProjectionRunner:
                 self._projection.name, record.partition, record.seq, record.subject, repr(exc)[:2000],
             )  # fmt: skip
             await self._store_positions(conn, {record.partition: record.seq})
+        self._instruments.dead_lettered(record)
         log.error("projection %s: record %d set aside: %r", self._projection.name, record.seq, exc)
 
     async def _lock_positions(self, conn: Connection, partitions: set[int]) -> dict[int, int]:

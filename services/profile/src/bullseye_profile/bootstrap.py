@@ -6,9 +6,14 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import grpc
+from bullseye.identity.v1 import identity_pb2
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc.server import Worker
+from bullseye_platform.instruments.log import consumer_lag, stream_storage
+from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.service import Running
@@ -17,6 +22,7 @@ from bullseye_platform.store.listen import Listener
 from nats.js import JetStreamContext
 
 from bullseye_profile.adapters.identity_client import IdentityClient
+from bullseye_profile.adapters.segment_gauges import segment_sizes
 from bullseye_profile.api.servicer import ProfileServicer
 from bullseye_profile.config import ProfileConfig
 from bullseye_profile.domain.clock import Clock
@@ -29,6 +35,17 @@ from bullseye_profile.rfm_recompute import RfmScheduler
 from bullseye_profile.segments import Segments
 
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+IDENTITY_SERVICE = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
+
+
+def identity_channel(config: ProfileConfig) -> grpc.aio.Channel | None:
+    """To identity, for GetProfile by identifier (Resolve, scope `identities:read`); None when unset."""
+    if not config.identity_address:
+        return None
+    return client.channel(
+        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE, tls=config.client_tls(),
+        deadline=config.identity_timeout,
+    )  # fmt: skip
 
 
 async def open_store(config: ProfileConfig) -> asyncpg.Pool:
@@ -72,6 +89,17 @@ def projection_runner(
     )  # fmt: skip
 
 
+def folding(
+    config: ProfileConfig, js: JetStreamContext, pool: asyncpg.Pool, runner: ProjectionRunner, jobs: list[Worker]
+) -> list[Worker]:
+    """The workers of a folding process (PROFILE_PROJECTION): the projection, the durable
+    jobs and their metrics; none in a serving-only one, whose only worker is its cache's LISTEN."""
+    if not config.projection:
+        return []
+    probes = [consumer_lag(js, config.resolved_stream, lambda: runner.durables), stream_storage(js, config.stream)]
+    return [runner.run, *jobs, *config.sampled(*probes, outbox_backlog(pool), segment_sizes(pool))]
+
+
 @contextlib.asynccontextmanager
 async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     """Everything wired; the projection, the RFM schedule, segment recomputes and the outbox relay run as workers."""
@@ -81,15 +109,17 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     js = nc.jetstream()
     await ensure_stream(js, config.owned_stream())
     writer = LogWriter(nc)
-    identity = IdentityClient(config.identity_address)
+    identity = IdentityClient(identity_channel(config))
     rules = policy(config)
     segments = Segments.build(
         pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules
     )
-    plan = await replay.plan(
-        pool, js, projection="profile", stream=config.resolved_stream,
-        subject_prefix=config.resolved_subject_prefix, partitions=config.owned_partitions(),
-    )  # fmt: skip
+    plan = replay.Replay()  # a serving-only process folds nothing, so it replays nothing either
+    if config.projection:
+        plan = await replay.plan(
+            pool, js, projection="profile", stream=config.resolved_stream,
+            subject_prefix=config.resolved_subject_prefix, partitions=config.owned_partitions(),
+        )  # fmt: skip
     cache = ReadCache(config.read_cache_size)  # GetProfile's bases, dropped on NOTIFY (read_cache.py)
     projection = ResolvedProjection(now=clock.now, refresh=segments.keeper.refresh, replay=plan, cache=cache)
     # A replay is all catching up: a reader per partition overlaps the transactions' round
@@ -103,7 +133,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, poll=config.rfm_poll,
         cache=cache,
     )  # fmt: skip
-    server = GrpcServer(config.server_options())
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     readers = Readers(config.database_url, schema=config.schema)  # GetProfile's hot read (readers.py)
     servicer = ProfileServicer(
         pool=pool, config=config, clock=clock, policy=rules, identity=identity, rfm=rfm, segments=segments,
@@ -116,7 +146,9 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         channel = CHANNEL_PREFIX + config.schema
         everywhere.append(Listener(config.database_url, channel, on_notify=cache.on_notify, on_live=cache.on_live).run)
     try:
-        yield Running(server, [runner.run, rfm.run, segments.recompute.run, relay.run], everywhere)
+        yield Running(
+            server, folding(config, js, pool, runner, [rfm.run, segments.recompute.run, relay.run]), everywhere
+        )
     finally:
         await readers.close()
         await identity.close()

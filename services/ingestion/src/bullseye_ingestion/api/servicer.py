@@ -1,4 +1,9 @@
-"""bullseye.ingestion.v1.IngestionService over gRPC: request-level rules, then the intake."""
+"""bullseye.ingestion.v1.IngestionService over gRPC: request-level rules, then the intake.
+
+The call envelope has admitted the caller with the method's scope already (`events:write`,
+`catalog:write`, `events:correct`); what only the request tells (backfill=true needs
+`events:backfill`) and the caller's rate are checked here.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 import grpc
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
+from bullseye_platform.auth import Principal, caller, require
 from bullseye_platform.grpc import InvalidArgument, ResourceExhausted, violation
 from google.protobuf.message import Message
 
-from bullseye_ingestion.api.auth import Gatekeeper
+from bullseye_ingestion.api.auth import Throttle
 from bullseye_ingestion.catalog_intake import CatalogIntake
 from bullseye_ingestion.correction_intake import CorrectionIntake
 from bullseye_ingestion.domain.keys import Scope
@@ -23,11 +29,11 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class IngestionServicer(pb_grpc.IngestionServiceServicer):
     def __init__(
-        self, *, intake: Intake, catalog: CatalogIntake, corrections: CorrectionIntake, gate: Gatekeeper,
+        self, *, intake: Intake, catalog: CatalogIntake, corrections: CorrectionIntake, throttle: Throttle,
         policy: EventPolicy,
     ) -> None:  # fmt: skip
         self._intake, self._catalog, self._corrections = intake, catalog, corrections
-        self._gate, self._policy = gate, policy
+        self._throttle, self._policy = throttle, policy
 
     def _check_request(self, request: Message, count: int, field: str, what: str = "events") -> None:
         size = request.ByteSize()
@@ -47,17 +53,26 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
                 [violation(field, f"has {count} {what}; at most {most} per request")],
             )
 
-    async def _batch(self, request: Message, events: Any, backfill: bool, context: Context) -> pb.BatchResult:
-        key = await self._gate.authenticate(_metadata(context), backfill=backfill)
-        self._check_request(request, len(events), "events")
-        self._gate.throttle(key, len(events))
-        return await self._intake.accept(events, source=key.source, backfill=backfill)
+    def _admit(self, request: Message, count: int, field: str, *, backfill: bool) -> Principal:
+        """The caller, allowed to send this request now.
+
+        Raises:
+            PermissionDenied: backfill=true without `events:backfill`.
+            InvalidArgument, ResourceExhausted: the request's size, or the caller's rate.
+        """
+        sender = require(Scope.BACKFILL, why="backfill=true") if backfill else caller()
+        self._check_request(request, count, field)
+        self._throttle.take(sender, count)
+        return sender
+
+    async def _batch(self, request: Message, events: Any, backfill: bool) -> pb.BatchResult:
+        sender = self._admit(request, len(events), "events", backfill=backfill)
+        return await self._intake.accept(events, source=sender.name, backfill=backfill)
 
     async def Track(self, request: pb.TrackRequest, context: Context) -> pb.TrackResponse:
-        key = await self._gate.authenticate(_metadata(context), backfill=request.backfill)
-        self._check_request(request, 1 if request.HasField("event") else 0, "event")
-        self._gate.throttle(key, 1)
-        result = await self._intake.accept([request.event], source=key.source, backfill=request.backfill)
+        count = 1 if request.HasField("event") else 0
+        sender = self._admit(request, count, "event", backfill=request.backfill)
+        result = await self._intake.accept([request.event], source=sender.name, backfill=request.backfill)
         outcome = result.outcomes[0]
         if outcome.status == pb.EVENT_STATUS_REJECTED:
             violations = [violation(f"event.{v.field}".rstrip("."), v.description) for v in outcome.violations]
@@ -65,33 +80,28 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
         return pb.TrackResponse(outcome=outcome)
 
     async def TrackBatch(self, request: pb.TrackBatchRequest, context: Context) -> pb.TrackBatchResponse:
-        result = await self._batch(request, request.events, request.backfill, context)
+        result = await self._batch(request, request.events, request.backfill)
         return pb.TrackBatchResponse(result=result)
 
     async def Ingest(
         self, request_iterator: AsyncIterator[pb.IngestRequest], context: Context
     ) -> AsyncIterator[pb.IngestResponse]:
         async for request in request_iterator:
-            result = await self._batch(request, request.events, request.backfill, context)
+            result = await self._batch(request, request.events, request.backfill)
             yield pb.IngestResponse(batch_id=request.batch_id, result=result)
 
     async def PublishCatalog(self, request: pb.PublishCatalogRequest, context: Context) -> pb.PublishCatalogResponse:
-        key = await self._gate.authenticate(_metadata(context), scope=Scope.CATALOG)
+        sender = caller()
         self._check_request(request, len(request.changes), "changes", "catalog changes")
-        self._gate.throttle(key, len(request.changes))
-        return await self._catalog.publish(request.changes, source=key.source)
+        self._throttle.take(sender, len(request.changes))
+        return await self._catalog.publish(request.changes, source=sender.name)
 
     async def AppendCorrections(
         self, request: pb.AppendCorrectionsRequest, context: Context
     ) -> pb.AppendCorrectionsResponse:
-        # Identity's call: a service credential with `events:correct` once services authenticate
-        # (docs/design.md D4); until then it is as open as identity's own Merge and Split.
+        # Identity's call, admitted by the envelope with `events:correct` (docs/design.md D1).
         return await self._corrections.append(request.corrections)
 
 
 def _summary(outcome: pb.EventOutcome) -> str:
     return "; ".join(f"{v.field or 'event'} {v.description}" for v in outcome.violations)
-
-
-def _metadata(context: Context) -> list[tuple[str, str | bytes]]:
-    return [(item[0], item[1]) for item in context.invocation_metadata() or ()]
