@@ -24,7 +24,6 @@ from bullseye_campaign.domain.violations import Violations
 
 Op = spb.Operator
 MAX_CONDITIONS = 10
-_EXCLUDED_PAYLOADS = frozenset({"catalog_item_upserted"})  # catalog items are not shoppers (design D2)
 _MONEY = "google.type.Money"
 
 
@@ -65,7 +64,7 @@ _SCALARS = {
 def payload_types() -> dict[str, Descriptor]:
     """Event payload names (e.g. "order_completed") and their message descriptors."""
     oneof = event_pb2.Event.DESCRIPTOR.oneofs_by_name["payload"]
-    return {f.name: _message(f) for f in oneof.fields if f.name not in _EXCLUDED_PAYLOADS}
+    return {f.name: _message(f) for f in oneof.fields}
 
 
 def _message(field: FieldDescriptor) -> Descriptor:
