@@ -51,6 +51,7 @@ class CampaignConfig(ServiceConfig):
         )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 < self.srm_alpha < 0.5:
             raise ConfigError(f"CAMPAIGN_SRM_ALPHA: {self.srm_alpha} is outside (0, 0.5)")
         if self.sequential_tuning < 1:
