@@ -33,7 +33,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[Family, tuple[Lin
     dataset = Dataset(interactions=walks(), item_ids=[f"sku-{i}" for i in range(ITEMS)])
     out: dict[Family, tuple[LinearItemModel, OnnxScorer]] = {}
     for family in FAMILIES:
-        trained = train(dataset, TrainSettings(family=family, blend=BlendSettings(spread_sample=64)))
+        blend = BlendSettings(spread_sample=64, taste=0.5, taste_rank=8)  # the taste channel factored
+        trained = train(dataset, TrainSettings(family=family, blend=blend))
         folder = tmp_path_factory.mktemp(family)
         written = files.write(folder, trained.model, dataset.item_ids, {"family": family})
         out[family] = trained.model, OnnxScorer(written.model)
@@ -44,6 +45,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[Family, tuple[Lin
 def test_onnx_scores_equal_the_trainers_scores(exported: dict[Family, tuple[LinearItemModel, OnnxScorer]],
                                                family: Family) -> None:  # fmt: skip
     model, scorer = exported[family]
+    if family == "blend":
+        assert [c.basis is not None for c in model.channels] == [False, False, True]
+        assert [c.horizon for c in model.channels] == [24, 153, None]
     for history in histories():
         ranked = scorer.top([history], ITEMS)[0]
         reference = model.scores(history)

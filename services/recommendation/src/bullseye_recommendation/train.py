@@ -94,7 +94,12 @@ def describe(trained: Trained, settings: TrainSettings, dataset: Dataset) -> dic
     return {
         "family": trained.family,
         "metrics": {**trained.metrics.as_dict(), "protocol": trained.protocol},
-        "training": {"seconds": trained.seconds, "settings": dataclasses.asdict(settings), **trained.details},
+        "training": {
+            "seconds": trained.seconds,
+            "cpu_seconds": trained.cpu_seconds,
+            "settings": dataclasses.asdict(settings),
+            **trained.details,
+        },
         "data_window": dataset.window,
     }
 
@@ -125,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print(f"model: {exported.model} ({exported.model.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     if args.report:
-        report = {"served": args.family, "train_seconds": served.seconds, "load_1m_at_start": load,
-                  "cpus": os.cpu_count(), "finished_at": time.time(), "model": str(exported.model),
-                  "model_file_bytes": exported.model.stat().st_size, "families": rows}  # fmt: skip
+        report = {"served": args.family, "train_seconds": served.seconds, "train_cpu_seconds": served.cpu_seconds,
+                  "load_1m_at_start": load, "cpus": os.cpu_count(), "finished_at": time.time(),
+                  "model": str(exported.model), "model_file_bytes": exported.model.stat().st_size,
+                  "families": rows}  # fmt: skip
         args.report.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

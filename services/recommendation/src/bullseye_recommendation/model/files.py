@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bullseye_recommendation.model import graph
-from bullseye_recommendation.model.linear import LinearItemModel
+from bullseye_recommendation.model.linear import Channel, LinearItemModel
 
 FORMAT = 1
 MODEL_FILE = "model.onnx"
@@ -76,7 +76,7 @@ def write(folder: Path, model: LinearItemModel, items: list[str], description: d
         "checksum": {"sha256": hashlib.sha256(payload).hexdigest()},
         "bytes": len(payload),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "channels": [{"name": n, "decay": float(d)} for n, d in zip(model.names, model.decays, strict=True)],
+        "channels": [_channel(c) for c in model.channels],
         "inputs": list(graph.INPUTS),
         "outputs": list(graph.OUTPUTS),
         **description,
@@ -84,6 +84,11 @@ def write(folder: Path, model: LinearItemModel, items: list[str], description: d
     }
     _write_atomically(files.metadata, json.dumps(document, indent=1).encode())
     return files
+
+
+def _channel(channel: Channel) -> dict[str, Any]:
+    rank = None if channel.basis is None else int(channel.basis.shape[0])
+    return {"name": channel.name, "decay": channel.decay, "horizon": channel.horizon, "rank": rank}
 
 
 def sha256(path: Path) -> str:

@@ -2,7 +2,7 @@
 
 Inputs (batch B, history length L, catalogue N, candidates M):
     history_items   int64   [B, L]  item indices, most recent first (padding: any index)
-    history_ages    float32 [B, L]  0 = most recent (the trainer's unit: rank in the order)
+    history_ages    float32 [B, L]  0 = most recent; ranks in the order (or larger)
     history_weights float32 [B, L]  net feedback strength; 0 for padding, < 0 subtracts
     exclude         bool    [B, N]  items that must not come back (seen, out of stock, ...)
     candidates      int64   [B, M]  items to score as given (M may be 0)
@@ -11,10 +11,12 @@ Outputs:
     top_items  int64 [B, k], top_scores float32 [B, k]  best first; excluded items score -inf
     candidate_scores float32 [B, M]                       the candidates' scores, exclusions applied
 
-How: the history's coefficients weight × decay_c ** age (one per item and channel) multiply
-the item's gathered rows, so a call reads L × channels rows of N floats and never the whole
-table; then the mask, TopK and the candidates' gather. Only one table is stored, item-major
-([N · channels, N]), so one Gather fetches every channel of an item in one go.
+How, per channel: the first `horizon` entries of the history (all of them for the taste
+channel), their coefficients weight × decay ** age, the matching rows of the channel's
+float16 matrix gathered and cast to float32, one [1, h] × [h, N] product (for a factored
+channel [1, h] × [h, rank], then × its [rank, N] basis); the channels' products add up. A
+call reads h rows per channel and never a whole matrix. Then the mask, TopK and the
+candidates' gather.
 """
 
 from __future__ import annotations
@@ -23,27 +25,29 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from bullseye_recommendation.model.linear import LinearItemModel
+from bullseye_recommendation.model.linear import Channel, LinearItemModel
 
 OPSET = 17
 INPUTS = ("history_items", "history_ages", "history_weights", "exclude", "candidates", "k")
 OUTPUTS = ("top_items", "top_scores", "candidate_scores")
+HISTORY = ("history_items", "history_ages", "history_weights")
 
 
 def build(model: LinearItemModel, *, producer_version: str = "") -> onnx.ModelProto:
-    """The graph for `model`; it is checked before it is returned.
+    """The graph for `model` at the served precision; it is checked before it is returned.
 
     Raises:
         onnx.checker.ValidationError: the graph is malformed (a bug here, not in the model).
     """
-    n, channels = model.n_items, len(model.decays)
-    graph = helper.make_graph(
-        [*_coefficients(), *_history_scores(), *_selection()],
-        "bullseye_recommendation",
-        _inputs(n),
-        _outputs(),
-        initializer=_constants(model, n, channels),
-    )
+    served = model.served()
+    nodes: list[onnx.NodeProto] = []
+    constants = _shared_constants()
+    for index, channel in enumerate(served.channels):
+        channel_nodes, channel_constants = _channel(index, channel)
+        nodes += channel_nodes
+        constants += channel_constants
+    nodes += _selection(len(served.channels))
+    graph = helper.make_graph(nodes, "bullseye_recommendation", _inputs(model.n_items), _outputs(), constants)
     proto = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -76,55 +80,50 @@ def _outputs() -> list[onnx.ValueInfoProto]:
     ]
 
 
-def _constants(model: LinearItemModel, n: int, channels: int) -> list[TensorProto]:
+def _shared_constants() -> list[TensorProto]:
     const = numpy_helper.from_array
     return [
-        const(model.rows.reshape(n * channels, n), "table"),
-        const(model.decays.astype(np.float32), "decays"),
-        const(np.array([channels], dtype=np.int64), "channels"),
-        const(np.arange(channels, dtype=np.int64), "channel_offsets"),
-        const(np.array([n], dtype=np.int64), "n_items"),
+        const(np.array([0], dtype=np.int64), "zero"),
         const(np.array([1], dtype=np.int64), "one"),
-        const(np.array([2], dtype=np.int64), "axis_2"),
         const(np.array(-np.inf, dtype=np.float32), "minus_inf"),
     ]
 
 
-def _coefficients() -> list[onnx.NodeProto]:
-    """coefficients[b, l, c] = weight[b, l] · decays[c] ** age[b, l]; rows[b, l, c] = item · C + c."""
-    node = helper.make_node
-    return [
-        node("Unsqueeze", ["history_ages", "axis_2"], ["ages_3d"]),
-        node("Pow", ["decays", "ages_3d"], ["kernel"]),
-        node("Unsqueeze", ["history_weights", "axis_2"], ["weights_3d"]),
-        node("Mul", ["kernel", "weights_3d"], ["coefficients"]),
-        node("Unsqueeze", ["history_items", "axis_2"], ["items_3d"]),
-        node("Mul", ["items_3d", "channels"], ["item_base"]),
-        node("Add", ["item_base", "channel_offsets"], ["row_index"]),
+def _channel(index: int, channel: Channel) -> tuple[list[onnx.NodeProto], list[TensorProto]]:
+    """part_<index> [B, 1, N] = coefficients [B, 1, h] @ rows [B, h, N] (@ basis [rank, N])."""
+    node, name = helper.make_node, f"c{index}"
+    constants = [
+        numpy_helper.from_array(channel.rows, f"{name}_matrix"),
+        numpy_helper.from_array(np.array(channel.decay, dtype=np.float32), f"{name}_decay"),
     ]
+    items, ages, weights = HISTORY
+    nodes: list[onnx.NodeProto] = []
+    if channel.horizon is not None:
+        constants.append(numpy_helper.from_array(np.array([channel.horizon], dtype=np.int64), f"{name}_horizon"))
+        nodes += [node("Slice", [part, "zero", f"{name}_horizon", "one"], [f"{name}_{part}"]) for part in HISTORY]
+        items, ages, weights = (f"{name}_{part}" for part in HISTORY)
+    nodes += [
+        node("Pow", [f"{name}_decay", ages], [f"{name}_kernel"]),
+        node("Mul", [f"{name}_kernel", weights], [f"{name}_coefficients"]),
+        node("Unsqueeze", [f"{name}_coefficients", "one"], [f"{name}_coefficients_row"]),
+        node("Gather", [f"{name}_matrix", items], [f"{name}_rows_served"], axis=0),
+        node("Cast", [f"{name}_rows_served"], [f"{name}_rows"], to=TensorProto.FLOAT),
+    ]
+    if channel.basis is None:
+        return [*nodes, node("MatMul", [f"{name}_coefficients_row", f"{name}_rows"], [f"part_{index}"])], constants
+    constants.append(numpy_helper.from_array(channel.basis.astype(np.float32), f"{name}_basis"))
+    nodes += [
+        node("MatMul", [f"{name}_coefficients_row", f"{name}_rows"], [f"{name}_factors"]),
+        node("MatMul", [f"{name}_factors", f"{name}_basis"], [f"part_{index}"]),
+    ]
+    return nodes, constants
 
 
-def _history_scores() -> list[onnx.NodeProto]:
-    """scores[b] = coefficients[b] (as [1, L·C]) @ gathered rows[b] (as [L·C, N])."""
+def _selection(channels: int) -> list[onnx.NodeProto]:
     node = helper.make_node
     return [
-        node("Gather", ["table", "row_index"], ["rows"], axis=0),
-        node("Shape", ["history_items"], ["batch"], start=0, end=1),
-        node("Shape", ["history_items"], ["length"], start=1, end=2),
-        node("Mul", ["length", "channels"], ["terms"]),
-        node("Concat", ["batch", "terms", "n_items"], ["rows_shape"], axis=0),
-        node("Concat", ["batch", "one", "terms"], ["coefficients_shape"], axis=0),
-        # allowzero: an empty history has 0 terms, which must stay 0, not copy a dimension
-        node("Reshape", ["rows", "rows_shape"], ["rows_2d"], allowzero=1),
-        node("Reshape", ["coefficients", "coefficients_shape"], ["coefficients_row"], allowzero=1),
-        node("MatMul", ["coefficients_row", "rows_2d"], ["scores_3d"]),
+        node("Sum", [f"part_{i}" for i in range(channels)], ["scores_3d"]),
         node("Squeeze", ["scores_3d", "one"], ["scores"]),
-    ]
-
-
-def _selection() -> list[onnx.NodeProto]:
-    node = helper.make_node
-    return [
         node("Where", ["exclude", "minus_inf", "scores"], ["masked"]),
         node("TopK", ["masked", "k"], ["top_scores", "top_items"], axis=-1, largest=1, sorted=1),
         node("GatherElements", ["masked", "candidates"], ["candidate_scores"], axis=1),

@@ -22,6 +22,7 @@ from bullseye_recommendation.training.interactions import Interactions
 @dataclass(frozen=True, kw_only=True)
 class BlendSettings:
     taste: float | None = None  # None = chosen on the validation split from `grid`
+    taste_rank: int | None = 128  # the taste channel factored at this rank (training/factor.py); None = dense
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
     spread_sample: int = 512  # people whose full score vectors measure a part's spread
 

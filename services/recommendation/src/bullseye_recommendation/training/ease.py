@@ -30,4 +30,4 @@ def fit_ease(data: Interactions, settings: EaseSettings) -> LinearItemModel:
     inverse = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
     weights = -inverse / np.diag(inverse)
     np.fill_diagonal(weights, 0.0)
-    return LinearItemModel.of([("ease", 1.0, weights)])
+    return LinearItemModel.of(("ease", 1.0, weights))

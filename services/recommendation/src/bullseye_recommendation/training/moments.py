@@ -9,7 +9,7 @@ Ridge regression needs only G = Σ_t h_t h_tᵀ and X = Σ_t h_t y_tᵀ, and bot
 *pairs* of one person's rows, with a weight that depends on how far apart they are and how
 many steps follow them (geometric sums, closed form below). Materialising the rows would
 cost Σ_person length² entries (~10⁹ for MovieLens-1M); the pairs within `window` steps cost
-window × interactions, accumulated with one bincount per few million pairs. Pairs further
+window × interactions, scattered into dense blocks. Pairs further
 apart than `window` are dropped: they weigh γ^window, negligible for the decays used.
 """
 
@@ -18,12 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from bullseye_recommendation.arrays import FloatArray, IntArray
 from bullseye_recommendation.training.interactions import Interactions
-
-CHUNK = 4_000_000  # pairs buffered per block before a bincount: 64 MB of keys and weights
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +40,8 @@ class Kernel:
 
 @dataclass(frozen=True)
 class Moments:
-    gram: NDArray[np.float64]  # [channels·items, channels·items]
-    cross: NDArray[np.float64]  # [channels·items, items]
+    gram: FloatArray  # [channels·items, channels·items]
+    cross: FloatArray  # [channels·items, items]
 
 
 def geometric(ratio: float, terms: IntArray) -> FloatArray:
@@ -55,29 +52,18 @@ def geometric(ratio: float, terms: IntArray) -> FloatArray:
 
 
 class _Blocks:
-    """Dense [items, items] blocks filled from (flat key, weight) pairs in large bincounts."""
+    """Dense [items, items] blocks, each pair added where its two items meet."""
 
     def __init__(self, count: int, n_items: int) -> None:
         self.n = n_items
         self.dense = [np.zeros(n_items * n_items) for _ in range(count)]
-        self.pending: list[list[tuple[IntArray, FloatArray]]] = [[] for _ in range(count)]
-        self.sizes = [0] * count
 
     def add(self, block: int, keys: IntArray, weights: FloatArray) -> None:
-        self.pending[block].append((keys, weights))
-        self.sizes[block] += len(keys)
-        if self.sizes[block] >= CHUNK:
-            self._flush(block)
+        # ufunc.at got a fast path in numpy 1.25: twice bincount's speed here, and no
+        # items²-sized temporary per call
+        np.add.at(self.dense[block], keys, weights)
 
-    def _flush(self, block: int) -> None:
-        if self.pending[block]:
-            keys = np.concatenate([k for k, _ in self.pending[block]])
-            weights = np.concatenate([w for _, w in self.pending[block]])
-            self.dense[block] += np.bincount(keys, weights=weights, minlength=self.n * self.n)
-        self.pending[block], self.sizes[block] = [], 0
-
-    def result(self, block: int) -> NDArray[np.float64]:
-        self._flush(block)
+    def result(self, block: int) -> FloatArray:
         return self.dense[block].reshape(self.n, self.n)
 
 

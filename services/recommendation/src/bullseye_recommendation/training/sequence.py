@@ -40,8 +40,8 @@ def fit_sequence(data: Interactions, settings: SequenceSettings) -> LinearItemMo
     solution = scipy.linalg.solve(gram, stats.cross, assume_a="pos", overwrite_a=True, check_finite=False)
     n = data.n_items
     return LinearItemModel.of(
-        [
+        *(
             (f"sequence@{decay:g}", decay, solution[c * n : (c + 1) * n])
             for c, decay in enumerate(settings.kernel.decays)
-        ]
+        )
     )
