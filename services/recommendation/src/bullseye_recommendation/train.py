@@ -26,7 +26,7 @@ from bullseye_recommendation.training import peers
 from bullseye_recommendation.training.blend import BlendSettings
 from bullseye_recommendation.training.evaluation import Cases, sampled_cases
 from bullseye_recommendation.training.interactions import Interactions
-from bullseye_recommendation.training.pipeline import FAMILIES, Trained, TrainSettings, train
+from bullseye_recommendation.training.pipeline import FAMILIES, HOLDOUT, Trained, TrainSettings, train
 from bullseye_recommendation.training.sources import Dataset, NcfMovieLensSource, Source, TsvSource
 
 
@@ -87,7 +87,7 @@ def _peer_cases(dataset: Dataset) -> tuple[Interactions, Cases, str]:
     if dataset.cases is not None:
         return dataset.interactions, dataset.cases, "dataset test cases"
     held, targets = dataset.interactions.without_last()
-    return held, sampled_cases(held, targets), "latest item per person held out, 99 sampled negatives"
+    return held, sampled_cases(held, targets), HOLDOUT
 
 
 def describe(trained: Trained, settings: TrainSettings, dataset: Dataset) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from bullseye_recommendation.training.interactions import Interactions
 from bullseye_recommendation.training.sequence import SequenceSettings, fit_sequence
 from bullseye_recommendation.training.sources import Dataset
 
+HOLDOUT = "latest item per person held out, 99 sampled negatives"
+
 Family = Literal["blend", "sequence", "ease"]
 FAMILIES: tuple[Family, ...] = ("blend", "sequence", "ease")
 
@@ -53,18 +55,15 @@ def train(dataset: Dataset, settings: TrainSettings) -> Trained:
     """Fit `settings.family`, choose the blend on validation if needed, evaluate, refit."""
     started, cpu_started = time.monotonic(), time.process_time()
     data, details = dataset.interactions, dict[str, Any]()
-    validation: tuple[LinearItemModel, Metrics] | None = None
-    if dataset.cases is None or _tunes_blend(settings):
-        held, targets = data.without_last()
-        cases = sampled_cases(held, targets, seed=settings.seed)
-        validation = _fit_validated(held, cases, settings, details)
-    if dataset.cases is not None:
+    if dataset.cases is None:
+        validated, result = _validate(data, settings, details)
+        model = (_fit(data, settings, details.get("taste")) if settings.refit else validated).served()
+        protocol = HOLDOUT
+    else:
+        if _tunes_blend(settings):
+            _validate(data, settings, details)
         model = _fit(data, settings, details.get("taste")).served()
         result, protocol = evaluate(model, data, dataset.cases), "dataset test cases"
-    else:
-        assert validation is not None  # every dataset without cases was validated above
-        model = (_fit(data, settings, details.get("taste")) if settings.refit else validation[0]).served()
-        result, protocol = validation[1], "latest item per person held out, 99 sampled negatives"
     seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
     return Trained(model, settings.family, result, protocol, seconds, cpu_seconds, details)
 
@@ -81,10 +80,16 @@ def _tunes_blend(settings: TrainSettings) -> bool:
     return settings.family == "blend" and settings.blend.taste is None
 
 
+def _validate(data: Interactions, settings: TrainSettings, details: dict[str, Any]) -> tuple[LinearItemModel, Metrics]:
+    """Fit without each person's latest item and measure on it; for the blend, choose its
+    weight there (into `details`)."""
+    held, targets = data.without_last()
+    return _fit_validated(held, sampled_cases(held, targets, seed=settings.seed), settings, details)
+
+
 def _fit_validated(
     data: Interactions, cases: Cases, settings: TrainSettings, details: dict[str, Any]
 ) -> tuple[LinearItemModel, Metrics]:
-    """Fit on the validation split; for the blend, choose its weight there (into `details`)."""
     if settings.family != "blend":
         model = _fit(data, settings, None)
         return model, evaluate(model, data, cases)
