@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from bullseye_recommendation.domain.history import History
 from bullseye_recommendation.model import files
-from bullseye_recommendation.model.linear import LinearItemModel
+from bullseye_recommendation.model.linear import Channel, LinearItemModel
 from bullseye_recommendation.model.runtime import OnnxScorer
 from bullseye_recommendation.training.blend import BlendSettings
 from bullseye_recommendation.training.pipeline import FAMILIES, Family, TrainSettings, train
@@ -33,7 +33,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[Family, tuple[Lin
     dataset = Dataset(interactions=walks(), item_ids=[f"sku-{i}" for i in range(ITEMS)])
     out: dict[Family, tuple[LinearItemModel, OnnxScorer]] = {}
     for family in FAMILIES:
-        blend = BlendSettings(spread_sample=64, taste=0.5, taste_rank=8)  # the taste channel factored
+        blend = BlendSettings(spread_sample=64, taste=0.5, mass=0.75, taste_rank=8)  # taste factored, normalized
         trained = train(dataset, TrainSettings(family=family, blend=blend))
         folder = tmp_path_factory.mktemp(family)
         written = files.write(folder, trained.model, dataset.item_ids, {"family": family})
@@ -48,6 +48,7 @@ def test_onnx_scores_equal_the_trainers_scores(exported: dict[Family, tuple[Line
     if family == "blend":
         assert [c.basis is not None for c in model.channels] == [False, False, True]
         assert [c.horizon for c in model.channels] == [24, 153, None]
+        assert [c.mass_exponent for c in model.channels] == [0, 0, 0.75]
     for history in histories():
         ranked = scorer.top([history], ITEMS)[0]
         reference = model.scores(history)
@@ -132,3 +133,19 @@ def test_a_model_file_that_differs_from_its_metadata_is_refused(tmp_path: Path,
 
     with pytest.raises(files.ChecksumError):
         written.verify()
+
+
+def test_a_channel_normalized_by_mass_scores_a_history_alike_at_any_overall_strength(tmp_path: Path) -> None:
+    rows = np.random.default_rng(4).standard_normal((ITEMS, ITEMS)).astype(np.float32)
+    taste = Channel("taste", 1.0, rows, mass_exponent=1.0, mass_reference=3.0)
+    written = files.write(tmp_path, LinearItemModel((taste,)), [str(i) for i in range(ITEMS)], {})
+    scorer, everything = OnnxScorer(written.model), np.arange(ITEMS)[None, :]
+    history = History.of([4, 8, 15], weights=[1.0, 2.0, -1.0])
+    louder = History.of([4, 8, 15], weights=[3.0, 6.0, -3.0])
+
+    scores = scorer.candidate_scores([history, louder], np.repeat(everything, 2, axis=0))
+
+    np.testing.assert_allclose(scores[0], LinearItemModel((taste,)).served().scores(history), atol=TOLERANCE)
+    np.testing.assert_allclose(scores[1], scores[0], atol=TOLERANCE)
+    by_hand = rows.astype(np.float16).astype(np.float64)[[4, 8, 15]].T @ [1.0, 2.0, -1.0] / (4 / 3)  # mass 4 of 3
+    np.testing.assert_allclose(scores[0], by_hand, atol=1e-4)

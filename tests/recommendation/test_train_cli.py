@@ -41,7 +41,7 @@ def test_the_trainer_exports_a_checksummed_model_with_metrics_and_compares_famil
     assert 0.5 < metadata["metrics"]["hr_at_10"] <= 1 and metadata["metrics"]["cases"] == 200
     assert metadata["data_window"]["rows"] == sum(1 for _ in (tmp_path / "interactions.tsv").open()) - 1
     assert metadata["items"][0] == "sku-" + str(walks(persons=200).history(0).items[-1])
-    assert {"taste", "tried"} <= set(metadata["training"])
+    assert {"taste", "mass", "tried"} <= set(metadata["training"])
     families = {row["family"] for row in json.loads(report.read_text())["families"]}
     assert families == {"blend", "sequence", "ease", "popularity", "als (implicit)"}
     scorer = OnnxScorer(ModelFiles(out).model)

@@ -35,15 +35,15 @@ def test_the_sequence_model_predicts_the_successor_where_the_order_blind_model_c
     assert sequence.metrics.ndcg_at_10 > ease.metrics.ndcg_at_10 + 0.03
 
 
-def test_the_blend_weight_is_chosen_on_validation_and_recorded() -> None:
+def test_the_blend_weights_are_chosen_on_validation_and_recorded() -> None:
     dataset = Dataset(interactions=walks(), item_ids=[str(i) for i in range(ITEMS)])
 
     blend = train(dataset, TrainSettings(family="blend", blend=FAST))
 
     tried = blend.details["tried"]
-    assert set(tried) == {f"{w:g}" for w in FAST.grid}
+    assert set(tried) == {f"{w:g}@{e:g}" for w in FAST.grid for e in FAST.mass_grid}
     assert blend.details["validation"]["ndcg_at_10"] == max(tried.values())
-    assert blend.details["taste"] in FAST.grid
+    assert blend.details["taste"] in FAST.grid and blend.details["mass"] in FAST.mass_grid
 
 
 def test_dataset_cases_are_scored_by_a_model_fitted_on_everything_else() -> None:

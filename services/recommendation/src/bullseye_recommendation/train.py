@@ -38,6 +38,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder for the model files")
     parser.add_argument("--family", choices=FAMILIES, default="blend", help="the family exported (default blend)")
     parser.add_argument("--taste", type=float, help="blend weight of the EASE part (default: chosen on validation)")
+    parser.add_argument("--mass", type=float, help="the taste part's mass exponent (default: chosen on validation)")
     parser.add_argument("--no-refit", action="store_true", help="serve the model fitted without the held-out items")
     parser.add_argument("--compare", action="store_true", help="also measure the other families and the peers")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write the figures as JSON")
@@ -57,7 +58,8 @@ def source_of(args: argparse.Namespace) -> Source:
 
 
 def settings_of(args: argparse.Namespace, family: str) -> TrainSettings:
-    return TrainSettings(family=family, blend=BlendSettings(taste=args.taste), refit=not args.no_refit)  # type: ignore[arg-type]
+    blend = BlendSettings(taste=args.taste, mass=args.mass)
+    return TrainSettings(family=family, blend=blend, refit=not args.no_refit)  # type: ignore[arg-type]
 
 
 def row(name: str, hr: float, ndcg: float, seconds: float, size: int, protocol: str) -> dict[str, Any]:

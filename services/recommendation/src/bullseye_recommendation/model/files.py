@@ -88,7 +88,8 @@ def write(folder: Path, model: LinearItemModel, items: list[str], description: d
 
 def _channel(channel: Channel) -> dict[str, Any]:
     rank = None if channel.basis is None else int(channel.basis.shape[0])
-    return {"name": channel.name, "decay": channel.decay, "horizon": channel.horizon, "rank": rank}
+    return {"name": channel.name, "decay": channel.decay, "horizon": channel.horizon, "rank": rank,
+            "mass_exponent": channel.mass_exponent, "mass_reference": channel.mass_reference}  # fmt: skip
 
 
 def sha256(path: Path) -> str:

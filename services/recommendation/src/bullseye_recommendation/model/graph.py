@@ -12,7 +12,8 @@ Outputs:
     candidate_scores float32 [B, M]                       the candidates' scores, exclusions applied
 
 How, per channel: the first `horizon` entries of the history (all of them for the taste
-channel), their coefficients weight × decay ** age, the matching rows of the channel's
+channel), their coefficients weight × decay ** age (× the history's mass factor where the
+channel has one), the matching rows of the channel's
 float16 matrix gathered and cast to float32, one [1, h] × [h, N] product (for a factored
 channel [1, h] × [h, rank], then × its [rank, N] basis); the channels' products add up. A
 call reads h rows per channel and never a whole matrix. Then the mask, TopK and the
@@ -25,7 +26,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from bullseye_recommendation.model.linear import Channel, LinearItemModel
+from bullseye_recommendation.model.linear import MASS_FLOOR, Channel, LinearItemModel
 
 OPSET = 17
 INPUTS = ("history_items", "history_ages", "history_weights", "exclude", "candidates", "k")
@@ -104,7 +105,13 @@ def _channel(index: int, channel: Channel) -> tuple[list[onnx.NodeProto], list[T
         items, ages, weights = (f"{name}_{part}" for part in HISTORY)
     nodes += [
         node("Pow", [f"{name}_decay", ages], [f"{name}_kernel"]),
-        node("Mul", [f"{name}_kernel", weights], [f"{name}_coefficients"]),
+        node("Mul", [f"{name}_kernel", weights], [f"{name}_weighted"]),
+    ]
+    if channel.mass_exponent:
+        nodes += _mass(name, channel, constants)
+    else:
+        nodes.append(node("Identity", [f"{name}_weighted"], [f"{name}_coefficients"]))
+    nodes += [
         node("Unsqueeze", [f"{name}_coefficients", "one"], [f"{name}_coefficients_row"]),
         node("Gather", [f"{name}_matrix", items], [f"{name}_rows_served"], axis=0),
         node("Cast", [f"{name}_rows_served"], [f"{name}_rows"], to=TensorProto.FLOAT),
@@ -117,6 +124,24 @@ def _channel(index: int, channel: Channel) -> tuple[list[onnx.NodeProto], list[T
         node("MatMul", [f"{name}_factors", f"{name}_basis"], [f"part_{index}"]),
     ]
     return nodes, constants
+
+
+def _mass(name: str, channel: Channel, constants: list[TensorProto]) -> list[onnx.NodeProto]:
+    """coefficients = weighted × max(Σ|weights| / reference, floor) ** -exponent, per person."""
+    const, node = numpy_helper.from_array, helper.make_node
+    constants += [
+        const(np.array(channel.mass_reference, dtype=np.float32), f"{name}_mass_reference"),
+        const(np.array(MASS_FLOOR, dtype=np.float32), f"{name}_mass_floor"),
+        const(np.array(-channel.mass_exponent, dtype=np.float32), f"{name}_mass_exponent"),
+    ]
+    return [
+        node("Abs", ["history_weights"], [f"{name}_strength"]),
+        node("ReduceSum", [f"{name}_strength", "one"], [f"{name}_mass"], keepdims=1),
+        node("Div", [f"{name}_mass", f"{name}_mass_reference"], [f"{name}_relative_mass"]),
+        node("Max", [f"{name}_relative_mass", f"{name}_mass_floor"], [f"{name}_bounded_mass"]),
+        node("Pow", [f"{name}_bounded_mass", f"{name}_mass_exponent"], [f"{name}_mass_factor"]),
+        node("Mul", [f"{name}_weighted", f"{name}_mass_factor"], [f"{name}_coefficients"]),
+    ]
 
 
 def _selection(channels: int) -> list[onnx.NodeProto]:

@@ -20,6 +20,7 @@ moved HR@10 and NDCG@10 on MovieLens-1M by less than 0.0001 (README, Recommendat
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -30,18 +31,25 @@ from bullseye_recommendation.domain.history import History
 
 SERVED = np.float16
 NEGLIGIBLE = 1e-7
+MASS_FLOOR = 1e-6  # an empty history has no mass; its coefficients are empty anyway
 
 
 @dataclass(frozen=True, eq=False)
 class Channel:
     """What each item seen in this channel adds to every item's score: `rows[i]`, or
     `rows[i] @ basis` for a factored channel (rows [items, rank], basis [rank, items]),
-    whose call cost no longer grows with the catalogue times the history."""
+    whose call cost no longer grows with the catalogue times the history.
+
+    With a `mass_exponent`, the coefficients are divided by (Σ|weight| / `mass_reference`)
+    ** exponent: a channel that sums a whole history would otherwise speak louder the longer
+    the history, and drown the others for the heaviest shoppers."""
 
     name: str
     decay: float
     rows: Table
     basis: Table | None = None
+    mass_exponent: float = 0.0
+    mass_reference: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.decay <= 1:
@@ -73,7 +81,12 @@ class Channel:
         (with the decay rounded to float32, as the graph holds it)."""
         seen = history.latest(self.horizon) if self.horizon is not None else history
         decay = np.float64(np.float32(self.decay))
-        return np.asarray(seen.weights, dtype=np.float64) * decay ** seen.ages.astype(np.float64)
+        kernel = np.asarray(seen.weights, dtype=np.float64) * decay ** seen.ages.astype(np.float64)
+        return kernel * self.mass_factor(history) if self.mass_exponent else kernel
+
+    def mass_factor(self, history: History) -> float:
+        mass = float(np.abs(history.weights.astype(np.float64)).sum()) / self.mass_reference
+        return float(max(mass, MASS_FLOOR) ** -self.mass_exponent)
 
     def scores(self, history: History, candidates: IntArray | None = None) -> FloatArray:
         """This channel's part of the scores of `candidates` (None: of every item)."""
@@ -86,7 +99,7 @@ class Channel:
         return np.asarray((coefficients @ self.rows[items].astype(np.float64)) @ basis.astype(np.float64))
 
     def with_rows(self, rows: Table) -> Channel:
-        return Channel(name=self.name, decay=self.decay, rows=rows, basis=self.basis)
+        return dataclasses.replace(self, rows=rows)
 
 
 @dataclass(frozen=True, eq=False)

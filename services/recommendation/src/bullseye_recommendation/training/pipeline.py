@@ -1,7 +1,7 @@
 """Train a model family on a dataset and measure it honestly.
 
 - The validation split (each person's latest interaction held out, 99 sampled negatives)
-  chooses the blend weight and is never the figure reported when the data bring their own
+  chooses the blend's weights and is never the figure reported when the data bring their own
   test (MovieLens-1M's original held-out items).
 - Without a test of their own, the figures are the validation split's, from a model that
   did not see the held-out items; the served model is then refit on everything (`refit`),
@@ -16,7 +16,16 @@ from typing import Any, Literal
 
 from bullseye_recommendation.arrays import FloatArray
 from bullseye_recommendation.model.linear import LinearItemModel
-from bullseye_recommendation.training.blend import BlendSettings, blended, choose, unit
+from bullseye_recommendation.training.blend import (
+    BlendSettings,
+    Choice,
+    blended,
+    choose,
+    combine,
+    mass_reference,
+    relative_masses,
+    unit,
+)
 from bullseye_recommendation.training.ease import EaseSettings, fit_ease
 from bullseye_recommendation.training.evaluation import Cases, Metrics, case_scores, metrics, sampled_cases
 from bullseye_recommendation.training.factor import factored
@@ -54,18 +63,18 @@ class Trained:
 def train(dataset: Dataset, settings: TrainSettings) -> Trained:
     """Fit `settings.family`, choose the blend on validation if needed, evaluate, refit."""
     started, cpu_started = time.monotonic(), time.process_time()
-    data, details = dataset.interactions, dict[str, Any]()
+    data, choice, validation = dataset.interactions, None, None
     if dataset.cases is None:
-        validated, result = _validate(data, settings, details)
-        model = (_fit(data, settings, details.get("taste")) if settings.refit else validated).served()
-        protocol = HOLDOUT
+        validated, validation, choice = _validate(data, settings)
+        model = (_fit(data, settings, choice) if settings.refit else validated).served()
+        result, protocol = validation, HOLDOUT
     else:
         if _tunes_blend(settings):
-            _validate(data, settings, details)
-        model = _fit(data, settings, details.get("taste")).served()
+            _, validation, choice = _validate(data, settings)
+        model = _fit(data, settings, choice).served()
         result, protocol = evaluate(model, data, dataset.cases), "dataset test cases"
     seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
-    return Trained(model, settings.family, result, protocol, seconds, cpu_seconds, details)
+    return Trained(model, settings.family, result, protocol, seconds, cpu_seconds, _details(choice, validation))
 
 
 def evaluate(model: LinearItemModel, data: Interactions, cases: Cases) -> Metrics:
@@ -77,43 +86,46 @@ def _case_scores(model: LinearItemModel, data: Interactions, cases: Cases) -> li
 
 
 def _tunes_blend(settings: TrainSettings) -> bool:
-    return settings.family == "blend" and settings.blend.taste is None
+    return settings.family == "blend" and (settings.blend.taste is None or settings.blend.mass is None)
 
 
-def _validate(data: Interactions, settings: TrainSettings, details: dict[str, Any]) -> tuple[LinearItemModel, Metrics]:
-    """Fit without each person's latest item and measure on it; for the blend, choose its
-    weight there (into `details`)."""
+def _details(choice: Choice | None, validation: Metrics | None) -> dict[str, Any]:
+    """What the metadata says of the blend's choice (nothing for the other families)."""
+    if choice is None:
+        return {}
+    measured = validation.as_dict() if validation else None
+    return {"taste": choice.taste, "mass": choice.mass, "validation": measured, "tried": choice.tried}
+
+
+def _validate(data: Interactions, settings: TrainSettings) -> tuple[LinearItemModel, Metrics, Choice | None]:
+    """Fit without each person's latest item and measure on it; the blend's weights are
+    chosen there."""
     held, targets = data.without_last()
-    return _fit_validated(held, sampled_cases(held, targets, seed=settings.seed), settings, details)
-
-
-def _fit_validated(
-    data: Interactions, cases: Cases, settings: TrainSettings, details: dict[str, Any]
-) -> tuple[LinearItemModel, Metrics]:
+    cases = sampled_cases(held, targets, seed=settings.seed)
     if settings.family != "blend":
-        model = _fit(data, settings, None)
-        return model, evaluate(model, data, cases)
+        model = _fit(held, settings, None)
+        return model, evaluate(model, held, cases), None
     sample = settings.blend.spread_sample
-    sequence = unit(fit_sequence(data, settings.sequence), data, sample=sample)
-    taste = unit(_taste(data, settings), data, sample=sample)
-    choice = choose(cases, _case_scores(sequence, data, cases), _case_scores(taste, data, cases), settings.blend)
-    details.update(taste=choice.taste, validation=choice.validation.as_dict(), tried=choice.tried)
-    model = sequence if choice.taste == 0 else sequence.joined(taste.scaled(choice.taste))
-    return model, choice.validation
+    sequence = unit(fit_sequence(held, settings.sequence), held, sample=sample)
+    taste = unit(_taste(held, settings), held, sample=sample)
+    masses = relative_masses(held)[cases.persons]
+    scores = _case_scores(sequence, held, cases), _case_scores(taste, held, cases)
+    choice, measured = choose(cases, *scores, masses, settings.blend)
+    return combine(sequence, taste, choice, mass_reference(held)), measured, choice
 
 
-def _fit(data: Interactions, settings: TrainSettings, taste: float | None) -> LinearItemModel:
+def _fit(data: Interactions, settings: TrainSettings, choice: Choice | None) -> LinearItemModel:
     if settings.family == "sequence":
         return fit_sequence(data, settings.sequence)
     if settings.family == "ease":
         return fit_ease(data, settings.ease)
-    weight = taste if taste is not None else settings.blend.taste
-    if weight is None:
-        raise ValueError("the blend's taste weight is neither given nor chosen on validation")
-    sequence = fit_sequence(data, settings.sequence)
-    if weight == 0:
-        return unit(sequence, data, sample=settings.blend.spread_sample)
-    return blended(sequence, _taste(data, settings), weight, data, sample=settings.blend.spread_sample)
+    if choice is None:
+        fixed = settings.blend
+        if fixed.taste is None or fixed.mass is None:
+            raise ValueError("the blend's weights are neither given nor chosen on validation")
+        choice = Choice(taste=fixed.taste, mass=fixed.mass)
+    sample = settings.blend.spread_sample
+    return blended(fit_sequence(data, settings.sequence), _taste(data, settings), choice, data, sample=sample)
 
 
 def _taste(data: Interactions, settings: TrainSettings) -> LinearItemModel:
