@@ -26,7 +26,7 @@ from bullseye_recommendation.training import peers
 from bullseye_recommendation.training.blend import BlendSettings
 from bullseye_recommendation.training.evaluation import Cases, sampled_cases
 from bullseye_recommendation.training.interactions import Interactions
-from bullseye_recommendation.training.pipeline import FAMILIES, HOLDOUT, Trained, TrainSettings, train
+from bullseye_recommendation.training.pipeline import FAMILIES, HOLDOUT, Family, Trained, TrainSettings, train
 from bullseye_recommendation.training.sources import Dataset, NcfMovieLensSource, Source, TsvSource
 
 
@@ -57,9 +57,9 @@ def source_of(args: argparse.Namespace) -> Source:
     return TsvSource(args.interactions)
 
 
-def settings_of(args: argparse.Namespace, family: str) -> TrainSettings:
+def settings_of(args: argparse.Namespace, family: Family) -> TrainSettings:
     blend = BlendSettings(taste=args.taste, mass=args.mass)
-    return TrainSettings(family=family, blend=blend, refit=not args.no_refit)  # type: ignore[arg-type]
+    return TrainSettings(family=family, blend=blend, refit=not args.no_refit)
 
 
 def row(name: str, hr: float, ndcg: float, seconds: float, size: int, protocol: str) -> dict[str, Any]:

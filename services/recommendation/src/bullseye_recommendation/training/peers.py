@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
-from bullseye_recommendation.training.evaluation import CandidateScorer, Cases, Metrics, case_scores, metrics
+from bullseye_recommendation.arrays import FloatArray, IntArray
+from bullseye_recommendation.domain.history import History
+from bullseye_recommendation.training.evaluation import Cases, Metrics, case_scores, metrics
 from bullseye_recommendation.training.interactions import Interactions
 
 
@@ -62,5 +64,8 @@ def als(data: Interactions, cases: Cases, settings: AlsSettings) -> PeerResult:
     model.fit(matrix, show_progress=False)
     seconds = time.monotonic() - started
     persons, items = np.asarray(model.user_factors), np.asarray(model.item_factors)
-    scorer: CandidateScorer = lambda person, _, candidates: items[candidates] @ persons[person]  # noqa: E731
+
+    def scorer(person: int, _: History, candidates: IntArray) -> FloatArray:
+        return np.asarray(items[candidates] @ persons[person], dtype=np.float64)
+
     return PeerResult(metrics(cases, case_scores(cases, data, scorer)), seconds, persons.nbytes + items.nbytes)
