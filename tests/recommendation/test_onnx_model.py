@@ -149,3 +149,14 @@ def test_a_channel_normalized_by_mass_scores_a_history_alike_at_any_overall_stre
     np.testing.assert_allclose(scores[1], scores[0], atol=TOLERANCE)
     by_hand = rows.astype(np.float16).astype(np.float64)[[4, 8, 15]].T @ [1.0, 2.0, -1.0] / (4 / 3)  # mass 4 of 3
     np.testing.assert_allclose(scores[0], by_hand, atol=1e-4)
+
+
+def test_an_item_index_outside_the_model_is_refused_before_the_graph_runs(
+    exported: dict[Family, tuple[LinearItemModel, OnnxScorer]],
+) -> None:
+    _, scorer = exported["ease"]
+
+    with pytest.raises(ValueError, match=f"history item index is outside 0..{ITEMS - 1}"):
+        scorer.top([History.of([3, ITEMS])], 5)
+    with pytest.raises(ValueError, match="candidate item index"):
+        scorer.candidate_scores([History.of([3])], np.array([[-1]]))

@@ -43,7 +43,7 @@ class OnnxScorer:
         """The `k` best items per history (k is capped at the catalogue's size).
 
         Raises:
-            ValueError: k < 1, or `exclude` is not [len(histories), n_items].
+            ValueError: k < 1, an item index outside the model, or `exclude` not [len(histories), n_items].
         """
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -64,6 +64,9 @@ class OnnxScorer:
             exclude = np.zeros((len(batch), self.n_items), dtype=np.bool_)
         if exclude.shape != (len(batch), self.n_items):
             raise ValueError(f"exclude must be a [{len(batch)}, {self.n_items}] mask")
+        for name, indices in (("history", batch.items), ("candidate", candidates)):
+            if indices.size and (indices.min() < 0 or indices.max() >= self.n_items):
+                raise ValueError(f"a {name} item index is outside 0..{self.n_items - 1}")
         feeds = {
             "history_items": batch.items,
             "history_ages": batch.ages,
