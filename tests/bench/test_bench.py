@@ -64,6 +64,14 @@ EXPECTED = {
     "profile.rss_peak",
     "profile.freshness.p50",
     "profile.freshness.p99",
+    "recommendation.quality.hr_at_10",
+    "recommendation.quality.ndcg_at_10",
+    "recommendation.quality.als_hr_at_10",
+    "recommendation.train.seconds",
+    "recommendation.model.megabytes",
+    "recommendation.model.call_p50",
+    "recommendation.model.call_p99",
+    "recommendation.model.rss_peak",
 }
 COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
 
@@ -153,6 +161,18 @@ def test_profile_reports_projection_and_rebuild_beside_a_bare_consumer_and_fresh
     detail = p99["detail"]
     assert detail["matched"] == detail["events"] > 0  # every event's shopper entered the segment
     assert detail["accepted_to_resolved_p99_ms"] > 0 and detail["resolved_to_entered_p99_ms"] > 0
+
+
+def test_recommendation_reports_quality_beside_the_als_peer_and_what_serving_costs(results: Entries) -> None:
+    hr = results["recommendation.quality.hr_at_10"]
+    assert hr["target"] == ">= 0.8" and 0 < hr["value"] <= 1
+    families = {row["family"] for row in hr["detail"]["families"]}
+    assert families == {"blend", "sequence", "ease", "popularity", "als (implicit)"}
+    assert 0 < results["recommendation.quality.als_hr_at_10"]["value"] <= 1
+    assert results["recommendation.train.seconds"]["target"] == "<= 300"
+    assert results["recommendation.model.call_p50"]["target"] == "<= 1"
+    assert results["recommendation.model.call_p99"]["detail"]["history"] == 50
+    assert results["recommendation.model.rss_peak"]["target"] == "<= 300"
 
 
 def test_only_runs_the_selection_and_what_it_needs() -> None:

@@ -13,6 +13,7 @@ MODULES = (
     "bullseye_devtools.bench.identity_throughput",
     "bullseye_devtools.bench.profile_read",
     "bullseye_devtools.bench.profile_write",
+    "bullseye_devtools.bench.recommendation",
 )
 
 
