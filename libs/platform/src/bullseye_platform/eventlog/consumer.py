@@ -19,6 +19,7 @@ from bullseye_platform.eventlog.subjects import ALL_PARTITIONS, partition_filter
 class LogRecord:
     """One message read from a stream, with the metadata projections need."""
 
+    stream: str
     seq: int
     subject: str
     partition: int
@@ -125,6 +126,7 @@ class PartitionConsumer:
     def _record(self, msg: Msg) -> LogRecord:
         meta = msg.metadata
         return LogRecord(
+            stream=self.stream,
             seq=meta.sequence.stream,
             subject=msg.subject,
             partition=self._partition_of(msg.subject),
