@@ -1,4 +1,5 @@
-"""The command line every service shares: `serve` (default), `migrate`, `config`.
+"""The command line every service shares: `serve` (default), `migrate`, `config`, and the
+service's own commands (profile's `rebuild`).
 
 One place decides how a service process starts and stops: config is loaded (or the process
 exits naming the bad variables), logs and telemetry are set up, the service is built by its
@@ -12,7 +13,7 @@ import argparse
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,6 +80,8 @@ class ServiceConfig:
 
 
 C = TypeVar("C", bound=ServiceConfig)
+# A service's own command: run with its config and the arguments after the command's name.
+Command = Callable[[C, Sequence[str]], Coroutine[Any, Any, int]]
 
 
 @dataclass
@@ -99,12 +102,21 @@ def run_service(
     prefix: str,
     build: Callable[[C], AbstractAsyncContextManager[Running]],
     open_store: Callable[[C], Awaitable[asyncpg.Pool]],
+    commands: Mapping[str, Command[C]] | None = None,
 ) -> int:
-    """Parse argv and run the chosen command; returns the process exit code."""
+    """Parse argv and run the chosen command; returns the process exit code.
+
+    `commands`: the service's own operator tools (ingestion's `keys`, profile's `rebuild`), each
+    run with the loaded config and the arguments after its name; it returns the exit code.
+    """
     program = f"bullseye-{name}"
+    own = dict(commands or {})
     parser = argparse.ArgumentParser(prog=program, description=f"Bullseye {name} service")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "config"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "config", *own])
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the arguments of a service's own command")
     args = parser.parse_args(argv)
+    if args.arguments and args.command not in own:
+        parser.error(f"{args.command} takes no arguments: {' '.join(args.arguments)}")
     if args.command == "config":
         for variable, default, text in describe(config_type, prefix=prefix):
             print(f"{variable:34} {default:22} {text}")
@@ -114,6 +126,8 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
+    if args.command in own:
+        return asyncio.run(own[args.command](config, [*args.arguments]))
     if config.serve_processes > 1 and config.grpc_port == 0:
         parser.error(f"{prefix}_SERVE_PROCESSES={config.serve_processes} needs a fixed {prefix}_GRPC_PORT, not 0")
     uvloop.run(_serve(name, config, build, prefix=prefix))

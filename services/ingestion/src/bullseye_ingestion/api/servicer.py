@@ -12,8 +12,8 @@ from bullseye_platform.grpc import InvalidArgument, ResourceExhausted, violation
 from google.protobuf.message import Message
 
 from bullseye_ingestion.api.auth import Gatekeeper
+from bullseye_ingestion.api.intake import Intake
 from bullseye_ingestion.domain.policy import EventPolicy
-from bullseye_ingestion.intake import Intake
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
