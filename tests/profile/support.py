@@ -41,6 +41,8 @@ PARTITIONS = 4
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # Tables whose content is the profile projection's result (compared by rebuild tests).
 PROJECTED = ("journal", "person_aliases")
+# Whether a replay of RESOLVED was asked for and has not ended (bullseye_platform.replay).
+REPLAYING = "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
 
 
 def ago(days: float = 0, *, hours: float = 0, seconds: float = 0, now: datetime = NOW) -> datetime:
@@ -204,9 +206,9 @@ async def profile_running(
 
 
 async def rebuild(env: dict[str, str]) -> None:
-    """Run the real `bullseye_profile.rebuild` tool with a profile process's environment."""
+    """Run the real `bullseye_profile rebuild` command with a profile process's environment."""
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **env},
+        subprocess.run, [sys.executable, "-m", "bullseye_profile", "rebuild"], env={**os.environ, **env},
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

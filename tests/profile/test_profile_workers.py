@@ -20,7 +20,7 @@ from bullseye_profile.config import PREFIX, ProfileConfig
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.profile.support import ProfileUnderTest, rebuild, start_profile, stop_profile
+from tests.profile.support import REPLAYING, ProfileUnderTest, rebuild, start_profile, stop_profile
 from tests.profile.test_profile_rebuild import Workload, new_workload, run_to_end, snapshot
 
 FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
@@ -91,10 +91,11 @@ async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_t
     try:
         await wait_until(lambda: reached(first.pool, split_workload.ends, (0, 1)), within=60, every=0.05)
         # The first process's batches that reached its targets committed: its half is over, not the replay.
-        assert await first.pool.fetchval("SELECT count(*) FROM profile_replay") == 1
-        assert sorted(r[0] for r in await first.pool.fetch("SELECT partition FROM profile_replay_partitions")) == [
-            p for p in (2, 3) if p in split_workload.ends
-        ]
+        assert await first.pool.fetchval(REPLAYING) == 1
+        pending = await first.pool.fetch(
+            "SELECT partition FROM projection_replay_partitions WHERE projection = 'profile'"
+        )
+        assert sorted(r[0] for r in pending) == [p for p in (2, 3) if p in split_workload.ends]
         second = await start_worker(
             nc, nats_server, postgres, stack_dir, split_workload, schema=whole.schema, partitions=SECOND
         )  # fmt: skip
@@ -102,7 +103,9 @@ async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_t
             await first.caught_up()
 
             async def replay_over() -> bool:
-                return not await first.pool.fetchval("SELECT count(*) FROM profile_replay")
+                return not await first.pool.fetchval(
+                    "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
+                )
 
             await wait_until(replay_over)
             assert await snapshot(second, split_workload) == one_process

@@ -1,4 +1,4 @@
-"""The read cache's rules (read_cache.py): what it may keep and serve, and what drops it.
+"""The read cache's rules (reading/cache.py): what it may keep and serve, and what drops it.
 
 The cache's part with PostgreSQL (notifications, a lost LISTEN) is tested through a profile
 process in test_profile_read_cache.py; these are the rules alone.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bullseye_profile.profile_builder import Standing
-from bullseye_profile.read_cache import CachedBase, ReadCache
+from bullseye_profile.reading.cache import CachedBase, ReadCache
+from bullseye_profile.reading.fold import Standing
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 

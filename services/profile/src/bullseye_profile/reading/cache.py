@@ -1,8 +1,8 @@
 """GetProfile's stored bases kept in the process, dropped the moment PostgreSQL says they changed.
 
-A read from a stored base (snapshots.py) is one round trip, and that round trip was a fifth
+A read from a stored base (bases.py) is one round trip, and that round trip was a fifth
 of GetProfile's CPU. The cache holds what the read returns, per id asked for, and is told of
-every change by NOTIFY: the projection's `snapshots.invalidate` names the persons of each
+every change by NOTIFY: the projection's `bases.invalidate` names the persons of each
 batch, an RFM recompute or a TRUNCATE (rebuild) says '*' (migration 0360). A base still
 carries its own validity (computed_at, valid_until, fingerprint), checked on every hit, so
 time alone never needs an invalidation.
@@ -30,12 +30,11 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from bullseye_profile.reading.fold import Standing
 from opentelemetry import metrics
 
-from bullseye_profile.profile_builder import Standing
-
 EVERYONE = "*"  # the payload of a change to every person
-CHANNEL_PREFIX = "bullseye_profile_bases:"  # + schema; what snapshots.invalidate and 0360 notify
+CHANNEL_PREFIX = "bullseye_profile_bases:"  # + schema; what bases.invalidate and 0360 notify
 REMEMBERED_CHANGES = 65_536  # persons whose last change is remembered exactly (the rest: a floor)
 HIT, MISS = {"result": "hit"}, {"result": "miss"}
 
@@ -125,7 +124,7 @@ class ReadCache:
             raise
 
     def on_notify(self, payload: str) -> None:
-        """A committed change: '*' or a JSON array of person ids (snapshots.invalidate)."""
+        """A committed change: '*' or a JSON array of person ids (bases.invalidate)."""
         if payload == EVERYONE:
             self._everyone_changing = False
             self._changing.clear()
