@@ -1,6 +1,6 @@
-"""Deterministic assignment: the same (namespace, subject) always lands in the same place.
+"""Deterministic assignment: the same (namespace, unit) always lands in the same place.
 
-A/B arms, holdouts and rollout stages are a stable hash of who is assigned (a person id) in a
+A/B arms, holdouts and rollout stages are a stable hash of the unit assigned (a person id) in a
 namespace (a campaign and what is being decided in it, e.g. "spring-sale/arms",
 "spring-sale/holdout"): no table to keep, the same answer in every process and after every
 replay, and one decision independent of the next when their namespaces differ.
@@ -9,12 +9,12 @@ The algorithm, to reproduce it in another language (a test checks it against Pos
 `sha256`):
 
 1. key = the UTF-8 bytes of `namespace`, one 0x1F byte (unit separator), the UTF-8 bytes of
-   `subject`;
+   `unit`;
 2. h = the first 8 bytes of SHA-256(key) as an unsigned big-endian integer; u = h >> 11, the
    top 53 bits (0 <= u < 2**53);
-3. the position is u / 2**53, exactly representable as a double, in [0, 1);
-4. a rollout or holdout of fraction f holds the subject when position < f: growing f only ever
-   adds subjects (a person in the 10% stage stays in at 20%);
+3. the point is u / 2**53, exactly representable as a double, in [0, 1);
+4. a rollout or holdout of fraction f holds the unit when point < f: growing f only ever
+   adds units (a person in the 10% stage stays in at 20%);
 5. arms with integer weights w_1..w_n (W = their sum) give the first arm i with
    u * W < (w_1 + ... + w_i) * 2**53, in integers, so no rounding decides a border case.
 """
@@ -28,29 +28,29 @@ SEPARATOR = b"\x1f"
 SCALE = 1 << 53
 
 
-def _bits(namespace: str, subject: str) -> int:
-    digest = hashlib.sha256(namespace.encode() + SEPARATOR + subject.encode()).digest()
+def _bits(namespace: str, unit: str) -> int:
+    digest = hashlib.sha256(namespace.encode() + SEPARATOR + unit.encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 11
 
 
-def position(namespace: str, subject: str) -> float:
-    """The subject's place in [0, 1) for this namespace."""
-    return _bits(namespace, subject) / SCALE
+def point(namespace: str, unit: str) -> float:
+    """The unit's place in [0, 1) for this namespace."""
+    return _bits(namespace, unit) / SCALE
 
 
-def within(namespace: str, subject: str, fraction: float) -> bool:
-    """Whether the subject is in the first `fraction` of the namespace (a rollout stage, a holdout).
+def within(namespace: str, unit: str, fraction: float) -> bool:
+    """Whether the unit is in the first `fraction` of the namespace (a rollout stage, a holdout).
 
     Raises:
         ValueError: `fraction` is outside [0, 1].
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be within [0, 1], not {fraction}")
-    return position(namespace, subject) < fraction
+    return point(namespace, unit) < fraction
 
 
-def arm(namespace: str, subject: str, arms: Sequence[tuple[str, int]]) -> str:
-    """The arm the subject is in, among `(name, weight)` arms in the order given.
+def arm(namespace: str, unit: str, arms: Sequence[tuple[str, int]]) -> str:
+    """The arm the unit is in, among `(name, weight)` arms in the order given.
 
     Keep the order and the weights of a running experiment: they decide who is where.
 
@@ -61,7 +61,7 @@ def arm(namespace: str, subject: str, arms: Sequence[tuple[str, int]]) -> str:
         raise ValueError("at least one arm is needed")
     if any(not isinstance(weight, int) or weight <= 0 for _, weight in arms):
         raise ValueError(f"arm weights must be positive integers: {list(arms)}")
-    scaled = _bits(namespace, subject) * sum(weight for _, weight in arms)
+    scaled = _bits(namespace, unit) * sum(weight for _, weight in arms)
     reached = 0
     for name, weight in arms:
         reached += weight

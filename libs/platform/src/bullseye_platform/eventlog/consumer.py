@@ -25,7 +25,6 @@ class LogRecord:
     partition: int
     headers: Mapping[str, str]
     data: bytes
-    deliveries: int
     msg: Msg
 
     @property
@@ -132,7 +131,6 @@ class PartitionConsumer:
             partition=self._partition_of(msg.subject),
             headers=msg.headers or {},
             data=msg.data,
-            deliveries=meta.num_delivered,
             msg=msg,
         )
 

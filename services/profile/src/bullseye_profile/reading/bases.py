@@ -30,12 +30,13 @@ from typing import Any
 import asyncpg
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.store.pool import Connection
+
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population
 from bullseye_profile.reading.cache import CHANNEL_PREFIX, EVERYONE, CachedBase, ReadCache
 from bullseye_profile.reading.connections import ReadConnections
 from bullseye_profile.reading.fold import Standing, build_base, finish
-from bullseye_profile.reading.queries import WINDOWS, Readings, fetch_all
+from bullseye_profile.reading.queries import WINDOWS, fetch_all
 
 # Bump when fold.build_base (or a query it reads) changes what a base holds.
 BASE_VERSION = 1
@@ -113,17 +114,17 @@ async def read_profile(
     cached = cache.get(person_id)
     if cached is not None and cached.usable(now, expected):
         return finish(pb.Profile.FromString(cached.base), now, cached.standing, policy)
-    ticket = cache.ticket()
+    epoch = cache.epoch()
     row = await readers.fetchrow(_READ, person_id)
     assert row is not None  # the query always returns one row
     stored = _stored(row)
     if stored is not None and stored.usable(now, expected):
-        cache.put(person_id, stored, ticket)
+        cache.put(person_id, stored, epoch)
         return finish(pb.Profile.FromString(stored.base), now, stored.standing, policy)
     async with pool.acquire() as conn:
         profile, kept = await _fold(conn, row["owner"], now, policy, store=store)
     if kept is not None:
-        cache.put(person_id, kept, ticket)
+        cache.put(person_id, kept, epoch)
     return profile
 
 
@@ -140,10 +141,6 @@ def _stored(row: asyncpg.Record) -> CachedBase | None:
         owner=row["owner"], base=row["base"], fingerprint=row["fingerprint"], computed_at=row["computed_at"],
         valid_until=row["valid_until"], standing=_standing(row),
     )  # fmt: skip
-
-
-def _standing_of(readings: Readings, owner: str) -> Standing:
-    return Standing(readings.rfm.get(owner), readings.population)
 
 
 def _standing(row: asyncpg.Record) -> Standing:
@@ -163,11 +160,8 @@ async def _fold(
         if owner not in readings.types:
             return None, None
         valid_until = await conn.fetchval(_NEXT_CHANGE, owner, now) if store else None
-    base, standing, kept = (
-        build_base(owner, readings, policy),
-        Standing(readings.rfm.get(owner), readings.population),
-        None,
-    )
+    standing = Standing(readings.rfm.get(owner), readings.population)
+    base, kept = build_base(owner, readings, policy), None
     if store:
         serialized, expected = base.SerializeToString(), fingerprint(policy)
         status = await conn.execute(_STORE, owner, serialized, now, valid_until, generation, expected)

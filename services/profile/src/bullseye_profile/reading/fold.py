@@ -13,11 +13,12 @@ from bullseye.events.v1 import event_pb2
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.consent import Statement
 from bullseye_platform.consent import fold as fold_consent
+from google.protobuf import timestamp_pb2
+
 from bullseye_profile.domain import lifecycle
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population, tags_for
 from bullseye_profile.reading.queries import WINDOWS, Readings
-from google.protobuf import timestamp_pb2
 
 NIGHT_HOURS = frozenset({22, 23, 0, 1, 2, 3, 4, 5})
 TOP_AFFINITIES = 5

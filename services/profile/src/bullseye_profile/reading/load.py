@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.store.pool import Connection
+
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
 from bullseye_profile.reading.fold import build_profile
 from bullseye_profile.reading.queries import fetch_all

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 from bullseye_platform.store.pool import Connection
+
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population
 
