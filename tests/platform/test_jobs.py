@@ -180,8 +180,9 @@ async def test_set_due_brings_a_job_forward_and_a_held_job_is_left_to_its_holder
         await jobs.set_due(conn, queue="q", key="daily", due_at=T0)  # e.g. "now", after a rebuild
     async with pool.acquire() as conn, conn.transaction():
         assert await jobs.hold(conn, queue="q", key="daily")  # an on-demand run in progress
-        await worker(pool, clock, Recorder()).run_due(Queue("q", Recorder()))
+        held = await worker(pool, clock, Recorder()).run_due(Queue("q", Recorder()))
         assert await ran(pool) == [], "SKIP LOCKED: the holder runs it"
+        assert held.next_due is None, "due but held: the lane waits for a notification, it does not spin"
     await worker(pool, clock, Recorder()).run_due(Queue("q", Recorder()))
 
     assert await ran(pool) == ["daily"]

@@ -128,6 +128,10 @@ class JobWorker:
                 for job in claimed:
                     await self._run_one(conn, queue, job, now)
             next_due = await conn.fetchval("SELECT min(due_at) FROM scheduled_jobs WHERE queue = $1", queue.name)
+        if not claimed and next_due is not None and next_due <= now:
+            # Due but held (another worker runs it, or an on-demand run): its holder deletes or
+            # moves it, and a move notifies; looking again at once would spin.
+            next_due = None
         return Pass(more=len(claimed) >= queue.batch_size, next_due=next_due)
 
     async def _run_one(self, conn: Connection, queue: Queue, job: Job, now: datetime) -> None:
