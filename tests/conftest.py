@@ -1,5 +1,6 @@
-"""Session fixtures: a real nats-server and a real PostgreSQL on free loopback ports,
-chained server -> client -> stream -> service process, torn down at the end."""
+"""Session fixtures: a real nats-server and a real PostgreSQL (on ports they bind themselves,
+PostgreSQL on a Unix socket), chained server -> client -> stream -> service process, torn
+down at the end."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
+
+from tests import credentials
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders under .data/tmp rather than /tmp: every pytest session of the same user
+    resets /tmp/pytest-of-<user> to mode 0700 as it starts, which locks out the unprivileged
+    user PostgreSQL runs as when the tests run as root (bullseye_devtools.stack.postgres): an
+    initdb failed with "Permission denied" when another checkout's tests started meanwhile."""
+    root = Path(__file__).resolve().parents[1] / ".data" / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +73,8 @@ TEST_SECRETS = {
 
 
 def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str) -> dict[str, str]:
+    """What every service process of the session gets: where NATS and PostgreSQL are, the
+    secrets, and the session's keys (tests/credentials.py)."""
     return {
         "NATS_URL": nats_server.url,
         "DATABASE_URL": postgres.dsn,
@@ -67,6 +82,7 @@ def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str)
         "IDENTITY_EVENTS_PARTITIONS": "4",
         "IDENTITY_PARTITIONS": "4",
         **TEST_SECRETS,
+        **credentials.service_keys(),
         **extra,
     }
 

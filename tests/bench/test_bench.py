@@ -18,7 +18,13 @@ import pytest
 from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
+REALISTIC_TRAPS = ("household", "till", "placeholder", "shared-mailbox", "national-phone", "crm-backfill",
+                   "out-of-order", "ordinary")  # fmt: skip
 EXPECTED = {
+    "platform.auth.admit_us",
+    "platform.auth.verify_us",
+    "platform.auth.open_call",
+    "platform.auth.guarded_call",
     "nats.publish_async",
     "nats.publish_async.strict",
     "nats.atomic_batch.latency_p50",
@@ -32,6 +38,9 @@ EXPECTED = {
     "identity.quality.persons",
     "identity.quality.merges",
     "identity.quality.conflicts",
+    "identity.quality.realistic.precision",
+    "identity.quality.realistic.recall",
+    *(f"identity.quality.{trap}.{figure}" for trap in REALISTIC_TRAPS for figure in ("precision", "recall")),
     "identity.events.pull_consume",
     "identity.resolve.throughput",
     "identity.rss_peak",
@@ -116,6 +125,21 @@ def test_identity_reports_quality_against_ground_truth_and_throughput_beside_a_b
     assert throughput["detail"]["events"] > 0
 
 
+def test_identity_reports_quality_on_realistic_journeys_overall_and_per_trap(results: Entries) -> None:
+    precision, recall = results["identity.quality.realistic.precision"], results["identity.quality.realistic.recall"]
+    assert (precision["target"], recall["target"]) == (">= 0.99", ">= 0.97")
+    detail = precision["detail"]
+    assert detail["accepted"] + detail["rejected_by_ingestion"] == detail["events"]
+    assert detail["scorable"] + sum(detail["unscorable"].values()) == detail["events"]
+    assert set(detail["by_trap"]) == set(REALISTIC_TRAPS)
+    assert sum(trap["events"] for trap in detail["by_trap"].values()) == detail["events"]
+    for trap, figures in detail["by_trap"].items():
+        assert results[f"identity.quality.{trap}.precision"]["value"] == figures["precision"]
+        assert figures.items() <= results[f"identity.quality.{trap}.recall"]["detail"].items()
+        assert 0 < figures["precision"] <= 1 and 0 < figures["recall"] <= 1
+    assert results["identity.quality.precision"]["detail"]["by_trap"]  # the project's journeys per trap too
+
+
 def test_profile_reports_projection_and_rebuild_beside_a_bare_consumer_and_freshness_per_hop(results: Entries) -> None:
     raw = results["profile.resolved.pull_consume"]
     for name in ("profile.project.throughput", "profile.rebuild.throughput"):
@@ -142,6 +166,9 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
     ]
     assert len(plan("ingest")) == 5
     assert [b.name for b in plan("identity.resolve")] == ["identity.throughput"]
+    assert [b.name for b in plan("identity.quality")] == ["identity.quality", "identity.quality.realistic"]
+    assert [b.name for b in plan("identity.quality.till")] == ["identity.quality.realistic"]
+    assert [b.name for b in plan("identity.quality.precision")] == ["identity.quality"]
     assert [b.name for b in plan("profile.rebuild")] == ["profile.write"]
     assert [b.name for b in plan("profile.freshness.p99")] == ["profile.freshness"]
     with pytest.raises(KeyError):

@@ -27,6 +27,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from nats.aio.client import Client as NATS
 
+from tests import channels
+
 STREAM = "EVENTS"
 DETAILS_KEY = "grpc-status-details-bin"
 
@@ -230,7 +232,7 @@ def without_receipt(stored: ev.Event) -> ev.Event:
 
 
 async def data_key(identity_address: str, subject: str) -> DataKey:
-    async with grpc.aio.insecure_channel(identity_address) as channel:
+    async with channels.channel(identity_address, caller="ingestion") as channel:
         reply = await id_grpc.IdentityServiceStub(channel).IssueDataKeys(
             id_pb.IssueDataKeysRequest(subjects=[subject]), timeout=10
         )

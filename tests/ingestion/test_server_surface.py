@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.ingestion import helpers as h
 
 SERVICE = "bullseye.ingestion.v1.IngestionService"
@@ -46,7 +47,7 @@ async def test_reflection_lists_the_ingestion_service(channel: grpc.aio.Channel)
 
 def described_methods(address: str) -> dict[str, tuple[str, str, bool, bool]]:
     """The service's methods as a client with no generated code learns them from reflection."""
-    with grpc.insecure_channel(address) as channel:
+    with channels.sync_channel(address, caller=None) as channel:  # reflection is open
         pool = DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
         service = pool.FindServiceByName(SERVICE)
         return {

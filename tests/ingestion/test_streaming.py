@@ -65,7 +65,7 @@ async def test_stream_without_a_key_is_unauthenticated(api: pb_grpc.IngestionSer
     error = await h.failure(h.drain(api.Ingest(iter([pb.IngestRequest(batch_id="x", events=[h.event()])]))))
 
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert h.reason(error) == "API_KEY_MISSING"
+    assert h.reason(error) == "CREDENTIALS_MISSING"
 
 
 async def test_empty_batch_ends_the_stream_with_invalid_argument_after_earlier_answers(

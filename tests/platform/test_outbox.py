@@ -153,11 +153,12 @@ async def test_a_commit_wakes_the_relay_long_before_its_idle_poll(
     nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
 ) -> None:
     writer = LogWriter(nc)
+    await emit_committed(pool, stream, "before")  # committed before the relay listens: found by its first look
     try:
         async with relaying(OutboxRelay(pool=pool, writer=writer, idle_poll=3600)):
-            await asyncio.sleep(0.2)  # the relay has looked once and waits for a notification
+            await stored(js, stream, 1)  # the relay has looked once; it looks again only when woken
             await emit_committed(pool, stream, "woken")
-            await stored(js, stream, 1)
+            await stored(js, stream, 2)
     finally:
         await writer.close()
 

@@ -33,6 +33,7 @@ from google.protobuf.message import Message
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import service_env
 from tests.platform.waiting import wait_until
 
@@ -183,7 +184,7 @@ async def start_profile(
     service = await asyncio.to_thread(ServiceProcess("profile", "bullseye_profile", env, log_dir / token).start)
     pool = await asyncpg.create_pool(postgres.dsn, min_size=1, max_size=2, server_settings={"search_path": schema})
     assert pool is not None
-    channel = grpc.aio.insecure_channel(service.address)
+    channel = channels.channel(service.address)
     return ProfileUnderTest(service, schema, ResolvedFeed(nc, stream), pool, channel)
 
 

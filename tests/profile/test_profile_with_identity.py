@@ -17,6 +17,7 @@ from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import create_key
 from tests.identity.graph_support import event, send, uid
 from tests.ingestion.helpers import failure
@@ -41,7 +42,7 @@ async def profile(
 
 @pytest.fixture(scope="module")
 async def front(ingestion: ServiceProcess) -> AsyncIterator[ipb_grpc.IngestionServiceStub]:
-    async with grpc.aio.insecure_channel(ingestion.address) as channel:
+    async with channels.channel(ingestion.address, caller=None) as channel:  # API keys per call
         yield ipb_grpc.IngestionServiceStub(channel)
 
 

@@ -58,7 +58,8 @@ class ClockSettings:
             self.clock()
         except ValueError:
             example = "e.g. 2026-06-01T12:00:00Z"
-            raise ConfigError(f"<PREFIX>_FIXED_NOW={self.fixed_now!r} is not an ISO-8601 time, {example}") from None
+            variable = f"{getattr(self, 'prefix', '<PREFIX>')}_FIXED_NOW"  # a ServiceConfig's prefix
+            raise ConfigError(f"{variable}={self.fixed_now!r} is not an ISO-8601 time, {example}") from None
 
     def clock(self) -> Clock:
         return Clock.parse(self.fixed_now, offset=self.clock_offset)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import asyncpg
 
 from bullseye_platform.eventlog.writer import AppendError, LogMessage, LogWriter
+from bullseye_platform.instruments.outbox import OutboxInstruments
 from bullseye_platform.jobs.wake import Backoff, Pass, WakeLoop, listening
 from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
@@ -96,6 +97,7 @@ class OutboxRelay:
     def __init__(self, *, pool: asyncpg.Pool, writer: LogWriter, batch_size: int = 500, idle_poll: float = 1.0):
         self._pool, self._writer, self._batch_size = pool, writer, batch_size
         self._loop = WakeLoop(name="outbox relay", step=self._step, poll=idle_poll, retry_on=RETRIED, backoff=RETRY)
+        self._instruments = OutboxInstruments()
 
     async def relay_once(self) -> int:
         """Publish and delete one batch of pending rows; returns how many (0 while another relay
@@ -115,10 +117,16 @@ class OutboxRelay:
                 for r in rows
             ]  # fmt: skip
             await self._writer.append(messages)
+            self._instruments.relayed(len(rows))
             return len(rows)
 
     async def _step(self) -> Pass:
-        return Pass(more=await self.relay_once() >= self._batch_size)
+        try:
+            moved = await self.relay_once()
+        except RETRIED:
+            self._instruments.failed()  # and the loop retries it after a delay
+            raise
+        return Pass(more=moved >= self._batch_size)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop`; wakes on the NOTIFY of the rows' commit, polls as a safety net."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer, partitions_in
+from bullseye_platform.instruments.projection import ProjectionInstruments
 from bullseye_platform.replay import Replay
 from bullseye_platform.store.pool import TRANSIENT, Connection, quote_ident
-from bullseye_platform.telemetry import continued_span
+from bullseye_platform.telemetry import batch_span
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,11 @@ class ProjectionRunner:
             for share in deal(s.partitions, readers)
         ]  # fmt: skip
         self._replayed = asyncio.Event()
+        self._instruments = {s.stream: ProjectionInstruments(projection.name, s.stream) for s in self._sources}
+
+    def durables(self, stream: str) -> list[str]:
+        """The durable consumers `stream`'s partitions are read through (their lag is a metric)."""
+        return [consumer.durable for consumer in self._consumers if consumer.stream == stream]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
@@ -231,6 +238,7 @@ class ProjectionRunner:
         record acks the whole batch: one ack per batch, not one per record.
         Returns False, having acked nothing, when the database was unavailable.
         """
+        started = time.perf_counter()
         try:
             await self._apply_or_isolate(records)
         except TRANSIENT as exc:
@@ -240,6 +248,7 @@ class ProjectionRunner:
             return False
         if records:
             await records[-1].msg.ack()
+            self._instruments[records[0].stream].processed(records, started)
         if not self._replay.active:
             self._replayed.set()
         return True
@@ -263,7 +272,7 @@ class ProjectionRunner:
             if not fresh:
                 return
             quietly = self._apply_quietly if await self._replay.quiet(conn, fresh) else None
-            with continued_span(f"project {self._projection.name}", fresh[-1].headers, records=str(len(fresh))):
+            with batch_span(f"project {self._projection.name}", [r.headers for r in fresh]):
                 await (quietly or self._projection.apply)(conn, fresh)
             await self._store_positions(conn, stream, {r.partition: r.seq for r in fresh})  # the last of each
             ended = await self._replay.advance(conn, fresh)
@@ -292,6 +301,7 @@ class ProjectionRunner:
             await self._store_positions(conn, record.stream, {record.partition: record.seq})
             ended = await self._replay.advance(conn, [record])
         self._replay.committed([record], ended=ended)
+        self._instruments[record.stream].dead_lettered(record)
         log.error("projection %s: record %s/%d set aside: %r", self._projection.name, record.stream, record.seq, exc)
 
     async def _lock_positions(self, conn: Connection, stream: str, partitions: set[int]) -> dict[int, int]:

@@ -14,10 +14,13 @@ from bullseye_platform.crypto import MasterKey
 from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, connect, ensure_stream
 from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.grpc.server import Worker
+from bullseye_platform.instruments.log import consumer_lag, stream_storage
+from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
+from bullseye_platform.store.leadership import Leadership
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -48,7 +51,8 @@ def resolution_runner(
     config: IdentityConfig, *, js: JetStreamContext, pool: asyncpg.Pool, keys: KeyRing
 ) -> ProjectionRunner:
     """One reader of every EVENTS partition, in stream order (see projections/resolution.py):
-    a single owner per process; a second identity process needs its own IDENTITY_CONSUMER."""
+    the candidate that leads runs it; a second deployment on the same stream needs its own
+    IDENTITY_CONSUMER (and schema)."""
     projection = Resolution(name=config.consumer, keyring=keys, policy=config.policy(), facts=facts(config))
     return ProjectionRunner(
         js=js,
@@ -94,15 +98,22 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)
     relay = OutboxRelay(pool=pool, writer=writer)
-    server = GrpcServer(config.server_options())
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     server.add(
         identity_pb2_grpc.add_IdentityServiceServicer_to_server,
         IdentityServicer(pool=pool, keyring=keys, config=config, policy=config.policy(), facts=facts(config)),
         SERVICE_NAME,
     )
+    probes = [stream_storage(js, config.stream), outbox_backlog(pool)]
+    workers: list[Worker] = []
+    if config.resolver:
+        # One total order of EVENTS has one reader: the candidates elect it, a standby takes
+        # over within seconds of its loss; replicas with IDENTITY_RESOLVER=false serve RPCs only.
+        resolving = [resolution_worker(config, js, runner), relay.run]
+        workers.append(Leadership(config.database_url, f"{config.schema}:{config.consumer}", resolving).run)
+        probes.append(consumer_lag(js, config.events_stream, lambda: runner.durables(config.events_stream)))
     try:
-        # One total order of EVENTS has one reader: replicas with IDENTITY_RESOLVER=false serve RPCs only.
-        workers = [resolution_worker(config, js, runner), relay.run] if config.resolver else []
+        workers += config.sampled(*probes)
         yield Running(server, workers)
     finally:
         await writer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.config import env
 from bullseye_platform.service import ServiceConfig
@@ -14,16 +15,16 @@ PREFIX = "IDENTITY"
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     master_key: str = env(
-        "!BULLSEYE_MASTER_KEY", help="base64 of 32 random bytes; wraps every data key (a Kubernetes Secret)"
+        "!BULLSEYE_MASTER_KEY",
+        help="base64 of 32 random bytes; wraps every data key (a Kubernetes Secret)",
+        secret=True,
     )
     hash_key: str = env(
-        "!BULLSEYE_HASH_KEY", help="base64 of 32 random bytes; keys the hashes that match emails and phones"
-    )
-    key_client_token: str = env(
-        "KEY_CLIENT_TOKEN",
-        default="",
-        help="when set, IssueDataKeys needs metadata x-service-token equal to it (a Kubernetes Secret)",
+        "!BULLSEYE_HASH_KEY",
+        help="base64 of 32 random bytes; keys the hashes that match emails and phones",
+        secret=True,
     )
     grpc_port: int = env("GRPC_PORT", default=50052, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="identity", help="PostgreSQL schema for identity's tables")
@@ -36,8 +37,8 @@ class IdentityConfig(ServiceConfig):
     resolver: bool = env(
         "RESOLVER",
         default=True,
-        help="run resolution (EVENTS -> graph -> RESOLVED) here; exactly one process per deployment, "
-        "other replicas answer RPCs only",
+        help="be a candidate for resolution (EVENTS -> graph -> RESOLVED): the candidate holding the "
+        "resolver's lock (a PostgreSQL advisory lock) resolves, the others stand by; false = answer RPCs only",
     )
     consumer: str = env(
         "CONSUMER", default="identity", help="durable consumer name on EVENTS (and the projection's name)"
@@ -69,5 +70,6 @@ class IdentityConfig(ServiceConfig):
         )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # Malformed rules stop start-up like a malformed variable: ConfigError, naming it.
         self.policy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.config import Duration, env
 from bullseye_platform.service import ServiceConfig
@@ -12,6 +13,7 @@ PREFIX = "INGESTION"
 
 @dataclass(frozen=True, kw_only=True)
 class IngestionConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50051, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="ingestion", help="PostgreSQL schema for ingestion's tables")
     stream: str = env("STREAM", default="EVENTS", help="JetStream stream written")
@@ -29,9 +31,6 @@ class IngestionConfig(ServiceConfig):
     key_cache_ttl: Duration = env("KEY_CACHE_TTL", default=Duration(10), help="API key cache; revocation delay")
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="127.0.0.1:50052", help="identity's gRPC host:port (issues the data keys)"
-    )
-    identity_token: str = env(
-        "IDENTITY_TOKEN", default="", help="sent as x-service-token to IssueDataKeys (identity's KEY_CLIENT_TOKEN)"
     )
     identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of IssueDataKeys")
     data_key_cache_ttl: Duration = env(

@@ -6,10 +6,15 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+import grpc
+from bullseye.identity.v1 import identity_pb2
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform import jobs, replay
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer
+from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc.server import Worker
+from bullseye_platform.instruments.log import consumer_lag, stream_storage
+from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.jobs import JobWorker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner, Source
@@ -20,6 +25,7 @@ from bullseye_platform.store.pool import Connection
 from nats.js import JetStreamContext
 
 from bullseye_profile.adapters.identity_client import IdentityClient
+from bullseye_profile.adapters.segment_gauges import segment_sizes
 from bullseye_profile.api.servicer import ProfileServicer
 from bullseye_profile.config import ProfileConfig
 from bullseye_profile.domain.policy import ProfilePolicy
@@ -32,6 +38,17 @@ from bullseye_profile.segments import Segments, store
 from bullseye_profile.segments.recompute import SWEEP, SWEEP_KEY
 
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+IDENTITY_SERVICE = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
+
+
+def identity_channel(config: ProfileConfig) -> grpc.aio.Channel | None:
+    """To identity, for GetProfile by identifier (Resolve, scope `identities:read`); None when unset."""
+    if not config.identity_address:
+        return None
+    return client.channel(
+        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE, tls=config.client_tls(),
+        deadline=config.identity_timeout,
+    )  # fmt: skip
 
 
 async def open_store(config: ProfileConfig) -> asyncpg.Pool:
@@ -95,6 +112,18 @@ def replay_end(rfm: RfmSchedule, segments: Segments) -> ReplayEnd:
     return end
 
 
+def folding(
+    config: ProfileConfig, js: JetStreamContext, pool: asyncpg.Pool, runner: ProjectionRunner, durable: list[Worker]
+) -> list[Worker]:
+    """The workers of a folding process (PROFILE_PROJECTION): the projection, the durable
+    jobs and their metrics; none in a serving-only one, whose only worker is its cache's LISTEN."""
+    if not config.projection:
+        return []
+    lag = consumer_lag(js, config.resolved_stream, lambda: runner.durables(config.resolved_stream))
+    probes = [lag, stream_storage(js, config.stream), outbox_backlog(pool), segment_sizes(pool)]
+    return [runner.run, *durable, *config.sampled(*probes)]
+
+
 @contextlib.asynccontextmanager
 async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     """Everything wired; the projection, the jobs (RFM, segment recomputes and sweeps) and the
@@ -106,7 +135,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     await ensure_stream(js, config.owned_stream())
     await segment_facts.restore(pool, js, stream=config.stream, subject_prefix=config.subject_prefix)
     writer = LogWriter(nc)
-    identity = IdentityClient(config.identity_address)
+    identity = IdentityClient(identity_channel(config))
     rules = policy(config)
     segments = Segments.build(
         pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules
@@ -118,11 +147,13 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     projection = ResolvedProjection(
         now=clock.now, refresh=segments.keeper.refresh, cache=cache, replay_end=replay_end(rfm, segments)
     )
-    sources = [resolved_source(config, config.owned_partitions())]
-    plan = await replay.plan(pool, js, projection=projection, sources=sources)
-    runner = projection_runner(config, js, pool, projection, plan=plan, partitions=config.owned_partitions())
+    owned = config.owned_partitions()
+    plan = None  # a serving-only process folds nothing, so it replays nothing either
+    if config.projection:
+        plan = await replay.plan(pool, js, projection=projection, sources=[resolved_source(config, owned)])
+    runner = projection_runner(config, js, pool, projection, plan=plan, partitions=owned)
     worker = JobWorker(pool=pool, queues=[rfm.queue, *segments.recompute.queues], clock=clock.now, poll=config.job_poll)
-    server = GrpcServer(config.server_options())
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     readers = ReadConnections(config.database_url, schema=config.schema)  # GetProfile's hot read
     servicer = ProfileServicer(
         pool=pool, config=config, clock=clock, policy=rules, identity=identity, rfm=rfm, segments=segments,
@@ -135,7 +166,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         channel = CHANNEL_PREFIX + config.schema
         everywhere.append(Listener(config.database_url, channel, on_notify=cache.on_notify, on_live=cache.on_live).run)
     try:
-        yield Running(server, [runner.run, worker.run, relay.run], everywhere)
+        yield Running(server, folding(config, js, pool, runner, [worker.run, relay.run]), everywhere)
     finally:
         await readers.close()
         await identity.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
+from bullseye_platform.projection import deal
 from bullseye_platform.service import ServiceConfig
 
 PREFIX = "PROFILE"
@@ -14,11 +16,13 @@ DAY = 86400.0
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileConfig(ServiceConfig, ClockSettings):
+    prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="", help="identity gRPC host:port (GetProfile by identifier)"
     )
+    identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of a call to identity")
     resolved_stream: str = env("RESOLVED_STREAM", default="RESOLVED", help="JetStream stream read")
     resolved_subject_prefix: str = env("RESOLVED_SUBJECT_PREFIX", default="resolved", help="subjects of RESOLVED")
     resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
@@ -26,6 +30,23 @@ class ProfileConfig(ServiceConfig, ClockSettings):
         "WORKER_PARTITIONS",
         default="",
         help="RESOLVED partitions this process folds, e.g. '0-7' or '0,2,4' (processes split them); empty = all",
+    )
+    worker_count: int = env(
+        "WORKER_COUNT",
+        default=0,
+        help="workers splitting the RESOLVED partitions by ordinal (a StatefulSet's replicas), each folding its "
+        "contiguous share; 0 = PROFILE_WORKER_PARTITIONS says",
+    )
+    worker_ordinal: str = env(
+        "WORKER_ORDINAL",
+        default="",
+        help="this worker's ordinal among PROFILE_WORKER_COUNT: a number, or a pod name ending in -<n>",
+    )
+    projection: bool = env(
+        "PROJECTION",
+        default=True,
+        help="fold RESOLVED and run the durable jobs (RFM schedule, segment recomputes, outbox relay) here; "
+        "false = serve RPCs only (replicas scaled by load)",
     )
     stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
@@ -76,14 +97,37 @@ class ProfileConfig(ServiceConfig, ClockSettings):
     def owned_partitions(self) -> tuple[int, ...]:
         """The RESOLVED partitions this process projects: several processes split them, each
         running the projection for its own (the RPCs and durable workers run in all of them)."""
+        if self.worker_count:
+            if self.worker_partitions.strip():
+                raise ConfigError("PROFILE_WORKER_PARTITIONS and PROFILE_WORKER_COUNT: set one, not both")
+            return share_of(self.worker_ordinal, self.worker_count, self.resolved_partitions)
         if not self.worker_partitions.strip():
             return tuple(range(self.resolved_partitions))
         return parse_partitions(self.worker_partitions, self.resolved_partitions)
 
     def __post_init__(self) -> None:
+        # Both bases check their variables; neither calls the other (they are independent).
+        ServiceConfig.__post_init__(self)
+        ClockSettings.__post_init__(self)
         # A malformed list stops start-up like a malformed variable: ConfigError, naming it.
-        super().__post_init__()
         self.owned_partitions()
+
+
+def share_of(ordinal: str, workers: int, count: int) -> tuple[int, ...]:
+    """The contiguous share of partitions 0..count-1 of worker `ordinal` among `workers`.
+
+    A StatefulSet's pods are named <name>-0 ... <name>-(N-1), so with N workers the shares
+    cover every partition exactly once: no partition without an owner, none with two
+    (while the pods run the same N; see deploy/README.md for changing it).
+    """
+    if not 0 < workers <= count:
+        raise ConfigError(f"PROFILE_WORKER_COUNT={workers} must be between 1 and the {count} partitions")
+    digits = ordinal.strip().rsplit("-", 1)[-1]
+    if not digits.isdigit():
+        raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not a number or a pod name ending in -<n>")
+    if int(digits) >= workers:
+        raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not below PROFILE_WORKER_COUNT={workers}")
+    return tuple(deal(range(count), workers)[int(digits)])
 
 
 def parse_partitions(raw: str, count: int) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ from bullseye_devtools.bench.events import BATCH
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.services import ServiceProcess
 
 CONCURRENCY = 16
@@ -58,8 +59,9 @@ def create_key(env: dict[str, str]) -> str:
 
 
 def service_env(nats: NatsServer, postgres: PostgresServer) -> dict[str, str]:
-    """Production defaults; INGESTION_* tuning set in the caller's environment wins."""
-    base = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict", **TUNING}
+    """Production defaults, authentication on; INGESTION_* tuning set in the caller's environment wins."""
+    keys = stack_secrets.for_service(stack_secrets.generate_auth(), "ingestion")
+    base = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict", **keys, **TUNING}
     return {**base, **{k: v for k, v in os.environ.items() if k.startswith("INGESTION_")}}
 
 

@@ -33,7 +33,9 @@ from bullseye.identity.v1 import resolved_pb2 as rs
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye.profile.v1 import profile_pb2_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
+from bullseye_platform.auth import TokenMinter
 from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure_stream, partition_of, subject_for
+from bullseye_platform.grpc import client
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -67,7 +69,7 @@ class ProfileStack:
         """A profile process with its own schema, PROFILE stream and `extra` settings (not started);
         the workers of one name share them and differ only by their log folder."""
         env = {
-            **self.local.env,
+            **self.local.service_env("profile"),
             "PROFILE_SCHEMA": f"profile_{name}",
             "PROFILE_STREAM": f"PROFILE_{name.upper()}",
             "PROFILE_SUBJECT_PREFIX": f"profile{name}",
@@ -244,10 +246,10 @@ def rebuild(stack: ProfileStack, process: ServiceProcess) -> None:
         raise RuntimeError(f"rebuild failed: {done.stderr[-2000:]}")
 
 
-async def create_segment(address: str) -> None:
+async def create_segment(address: str, operator: TokenMinter) -> None:
     """A segment every viewer enters: each batch's refresh evaluates it for every person touched."""
     rule = sg.Rule(event_count=sg.EventCount(event_type="page_viewed", op=sg.OPERATOR_GE, count=1))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with client.channel(address, credentials=operator, deadline=None) as channel:
         api = profile_pb2_grpc.ProfileServiceStub(channel)
         await api.CreateSegment(
             sg.CreateSegmentRequest(segment=sg.Segment(segment_id=SEGMENT, name=SEGMENT, rule=rule))
@@ -271,7 +273,7 @@ def write_path(session: Session) -> Iterator[Result]:
     url = stack.local.env["NATS_URL"]
     asyncio.run(make_stream(url))
     first = stack.profile("write", **settings).start(timeout=60.0)  # creates the schema and the segment, then idles
-    asyncio.run(create_segment(first.address))
+    asyncio.run(create_segment(first.address, stack.local.operator()))
     first.stop()
     filled(session, url, 0, live_count, persons=persons)
     raw = asyncio.run(
@@ -418,7 +420,7 @@ async def measure_freshness(
 ) -> Watch:
     """Send, wait for the facts, then read both streams with the times JetStream stored each
     message at: nothing subscribes while the chain runs, so the measuring costs it no CPU."""
-    await create_segment(profile.address)
+    await create_segment(profile.address, local.operator())
     client: NATS = await nats.connect(local.env["NATS_URL"])
     js = client.jetstream()
     streams = {"resolved": "RESOLVED", "profile": profile.env["PROFILE_STREAM"]}

@@ -13,7 +13,7 @@ from itertools import islice
 from bullseye.events.v1 import event_pb2 as ev
 
 from bullseye_devtools.traffic.catalog import Catalog, build_catalog
-from bullseye_devtools.traffic.devices import Device
+from bullseye_devtools.traffic.devices import system_source
 from bullseye_devtools.traffic.envelope import Visit, stamp
 from bullseye_devtools.traffic.journey import journey
 from bullseye_devtools.traffic.money import eur
@@ -22,17 +22,7 @@ from bullseye_devtools.traffic.shoppers import make_shopper
 
 DEFAULT_DAYS = 3.0
 # The merchant's catalog feed: a system source, not a shopper, yet ingestion needs an identifier.
-FEED = Device(
-    anonymous_id="system:catalog-feed",
-    device_id="",
-    channel=ev.CHANNEL_OTHER,
-    info=ev.Device(type="server"),
-    user_agent="catalog-sync/1.4",
-    locale="en-GB",
-    timezone="Europe/Paris",
-    ip="",
-    roaming=False,
-)
+FEED = system_source(anonymous_id="system:catalog-feed", user_agent="catalog-sync/1.4")
 
 
 def catalog_events(catalog: Catalog, *, seed: int, at: datetime) -> Iterator[ev.Event]:

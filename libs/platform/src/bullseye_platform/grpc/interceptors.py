@@ -1,9 +1,12 @@
-"""The envelope of every call: trace, deadline, error mapping, metrics and the call log.
+"""The envelope of every call: trace, deadline, admission, error mapping, metrics and the call log.
 
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
-client cancelled, as CANCELLED.
+client cancelled, as CANCELLED. Every call of a method with a scope is admitted first
+(auth/guard.py: credentials, then the scope), inside the envelope, so a refused call is
+logged and counted like any other; the admitted principal is current for the rest of the call.
+Every RPC shape goes through it: unary, client-, server- and bidirectional streaming.
 
 The envelope runs on every call, so it is kept cheap (at 1,000 calls/s each microsecond
 here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~100 us now):
@@ -14,31 +17,35 @@ here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~1
   code, duration and trace id; counts and durations of every call are in the metrics;
 - the trace context is extracted only when the caller sent one of the propagator's headers,
   and the span is made current directly rather than through context-manager layers;
-- the metric attributes of a (method, code) are built once.
+- the metric attributes of a (method, code) are built once;
+- a method's admission is built once, and a token verified once per token (auth/tokens.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import Token
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from bullseye_platform.auth.guard import Admission, Guard, Metadata
+from bullseye_platform.auth.principal import become
 from bullseye_platform.grpc.errors import ServiceError
 
 log = logging.getLogger("bullseye.grpc")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-Unary = Callable[[Any, Context], Awaitable[Any]]
-Streaming = Callable[[AsyncIterator[Any], Context], AsyncIterator[Any]]
+Unary = Callable[[Any, Context], Awaitable[Any]]  # a request (or a request stream) -> a response
+Streaming = Callable[[Any, Context], AsyncIterator[Any]]  # a request (or a request stream) -> responses
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
 
@@ -61,12 +68,17 @@ class CallEnvelope:
 
     Args:
         method: the full method name, `/package.Service/Method`.
+        admission: who may call it; None for an open method (health, reflection).
         default_deadline: seconds a unary call may run when the client set no deadline.
         slow_call: seconds above which a successful call is logged at INFO.
     """
 
-    def __init__(self, method: str, telemetry: _Telemetry, *, default_deadline: float, slow_call: float) -> None:
+    def __init__(
+        self, method: str, telemetry: _Telemetry, *, admission: Admission | None, default_deadline: float,
+        slow_call: float,
+    ) -> None:  # fmt: skip
         self.method = method
+        self._admission = admission
         self._telemetry = telemetry
         self._default_deadline = default_deadline
         self._slow_ms = slow_call * 1000
@@ -78,10 +90,18 @@ class CallEnvelope:
         """Run a unary (or client-streaming) behaviour inside the envelope, under a deadline."""
         remaining = context.time_remaining()
         budget = self._default_deadline if remaining is None else remaining
-        span, token = self._start_span(context)
+        return await self.writing(behaviour, request, context, budget)
+
+    async def writing(self, behaviour: Unary, request: Any, context: Context, budget: float | None = None) -> Any:
+        """Run a coroutine behaviour inside the envelope: a unary one under `budget` seconds, or
+        a streaming one that writes its responses itself (`context.write`, e.g. health's Watch)."""
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        span, token = self._start_span(metadata)
         started, code = perf_counter(), _OK
         try:
             async with asyncio.timeout(budget):
+                if self._admission is not None:
+                    become(await self._admission.admit(metadata))
                 return await behaviour(request, context)
         except BaseException as exc:
             code = _code_of(exc, context)
@@ -90,12 +110,16 @@ class CallEnvelope:
         finally:
             self._finish(span, token, code, started)
 
-    async def stream(self, behaviour: Streaming, requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
-        """Run a response-streaming behaviour inside the envelope (its client sets the deadline)."""
-        span, token = self._start_span(context)
+    async def stream(self, behaviour: Streaming, request: Any, context: Context) -> AsyncIterator[Any]:
+        """Run a response-streaming behaviour (server- or bidirectional streaming) inside the
+        envelope; `request` is the request, or the request stream. Its client sets the deadline."""
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        span, token = self._start_span(metadata)
         started, code = perf_counter(), _OK
         try:
-            async for response in behaviour(requests, context):
+            if self._admission is not None:
+                become(await self._admission.admit(metadata))
+            async for response in behaviour(request, context):
                 yield response
         except BaseException as exc:
             code = _code_of(exc, context)
@@ -104,10 +128,9 @@ class CallEnvelope:
         finally:
             self._finish(span, token, code, started)
 
-    def _start_span(self, context: Context) -> tuple[Span, Token[otel_context.Context]]:
+    def _start_span(self, metadata: Metadata) -> tuple[Span, Token[otel_context.Context]]:
         """A server span, current until `_finish`, that continues the caller's trace if it sent one."""
         parent = _NO_PARENT
-        metadata = context.invocation_metadata() or ()
         headers = self._telemetry.trace_headers
         if any(key in headers for key, _ in metadata):
             parent = propagate.extract({key: value for key, value in metadata if isinstance(value, str)})
@@ -168,15 +191,17 @@ def _code_of(exc: BaseException, context: Context) -> grpc.StatusCode:
 
 
 class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type-arg]
-    """Wraps unary and streaming handlers alike, once per method.
+    """Wraps the handlers of every RPC shape alike, once per method.
 
     Args:
+        guard: admits the calls of every method it does not know to be open.
         default_deadline: seconds a unary call may run when the client set no deadline,
             so a stuck dependency cannot pile up calls forever.
         slow_call: seconds above which a successful call is logged at INFO (below: DEBUG).
     """
 
-    def __init__(self, *, default_deadline: float = 30.0, slow_call: float = 1.0) -> None:
+    def __init__(self, *, guard: Guard, default_deadline: float = 30.0, slow_call: float = 1.0) -> None:
+        self._guard = guard
         self._default_deadline = default_deadline
         self._slow_call = slow_call
         self._telemetry: _Telemetry | None = None
@@ -203,20 +228,22 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         if self._telemetry is None:  # first call: telemetry is set up by now
             self._telemetry = _Telemetry()
         envelope = CallEnvelope(
-            method, self._telemetry, default_deadline=self._default_deadline, slow_call=self._slow_call
-        )
+            method, self._telemetry, admission=self._guard.admission(method),
+            default_deadline=self._default_deadline, slow_call=self._slow_call,
+        )  # fmt: skip
         # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
         # through a partial of a bound method; a partial saves a frame per call over a closure.
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                functools.partial(envelope.unary, cast(Unary, handler.unary_unary)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                functools.partial(envelope.stream, cast(Streaming, handler.stream_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        shapes: tuple[tuple[Any, Any, Any], ...] = (
+            (handler.unary_unary, envelope.unary, grpc.unary_unary_rpc_method_handler),
+            (handler.stream_unary, envelope.unary, grpc.stream_unary_rpc_method_handler),
+            (handler.unary_stream, envelope.stream, grpc.unary_stream_rpc_method_handler),
+            (handler.stream_stream, envelope.stream, grpc.stream_stream_rpc_method_handler),
+        )
+        behaviour, run, make = next(shape for shape in shapes if shape[0])
+        if run == envelope.stream and not inspect.isasyncgenfunction(behaviour):
+            run = envelope.writing  # a streaming behaviour that writes through its context
+        return make(  # type: ignore[no-any-return]
+            functools.partial(run, behaviour),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -16,10 +16,9 @@ from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1 import resolved_pb2 as rpb
 from bullseye_platform.eventlog import LogMessage, partition_of, subject_for
 from bullseye_platform.sealing import PERSONAL_KINDS
+from bullseye_platform.telemetry import carried_headers
 
 MERGED_KIND, SPLIT_KIND = "identity.merged", "identity.split"
-# Trace context travels from the EVENTS record to the RESOLVED record it caused.
-TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class Facts:
             subject=self._subject(person_id, event.WhichOneof("payload") or "unknown"),
             payload=record.SerializeToString(),
             msg_id=f"resolved:{event.event_id}",
-            headers={k: v for k, v in headers.items() if k in TRACE_HEADERS},
+            headers=carried_headers(headers),  # the trace goes on from the EVENTS record
         )
 
     def merged(
@@ -56,7 +55,7 @@ class Facts:
             subject=self._subject(merged, MERGED_KIND),
             payload=rpb.ResolvedRecord(merged=fact).SerializeToString(),
             msg_id=f"merged:{survivor}:{merged}",
-            headers={k: v for k, v in (headers or {}).items() if k in TRACE_HEADERS},
+            headers=carried_headers(headers or {}),
         )
 
     def split(

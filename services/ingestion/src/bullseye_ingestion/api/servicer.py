@@ -1,4 +1,8 @@
-"""bullseye.ingestion.v1.IngestionService over gRPC: request-level rules, then the intake."""
+"""bullseye.ingestion.v1.IngestionService over gRPC: request-level rules, then the intake.
+
+The call envelope has admitted the caller with `events:write` already; what only the request
+tells (backfill=true needs `events:backfill`) and the caller's rate are checked here.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,21 @@ from typing import Any
 import grpc
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
+from bullseye_platform.auth import Principal, caller, require
 from bullseye_platform.grpc import InvalidArgument, ResourceExhausted, violation
 from google.protobuf.message import Message
 
-from bullseye_ingestion.api.auth import Gatekeeper
+from bullseye_ingestion.api.auth import Throttle
 from bullseye_ingestion.api.intake import Intake
+from bullseye_ingestion.domain.keys import Scope
 from bullseye_ingestion.domain.policy import EventPolicy
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class IngestionServicer(pb_grpc.IngestionServiceServicer):
-    def __init__(self, *, intake: Intake, gate: Gatekeeper, policy: EventPolicy) -> None:
-        self._intake, self._gate, self._policy = intake, gate, policy
+    def __init__(self, *, intake: Intake, throttle: Throttle, policy: EventPolicy) -> None:
+        self._intake, self._throttle, self._policy = intake, throttle, policy
 
     def _check_request(self, request: Message, count: int, field: str) -> None:
         size = request.ByteSize()
@@ -40,17 +46,26 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
                 [violation(field, f"has {count} events; at most {most} per request")],
             )
 
-    async def _batch(self, request: Message, events: Any, backfill: bool, context: Context) -> pb.BatchResult:
-        key = await self._gate.authenticate(_metadata(context), backfill=backfill)
-        self._check_request(request, len(events), "events")
-        self._gate.throttle(key, len(events))
-        return await self._intake.accept(events, source=key.source, backfill=backfill)
+    def _admit(self, request: Message, count: int, field: str, *, backfill: bool) -> Principal:
+        """The caller, allowed to send this request now.
+
+        Raises:
+            PermissionDenied: backfill=true without `events:backfill`.
+            InvalidArgument, ResourceExhausted: the request's size, or the caller's rate.
+        """
+        sender = require(Scope.BACKFILL, why="backfill=true") if backfill else caller()
+        self._check_request(request, count, field)
+        self._throttle.take(sender, count)
+        return sender
+
+    async def _batch(self, request: Message, events: Any, backfill: bool) -> pb.BatchResult:
+        sender = self._admit(request, len(events), "events", backfill=backfill)
+        return await self._intake.accept(events, source=sender.name, backfill=backfill)
 
     async def Track(self, request: pb.TrackRequest, context: Context) -> pb.TrackResponse:
-        key = await self._gate.authenticate(_metadata(context), backfill=request.backfill)
-        self._check_request(request, 1 if request.HasField("event") else 0, "event")
-        self._gate.throttle(key, 1)
-        result = await self._intake.accept([request.event], source=key.source, backfill=request.backfill)
+        count = 1 if request.HasField("event") else 0
+        sender = self._admit(request, count, "event", backfill=request.backfill)
+        result = await self._intake.accept([request.event], source=sender.name, backfill=request.backfill)
         outcome = result.outcomes[0]
         if outcome.status == pb.EVENT_STATUS_REJECTED:
             violations = [violation(f"event.{v.field}".rstrip("."), v.description) for v in outcome.violations]
@@ -58,20 +73,16 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
         return pb.TrackResponse(outcome=outcome)
 
     async def TrackBatch(self, request: pb.TrackBatchRequest, context: Context) -> pb.TrackBatchResponse:
-        result = await self._batch(request, request.events, request.backfill, context)
+        result = await self._batch(request, request.events, request.backfill)
         return pb.TrackBatchResponse(result=result)
 
     async def Ingest(
         self, request_iterator: AsyncIterator[pb.IngestRequest], context: Context
     ) -> AsyncIterator[pb.IngestResponse]:
         async for request in request_iterator:
-            result = await self._batch(request, request.events, request.backfill, context)
+            result = await self._batch(request, request.events, request.backfill)
             yield pb.IngestResponse(batch_id=request.batch_id, result=result)
 
 
 def _summary(outcome: pb.EventOutcome) -> str:
     return "; ".join(f"{v.field or 'event'} {v.description}" for v in outcome.violations)
-
-
-def _metadata(context: Context) -> list[tuple[str, str | bytes]]:
-    return [(item[0], item[1]) for item in context.invocation_metadata() or ()]

@@ -1,7 +1,8 @@
 """API keys: `bk_<key id>_<secret>`; only a SHA-256 of the secret is stored.
 
 The secret is 256 random bits, so a fast hash is enough (no password stretching needed);
-comparison is constant-time.
+comparison is constant-time. A key is the principal of the calls made with it: an event
+source, with the scopes stored with the key.
 """
 
 from __future__ import annotations
@@ -12,28 +13,32 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from bullseye_platform.auth import Principal
+
 PREFIX = "bk"
+KIND = "api_key"
 
 
-class Scope(enum.Enum):
-    WRITE = "write"
-    BACKFILL = "backfill"
+class Scope(enum.StrEnum):
+    """What a key may be given (the scopes of ingestion's methods that event sources call)."""
+
+    WRITE = "events:write"
+    BACKFILL = "events:backfill"
 
 
-@dataclass(frozen=True)
-class ApiKey:
-    """A stored key (never the secret)."""
+@dataclass(frozen=True, kw_only=True)
+class ApiKey(Principal):
+    """A stored key (never the secret); `name` is its source."""
 
     key_id: str
-    source: str
-    scopes: frozenset[Scope]
     rate: float
     burst: float
     secret_hash: str
     revoked: bool = False
 
-    def can(self, scope: Scope) -> bool:
-        return scope in self.scopes
+    @property
+    def source(self) -> str:
+        return self.name
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
