@@ -8,7 +8,7 @@ from collections import Counter
 
 import asyncpg
 import pytest
-from bullseye_platform.assignment import arm, point, within
+from bullseye_platform.assignment import Sha256Hash, arm, point, within
 
 UNITS = [f"person-{n}" for n in range(20_000)]
 
@@ -25,6 +25,15 @@ async def test_another_language_computes_the_same_points(pool: asyncpg.Pool) -> 
     units = [*UNITS[:500], "é-ünïcode", "", "a\x1fb"]
     rows = await pool.fetch(SQL_POSITION, "spring-sale/arms", units)
     assert [float(r["p"]) for r in rows] == [point("spring-sale/arms", s) for s in units]
+
+
+def test_a_key_of_parts_is_hashed_as_they_read_joined() -> None:
+    """campaign's StableHash port: (namespace, subject) is the point; more parts join the same way."""
+    hashed = Sha256Hash()
+    assert [hashed.unit("spring-sale/arms", s) for s in UNITS[:100]] == [
+        point("spring-sale/arms", s) for s in UNITS[:100]
+    ]
+    assert hashed.unit("spring", "p1", "arm") == point("spring\x1fp1", "arm") != hashed.unit("spring", "p1", "rollout")
 
 
 def test_a_subject_always_lands_in_the_same_arm_and_namespaces_decide_independently() -> None:

@@ -17,6 +17,9 @@ The algorithm, to reproduce it in another language (a test checks it against Pos
    adds units (a person in the 10% stage stays in at 20%);
 5. arms with integer weights w_1..w_n (W = their sum) give the first arm i with
    u * W < (w_1 + ... + w_i) * 2**53, in integers, so no rounding decides a border case.
+
+A key of more parts (`Sha256Hash.unit`, what campaign's `StableHash` port asks for) joins
+them all with 0x1F the same way, so `unit(namespace, subject) == point(namespace, subject)`.
 """
 
 from __future__ import annotations
@@ -28,14 +31,22 @@ SEPARATOR = b"\x1f"
 SCALE = 1 << 53
 
 
-def _bits(namespace: str, unit: str) -> int:
-    digest = hashlib.sha256(namespace.encode() + SEPARATOR + unit.encode()).digest()
+def _bits(*parts: str) -> int:
+    digest = hashlib.sha256(SEPARATOR.join(part.encode() for part in parts)).digest()
     return int.from_bytes(digest[:8], "big") >> 11
 
 
 def point(namespace: str, unit: str) -> float:
     """The unit's place in [0, 1) for this namespace."""
     return _bits(namespace, unit) / SCALE
+
+
+class Sha256Hash:
+    """This algorithm behind a service's own port (campaign's `StableHash`): `unit(*parts)` is
+    the place in [0, 1) of the key made of all the parts, e.g. (campaign, person, salt)."""
+
+    def unit(self, *parts: str) -> float:
+        return _bits(*parts) / SCALE
 
 
 def within(namespace: str, unit: str, fraction: float) -> bool:
