@@ -20,7 +20,7 @@ def said(minutes: int, *, granted: bool, channel: int = ev.CONTACT_CHANNEL_EMAIL
 
 def test_nothing_said_allows_nothing() -> None:
     assert not ConsentState().allows("marketing", "email")
-    assert ConsentState().grant("marketing", "email") is None
+    assert ConsentState().choice("marketing", "email") is None
 
 
 def test_the_latest_statement_wins_whatever_the_order_of_arrival() -> None:

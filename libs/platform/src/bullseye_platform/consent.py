@@ -54,44 +54,45 @@ class Statement:
 
 
 @dataclass(frozen=True, slots=True)
-class Grant:
-    """The statement in force for one (purpose, channel)."""
+class Choice:
+    """What the statement in force for one (purpose, channel) says. (Not an auth grant: those
+    are a principal's scopes, bullseye_platform.auth.grants.)"""
 
     granted: bool
     source: str
     occurred_at: datetime
     event_id: str
 
-    def newer_than(self, other: Grant) -> bool:
+    def newer_than(self, other: Choice) -> bool:
         return (self.occurred_at, self.event_id) > (other.occurred_at, other.event_id)
 
 
 @dataclass(frozen=True)
 class ConsentState:
-    """A person's consent: the grant in force per (purpose, channel) that any statement named."""
+    """A person's consent: the choice in force per (purpose, channel) that any statement named."""
 
-    grants: Mapping[tuple[str, str], Grant] = field(default_factory=lambda: MappingProxyType({}))
+    choices: Mapping[tuple[str, str], Choice] = field(default_factory=lambda: MappingProxyType({}))
 
     def with_statement(self, statement: Statement) -> ConsentState:
         """This state with `statement` folded in (a new state; this one is unchanged)."""
-        grant = Grant(statement.granted, statement.source, statement.occurred_at, statement.event_id)
-        grants = dict(self.grants)
+        choice = Choice(statement.granted, statement.source, statement.occurred_at, statement.event_id)
+        choices = dict(self.choices)
         for pair in statement.pairs():
-            held = grants.get(pair)
-            if held is None or grant.newer_than(held):
-                grants[pair] = grant
-        return ConsentState(MappingProxyType(grants))
+            held = choices.get(pair)
+            if held is None or choice.newer_than(held):
+                choices[pair] = choice
+        return ConsentState(MappingProxyType(choices))
 
-    def grant(self, purpose: str, channel: str) -> Grant | None:
-        return self.grants.get((purpose, channel))
+    def choice(self, purpose: str, channel: str) -> Choice | None:
+        return self.choices.get((purpose, channel))
 
     def allows(self, purpose: str, channel: str) -> bool:
-        """Whether the last word on this purpose and channel was a grant (nothing said: no)."""
-        held = self.grants.get((purpose, channel))
+        """Whether the last word on this purpose and channel was yes (nothing said: no)."""
+        held = self.choices.get((purpose, channel))
         return held is not None and held.granted
 
-    def __iter__(self) -> Iterator[tuple[tuple[str, str], Grant]]:
-        return iter(sorted(self.grants.items()))
+    def __iter__(self) -> Iterator[tuple[tuple[str, str], Choice]]:
+        return iter(sorted(self.choices.items()))
 
 
 def fold(statements: Iterable[Statement], state: ConsentState | None = None) -> ConsentState:

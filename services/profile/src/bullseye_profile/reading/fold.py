@@ -123,10 +123,10 @@ def age_band(age: int) -> str:
 def _consent(consent: pb.Consent, details: Sequence[asyncpg.Record]) -> None:
     """The consent fold shared by every service (bullseye_platform.consent), written into the message."""
     statements = [_statement(row) for row in details if row["event_type"] == "consent_changed"]
-    for (purpose, channel), grant in fold_consent(statements):
+    for (purpose, channel), choice in fold_consent(statements):
         state: pb.ConsentState = getattr(getattr(consent, purpose), channel)
-        state.granted, state.source = grant.granted, grant.source
-        state.updated_at.CopyFrom(to_timestamp(grant.occurred_at))
+        state.granted, state.source = choice.granted, choice.source
+        state.updated_at.CopyFrom(to_timestamp(choice.occurred_at))
 
 
 def _statement(row: asyncpg.Record) -> Statement:
