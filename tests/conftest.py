@@ -90,7 +90,7 @@ def service_env(nats_server: NatsServer, postgres: PostgresServer, **extra: str)
 def create_key(env: dict[str, str], *args: str) -> str:
     """An API key made with the real command-line tool."""
     done = subprocess.run(
-        [sys.executable, "-m", "bullseye_ingestion.cli", "create", *args],
+        [sys.executable, "-m", "bullseye_ingestion", "keys", "create", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

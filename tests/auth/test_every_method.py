@@ -40,7 +40,7 @@ IDS = [method.full_name for method in METHODS]
 def revoked_key(ingestion_env: dict[str, str], ingestion: ServiceProcess) -> str:
     """A key revoked before its first use, so no process has it cached as valid."""
     key = create_key(ingestion_env, "--source", "revoked-everywhere")
-    argv = [sys.executable, "-m", "bullseye_ingestion.cli", "revoke", key.split("_")[1]]
+    argv = [sys.executable, "-m", "bullseye_ingestion", "keys", "revoke", key.split("_")[1]]
     subprocess.run(argv, env={**os.environ, **ingestion_env}, check=True, capture_output=True)
     return key
 

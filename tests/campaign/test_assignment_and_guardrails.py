@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -10,16 +9,9 @@ import pytest
 from bullseye.campaign.v1 import facts_pb2 as fpb
 from bullseye_campaign.domain.assignment import CONTROL, Arm, arm_for, assign, exposed, in_rollout
 from bullseye_campaign.domain.guardrails import ArmCounts, check, ready_to_advance
+from bullseye_platform.assignment import Sha256Hash
 
 ARMS = [Arm("a", 70), Arm("b", 30)]
-
-
-class Blake2Hash:
-    """A stand-in for the platform's stable hash (same contract: uniform, stable)."""
-
-    def unit(self, *parts: str) -> float:
-        digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
 
 
 @pytest.mark.parametrize(
@@ -31,7 +23,7 @@ def test_the_holdout_comes_first_then_variants_by_weight(unit: float, arm: str) 
 
 
 def test_arms_follow_the_weights_over_many_people() -> None:
-    hasher = Blake2Hash()
+    hasher = Sha256Hash()
     counts = Counter(assign(hasher, "spring", f"p{i}", ARMS, holdout_percent=10) for i in range(20_000))
     assert counts[CONTROL] / 20_000 == pytest.approx(0.10, abs=0.01)
     assert counts["a"] / 20_000 == pytest.approx(0.63, abs=0.015)
@@ -39,7 +31,7 @@ def test_arms_follow_the_weights_over_many_people() -> None:
 
 
 def test_a_persons_arm_never_changes_as_the_rollout_widens() -> None:
-    hasher = Blake2Hash()
+    hasher = Sha256Hash()
     people = [f"p{i}" for i in range(5_000)]
     arms = {p: assign(hasher, "spring", p, ARMS, holdout_percent=10) for p in people}
     stages = [{p for p in people if exposed(hasher, "spring", p, percent=pct)} for pct in (5, 20, 100)]

@@ -271,7 +271,7 @@ async def test_identity_and_profile_rebuilt_from_empty_equal_the_live_ones_also_
 
     await stop_profile(profile)
     await asyncio.to_thread(own.stop_identity)
-    await rebuild(own.identity.env, tool="bullseye_identity.rebuild")
+    await rebuild(own.identity.env, service="bullseye_identity")
     await rebuild(dict(profile.service.env))
     schema = own.identity.schema
     assert await pg.fetchval(f'SELECT count(*) FROM "{schema}".resolutions') == 0

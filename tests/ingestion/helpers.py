@@ -79,7 +79,7 @@ def create_keys(env: dict[str, str], *specs: Sequence[str]) -> list[str]:
     """One key per spec (the arguments of `create`), made by concurrent runs of the key CLI."""
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bullseye_ingestion.cli", "create", *spec],
+            [sys.executable, "-m", "bullseye_ingestion", "keys", "create", *spec],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -104,7 +104,7 @@ async def drained_key(api: pb_grpc.IngestionServiceStub, keys: dict[str, str]) -
 
 
 def revoke(env: dict[str, str], key_id: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bullseye_ingestion.cli", "revoke", key_id]
+    argv = [sys.executable, "-m", "bullseye_ingestion", "keys", "revoke", key_id]
     return subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, check=False)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
-from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec
+from bullseye_platform.eventlog import Appended, LogMessage, LogWriter, StreamSpec
 from bullseye_platform.outbox import CHANNEL_PREFIX, OutboxRelay, emit, emit_many
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -181,3 +181,38 @@ async def test_facts_notify_only_their_own_schema_channel(pool: asyncpg.Pool, sc
 
     assert got == [CHANNEL_PREFIX + schema] * 2
     assert heard.empty()
+
+
+class HeldWriter(LogWriter):
+    """A writer whose appends wait until released: a relay caught in the middle of its batch."""
+
+    def __init__(self, nc: NATS) -> None:
+        super().__init__(nc)
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    async def append(self, messages: Sequence[LogMessage]) -> list[Appended]:
+        self.entered.set()
+        await self.release.wait()
+        return await super().append(messages)
+
+
+async def test_while_one_relay_moves_rows_another_moves_none_so_facts_keep_their_order(
+    nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    queued = [f"ordered-{n:02d}" for n in range(50)]
+    await emit_committed(pool, stream, *queued)
+    held, other = HeldWriter(nc), LogWriter(nc)
+    first, second = (OutboxRelay(pool=pool, writer=w, batch_size=25) for w in (held, other))
+    try:
+        moving = asyncio.create_task(first.relay_once())
+        await held.entered.wait()
+        assert await second.relay_once() == 0, "the next batch would be published before the first"
+        held.release.set()
+        assert await moving == 25
+        assert await second.relay_once() == 25
+    finally:
+        await held.close()
+        await other.close()
+
+    published = [await js.get_msg(stream.name, seq) for seq in range(1, len(queued) + 1)]
+    assert [(m.headers or {}).get("Nats-Msg-Id") for m in published] == queued

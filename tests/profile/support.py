@@ -42,6 +42,8 @@ PARTITIONS = 4
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # Tables whose content is the profile projection's result (compared by rebuild tests).
 PROJECTED = ("journal", "person_aliases")
+# Whether a replay of RESOLVED was asked for and has not ended (bullseye_platform.replay).
+REPLAYING = "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
 
 
 def ago(days: float = 0, *, hours: float = 0, seconds: float = 0, now: datetime = NOW) -> datetime:
@@ -204,10 +206,10 @@ async def profile_running(
         await stop_profile(started)
 
 
-async def rebuild(env: dict[str, str], *, tool: str = "bullseye_profile.rebuild") -> None:
-    """Run a real rebuild tool (profile's unless told) with its service process's environment."""
+async def rebuild(env: dict[str, str], *, service: str = "bullseye_profile") -> None:
+    """Run a service's real `rebuild` command (profile's unless told) with its process's environment."""
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", tool], env={**os.environ, **env},
+        subprocess.run, [sys.executable, "-m", service, "rebuild"], env={**os.environ, **env},
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from nats.aio.client import Client as NATS
 
 from tests import credentials
 from tests.platform.waiting import wait_until
-from tests.profile.support import ProfileUnderTest, rebuild, start_profile, stop_profile
+from tests.profile.support import REPLAYING, ProfileUnderTest, rebuild, start_profile, stop_profile
 from tests.profile.test_profile_rebuild import Workload, new_workload, run_to_end, snapshot
 
 FIRST, SECOND = "0-1", "2,3"  # support.PARTITIONS = 4
@@ -100,7 +100,9 @@ async def test_workers_by_ordinal_fold_what_one_folds_and_a_serving_only_process
         await pods[0].caught_up()
         assert await snapshot(serving, split_workload) == one_process
         consumers = {c.name for c in await nc.jetstream().consumers_info(split_workload.stream.name)}
-        assert consumers == {"profile-p0-1", "profile-p2-3"}, "the serving-only process reads nothing"
+        # An empty schema replays RESOLVED, with a reader per partition; a serving-only process
+        # that folded would add its one reader of all four partitions, profile-p0-3.
+        assert consumers == {f"profile-p{p}" for p in range(4)}, "the serving-only process reads nothing"
     finally:
         for started in (serving, *pods):
             await stop_profile(started)
@@ -120,10 +122,11 @@ async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_t
     try:
         await wait_until(lambda: reached(first.pool, split_workload.ends, (0, 1)), within=60, every=0.05)
         # The first process's batches that reached its targets committed: its half is over, not the replay.
-        assert await first.pool.fetchval("SELECT count(*) FROM profile_replay") == 1
-        assert sorted(r[0] for r in await first.pool.fetch("SELECT partition FROM profile_replay_partitions")) == [
-            p for p in (2, 3) if p in split_workload.ends
-        ]
+        assert await first.pool.fetchval(REPLAYING) == 1
+        pending = await first.pool.fetch(
+            "SELECT partition FROM projection_replay_partitions WHERE projection = 'profile'"
+        )
+        assert sorted(r[0] for r in pending) == [p for p in (2, 3) if p in split_workload.ends]
         second = await start_worker(
             nc, nats_server, postgres, stack_dir, split_workload, schema=whole.schema, partitions=SECOND
         )  # fmt: skip
@@ -131,7 +134,9 @@ async def test_a_rebuild_replayed_by_two_processes_ends_only_when_both_reached_t
             await first.caught_up()
 
             async def replay_over() -> bool:
-                return not await first.pool.fetchval("SELECT count(*) FROM profile_replay")
+                return not await first.pool.fetchval(
+                    "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
+                )
 
             await wait_until(replay_over)
             assert await snapshot(second, split_workload) == one_process
@@ -182,3 +187,14 @@ def test_partitions_by_list_and_by_ordinal_cannot_both_be_set() -> None:
     environ = {**REQUIRED, "PROFILE_WORKER_COUNT": "2", "PROFILE_WORKER_ORDINAL": "1", "PROFILE_WORKER_PARTITIONS": "0"}
     with pytest.raises(ConfigError, match="set one, not both"):
         load(ProfileConfig, prefix=PREFIX, environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [({"PROFILE_FIXED_NOW": "yesterday"}, "PROFILE_FIXED_NOW='yesterday'"),
+     ({"PROFILE_TLS_CERT_FILE": "server.pem"}, "PROFILE_TLS_KEY_FILE go together")],
+)  # fmt: skip
+def test_the_clock_and_tls_variables_are_checked_beside_the_partitions(variables: dict[str, str], problem: str) -> None:
+    """Profile's config has two bases with checks of their own (the service's, the clock's)."""
+    with pytest.raises(ConfigError, match=problem):
+        load(ProfileConfig, prefix=PREFIX, environ={**REQUIRED, **variables})

@@ -81,6 +81,8 @@ async def facts_in(nc: NATS, stream: str, segment_id: str) -> list[tuple[str, sg
     found = []
     for seq in range(1, last + 1):
         raw = await js.get_msg(stream, seq)
+        if not (raw.subject or "").endswith(("entered", "exited")):
+            continue  # a definition's fact (test_segment_facts.py)
         fact = sg.SegmentMembershipChanged.FromString(raw.data or b"")
         if fact.segment_id == segment_id:
             assert raw.subject is not None and raw.subject.endswith("entered" if fact.entered else "exited")

@@ -1,4 +1,5 @@
-"""The command line every service shares: `serve` (default), `migrate`, `config`.
+"""The command line every service shares: `serve` (default), `migrate`, `config`, and the
+service's own commands (profile's `rebuild`).
 
 One place decides how a service process starts and stops: config is loaded (or the process
 exits naming the bad variables), logs and telemetry are set up, the service is built by its
@@ -13,7 +14,8 @@ import asyncio
 import gc
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +194,8 @@ class ServiceConfig:
 
 
 C = TypeVar("C", bound=ServiceConfig)
+# A service's own command: run with its config and the arguments after the command's name.
+Command = Callable[[C, Sequence[str]], Coroutine[Any, Any, int]]
 
 
 @dataclass
@@ -212,27 +216,53 @@ def run_service(
     prefix: str,
     build: Callable[[C], AbstractAsyncContextManager[Running]],
     open_store: Callable[[C], Awaitable[asyncpg.Pool]],
+    commands: Mapping[str, Command[C]] | None = None,
 ) -> int:
-    """Parse argv and run the chosen command; returns the process exit code."""
+    """Parse argv and run the chosen command; returns the process exit code.
+
+    `commands`: the service's own operator tools (ingestion's `keys`, profile's `rebuild`), each
+    run with the loaded config and the arguments after its name; it returns the exit code.
+    """
     program = f"bullseye-{name}"
-    parser = argparse.ArgumentParser(prog=program, description=f"Bullseye {name} service")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "config"])
-    parser.add_argument("--json", action="store_true", help="config: the variables as JSON Schema properties")
-    args = parser.parse_args(argv)
-    if args.command == "config" and args.json:
-        print(json.dumps(json_schema(config_type, prefix=prefix), indent=1))
-        return 0
-    if args.command == "config":
-        for variable, default, text in describe(config_type, prefix=prefix):
-            print(f"{variable:34} {default:22} {text}")
+    own = dict(commands or {})
+    words = sys.argv[1:] if argv is None else argv
+    own_arguments = words[1:] if words and words[0] in own else None  # the command parses them itself
+    args = _parser(program, name, own).parse_args(words if own_arguments is None else words[:1])
+    command = args.command or "serve"
+    if command == "config":
+        _print_config(config_type, prefix=prefix, as_json=args.json)
         return 0
     config = load_or_exit(config_type, prefix=prefix, program=program)
     configure_logging(name, level=config.log_level)
-    if args.command == "migrate":
+    if command == "migrate":
         asyncio.run(_migrate(config, open_store))
         return 0
+    if command in own:
+        return asyncio.run(own[command](config, own_arguments or []))
     uvloop.run(_serve(name, config, build, prefix=prefix))
     return 0
+
+
+def _parser(program: str, name: str, own: Mapping[str, Command[C]]) -> argparse.ArgumentParser:
+    """`serve` when no command is named. A service's own commands are listed here for `--help`
+    only: their arguments (their `--help` included) never reach this parser."""
+    parser = argparse.ArgumentParser(prog=program, description=f"Bullseye {name} service")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve gRPC and run the background workers until SIGTERM (the default)")
+    sub.add_parser("migrate", help="apply the database migrations, then exit")
+    config = sub.add_parser("config", help="list the variables this service reads")
+    config.add_argument("--json", action="store_true", help="the variables as JSON Schema properties")
+    for command in own:
+        sub.add_parser(command, help="the service's own tool (`<command> --help` describes it)")
+    return parser
+
+
+def _print_config(config_type: type[C], *, prefix: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(json_schema(config_type, prefix=prefix), indent=1))
+        return
+    for variable, default, text in describe(config_type, prefix=prefix):
+        print(f"{variable:34} {default:22} {text}")
 
 
 async def _migrate(config: C, open_store: Callable[[C], Awaitable[asyncpg.Pool]]) -> None:

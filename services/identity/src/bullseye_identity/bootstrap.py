@@ -134,7 +134,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
         # over within seconds of its loss; replicas with IDENTITY_RESOLVER=false serve RPCs only.
         resolving = [resolution_worker(config, js, runner), relay.run]
         workers.append(Leadership(config.database_url, f"{config.schema}:{config.consumer}", resolving).run)
-        probes.append(consumer_lag(js, config.events_stream, lambda: runner.durables))
+        probes.append(consumer_lag(js, config.events_stream, lambda: runner.durables(config.events_stream)))
     try:
         workers += config.sampled(*probes)
         yield Running(server, workers, everywhere=[outcomes.run])

@@ -17,15 +17,15 @@ from bullseye_platform.service import Running
 from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.identity_keys import IdentityKeyClient
 from bullseye_ingestion.adapters.key_store import KeyStore
+from bullseye_ingestion.adapters.log_target import LogTarget
+from bullseye_ingestion.adapters.sealer import Sealer
 from bullseye_ingestion.api.auth import ApiKeys, Throttle
+from bullseye_ingestion.api.catalog_intake import CatalogIntake
+from bullseye_ingestion.api.correction_intake import CorrectionIntake
+from bullseye_ingestion.api.intake import Intake
 from bullseye_ingestion.api.servicer import IngestionServicer
-from bullseye_ingestion.catalog_intake import CatalogIntake
 from bullseye_ingestion.config import IngestionConfig
-from bullseye_ingestion.correction_intake import CorrectionIntake
 from bullseye_ingestion.domain.policy import EventPolicy
-from bullseye_ingestion.intake import Intake
-from bullseye_ingestion.log_target import LogTarget
-from bullseye_ingestion.sealer import Sealer
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
 IDENTITY_SERVICE = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]

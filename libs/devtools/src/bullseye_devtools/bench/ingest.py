@@ -49,7 +49,7 @@ def create_key(env: dict[str, str]) -> str:
     """A key whose rate limit never throttles the benchmark, made with the real CLI."""
     argv = ["create", "--source", "bench", "--rate", "1000000", "--burst", "1000000"]
     done = subprocess.run(
-        [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
+        [sys.executable, "-m", "bullseye_ingestion", "keys", *argv],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ Persons with realistic histories (views, searches, carts, orders, traits, consen
 120 days) are written straight into RESOLVED as identity writes them, and the benchmark
 waits until profile has folded every event into its journal. Each person is then read
 once (the cold read: a fold of the journal that stores the person's base, see
-bullseye_profile.snapshots; its latency is in the details), and then:
+bullseye_profile.reading.bases; its latency is in the details), and then:
   (a) closed loop: Health.Check, then GetProfile over all persons, the same calls in
       flight; the ratio is the target (>= 0.6);
   (b) open loop at 1,000 calls/s, Health.Check then GetProfile: p50 and p99 from the scheduled

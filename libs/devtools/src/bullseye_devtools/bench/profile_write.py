@@ -239,8 +239,8 @@ def _cpu_seconds(processes: Sequence[psutil.Process] | psutil.Process) -> float:
 
 
 def rebuild(stack: ProfileStack, process: ServiceProcess) -> None:
-    """`python -m bullseye_profile.rebuild` with the service's settings (the service stopped)."""
-    done = subprocess.run([sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **process.env},
+    """`python -m bullseye_profile rebuild` with the service's settings (the service stopped)."""
+    done = subprocess.run([sys.executable, "-m", "bullseye_profile", "rebuild"], env={**os.environ, **process.env},
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"rebuild failed: {done.stderr[-2000:]}")
@@ -367,13 +367,15 @@ class Watch:
     # transaction) to its storing: the commit and the outbox relay's share.
     relayed: list[float] = field(default_factory=list)
 
-    def on_resolved(self, data: bytes, stored: float) -> None:
+    def on_resolved(self, subject: str, data: bytes, stored: float) -> None:
         record = rs.ResolvedRecord.FromString(data)
         journey = self.journeys.get(record.event.event.event_id) if record.WhichOneof("kind") == "event" else None
         if journey is not None and journey.person is None:
             journey.person, journey.resolved = record.event.person_id, stored
 
-    def on_entered(self, data: bytes, stored: float) -> None:
+    def on_entered(self, subject: str, data: bytes, stored: float) -> None:
+        if not subject.endswith(".segment.entered"):
+            return  # the segment's definition
         fact = sg.SegmentMembershipChanged.FromString(data)
         if fact.segment_id == SEGMENT and fact.entered and fact.person_id not in self.entered:
             self.entered[fact.person_id] = stored
@@ -429,7 +431,8 @@ async def measure_freshness(
         async with grpc.aio.insecure_channel(local.ingestion_address) as channel:
             await send_paced(ingestion_pb2_grpc.IngestionServiceStub(channel), key, watch, rate=rate, seconds=seconds)
         accepted = sum(1 for j in watch.journeys.values() if j.accepted is not None)
-        facts = await _stored_at_least(js, streams["profile"], accepted, within=settle)
+        # The segment's definition, then an entry per journey.
+        facts = await _stored_at_least(js, streams["profile"], accepted + 1, within=settle)
         await _read(js, streams["resolved"], first, (await js.stream_info(streams["resolved"])).state.last_seq,
                     watch.on_resolved)  # fmt: skip
         await _read(js, streams["profile"], 1, facts, watch.on_entered)
@@ -449,9 +452,9 @@ async def _stored_at_least(js: JetStreamContext, stream: str, count: int, *, wit
 
 
 async def _read(
-    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[bytes, float], None]
+    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[str, bytes, float], None]
 ) -> None:
-    """Hand every message of `stream` from `first` to `last` to `handle` with its stored time."""
+    """Hand every message of `stream` from `first` to `last` to `handle` with its subject and stored time."""
     if last < first:
         return
     config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -461,7 +464,7 @@ async def _read(
         done = first - 1
         while done < last:
             for msg in await sub.fetch(1000, timeout=10.0):
-                handle(msg.data, msg.metadata.timestamp.timestamp())
+                handle(msg.subject, msg.data, msg.metadata.timestamp.timestamp())
                 done = max(done, msg.metadata.sequence.stream)
     finally:
         await sub.unsubscribe()

@@ -128,8 +128,10 @@ async def _facts(js: JetStreamContext) -> Facts:
     sub = await js.subscribe(f"{PROFILE.lower()}.>", stream=PROFILE, ordered_consumer=True)
     try:
         for _ in range(info.state.messages):
-            fact = sg.SegmentMembershipChanged.FromString((await sub.next_msg(timeout=10)).data)
-            state.setdefault(fact.segment_id, []).append((fact.person_id, fact.entered))
+            msg = await sub.next_msg(timeout=10)
+            if msg.subject.endswith((".segment.entered", ".segment.exited")):  # not a definition's fact
+                fact = sg.SegmentMembershipChanged.FromString(msg.data)
+                state.setdefault(fact.segment_id, []).append((fact.person_id, fact.entered))
     finally:
         await sub.unsubscribe()
     return state

@@ -174,7 +174,7 @@ def create_api_key(
     env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False,
     catalog: bool = False,
 ) -> str:  # fmt: skip
-    """A new ingestion API key, made with the real key tool (`bullseye_ingestion.cli`);
+    """A new ingestion API key, made with the real key tool (`python -m bullseye_ingestion keys`);
     `backfill` grants the scope to send events older than the live window, `catalog` makes
     a catalog feed's key (PublishCatalog only).
 
@@ -185,7 +185,7 @@ def create_api_key(
     argv += ["--backfill"] if backfill else []
     argv += ["--catalog"] if catalog else []
     done = subprocess.run(
-        [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
+        [sys.executable, "-m", "bullseye_ingestion", "keys", *argv],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

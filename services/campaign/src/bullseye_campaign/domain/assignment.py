@@ -5,8 +5,9 @@ replay gives the same answer and a person's arm never changes. The arm and the r
 two independent hashes (different salts): a 5% stage is then a random 5% of every arm, and
 widening the stage only adds people, each keeping the arm they would always have had.
 
-The hash itself is the platform's (a shared mechanism, being built in libs/platform); this
-module needs only `StableHash`.
+The hash itself is the platform's (`bullseye_platform.assignment.Sha256Hash`, reproducible in
+SQL or any language from its documented algorithm), given by the composition root; this module
+needs only `StableHash`.
 """
 
 from __future__ import annotations

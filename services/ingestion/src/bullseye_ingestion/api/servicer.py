@@ -18,11 +18,11 @@ from bullseye_platform.grpc import InvalidArgument, ResourceExhausted, violation
 from google.protobuf.message import Message
 
 from bullseye_ingestion.api.auth import Throttle
-from bullseye_ingestion.catalog_intake import CatalogIntake
-from bullseye_ingestion.correction_intake import CorrectionIntake
+from bullseye_ingestion.api.catalog_intake import CatalogIntake
+from bullseye_ingestion.api.correction_intake import CorrectionIntake
+from bullseye_ingestion.api.intake import Intake
 from bullseye_ingestion.domain.keys import Scope
 from bullseye_ingestion.domain.policy import EventPolicy
-from bullseye_ingestion.intake import Intake
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

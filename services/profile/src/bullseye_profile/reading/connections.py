@@ -1,4 +1,4 @@
-"""A few connections kept open for GetProfile's one-statement read (snapshots.read_profile).
+"""A few connections kept open for GetProfile's one-statement read (bases.read_profile).
 
 They keep GetProfile's hottest statement off the shared pool: away from the projection's
 and the relay's transactions, and without the pool's per-acquire bookkeeping (its reset
@@ -19,7 +19,7 @@ import asyncpg
 LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError, OSError)
 
 
-class Readers:
+class ReadConnections:
     def __init__(self, dsn: str, *, schema: str, size: int = 4) -> None:
         self._dsn, self._schema = dsn, schema
         # A slot is an open connection or None (not opened yet, or dropped).

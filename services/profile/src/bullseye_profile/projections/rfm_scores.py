@@ -1,30 +1,35 @@
-"""RFM recomputation over all purchasers, on a durable schedule and on demand.
+"""RFM scores: a projection of the journal's orders, recomputed over all purchasers on a
+durable schedule and on demand.
 
 Scores and segments are defined in domain/rfm.py; the computation is one SQL pass over the
 journal's orders (percentile ranks with ties sharing the lower score). The schedule is a
-row (`rfm_schedule`) claimed FOR UPDATE SKIP LOCKED when due: a restart never forgets a
-run, two processes never run it at once, and an on-demand run takes the same lock.
+platform job (queue `rfm`, one row) claimed FOR UPDATE SKIP LOCKED when due: a restart never
+forgets a run, two processes never run it at once, and an on-demand run takes the same lock.
+While a rebuild replays the journal, the scheduled run waits for the replay's end, which runs
+it once over the whole journal.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from bullseye_platform import jobs, replay
+from bullseye_platform.jobs import Queue
 from bullseye_platform.store.pool import Connection
 
-from bullseye_profile import snapshots
 from bullseye_profile.domain.rfm import segment_grid
+from bullseye_profile.projections.resolved import NAME as PROJECTION
 from bullseye_profile.projections.resolved import Refresh
-from bullseye_profile.read_cache import ReadCache
+from bullseye_profile.reading import bases
+from bullseye_profile.reading.cache import ReadCache
 
 log = logging.getLogger(__name__)
 REFRESH_CHUNK = 1000
+QUEUE, KEY = "rfm", "scheduled"  # the job's row (migration 0400)
 
 _SCORE = """
 CREATE TEMP TABLE rfm_next ON COMMIT DROP AS
@@ -80,16 +85,18 @@ class RfmResult:
     computed_at: datetime
 
 
-async def recompute(conn: Connection, now: datetime, refresh: Refresh) -> RfmResult:
-    """Recompute every purchaser's RFM in the caller's transaction; refreshes segments of those that changed."""
+async def recompute(conn: Connection, now: datetime, refresh: Refresh | None) -> RfmResult:
+    """Recompute every purchaser's RFM in the caller's transaction; refreshes segments of those
+    that changed (unless `refresh` is None)."""
     await conn.execute(_SCORE, now, segment_grid())
     changed = [r["person_id"] for r in await conn.fetch(_CHANGED)]
     await conn.execute("DELETE FROM rfm_scores")
     purchasers = int((await conn.execute("INSERT INTO rfm_scores SELECT * FROM rfm_next")).rsplit(" ", 1)[-1])
     await _store_high_value_threshold(conn, now)
-    await snapshots.invalidate_standing(conn)
-    for start in range(0, len(changed), REFRESH_CHUNK):
-        await refresh(conn, changed[start : start + REFRESH_CHUNK], now)
+    await bases.invalidate_standing(conn)
+    if refresh is not None:
+        for start in range(0, len(changed), REFRESH_CHUNK):
+            await refresh(conn, changed[start : start + REFRESH_CHUNK], now)
     return RfmResult(purchasers=purchasers, changed=len(changed), computed_at=now)
 
 
@@ -106,47 +113,40 @@ async def _store_high_value_threshold(conn: Connection, now: datetime) -> None:
     )
 
 
-class RfmScheduler:
-    """Runs `recompute` whenever the schedule row is due, and on demand (`run_now`)."""
+class RfmSchedule:
+    """Runs `recompute` as a durable job (queue `rfm`, re-run every `interval`), on demand, and
+    quietly at the end of a rebuild's replay."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, now: Callable[[], datetime], refresh: Refresh, interval: float, poll: float,
+        self, *, pool: asyncpg.Pool, now: Callable[[], datetime], refresh: Refresh, interval: float,
         cache: ReadCache | None = None,
     ) -> None:  # fmt: skip
         self._pool, self._now, self._refresh = pool, now, refresh
         self._cache = cache or ReadCache(0)
-        self._interval, self._poll = timedelta(seconds=interval), poll
+        self._interval = timedelta(seconds=interval)
+        self.queue = Queue(QUEUE, self._scheduled)
 
     async def run_now(self) -> RfmResult:
+        """A run on demand, after any scheduled run in progress (the job's row lock); the
+        schedule then counts from it."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM rfm_schedule WHERE id = 1 FOR UPDATE")  # one run at a time
-            return await self._run(conn)
+            await jobs.hold(conn, queue=QUEUE, key=KEY)
+            return await self._run(conn, self._refresh)
 
-    async def run_if_due(self) -> RfmResult | None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            due = await conn.fetchval(
-                "SELECT id FROM rfm_schedule WHERE id = 1 AND next_run_at <= $1 FOR UPDATE SKIP LOCKED", self._now()
-            )
-            return None if due is None else await self._run(conn)
+    async def run_quietly(self, conn: Connection) -> None:
+        """A run in the caller's transaction without refreshing segments: the end of a replay,
+        whose sweep reconciles every membership after it (against these very scores)."""
+        await self._run(conn, None)
 
-    async def _run(self, conn: Connection) -> RfmResult:
+    async def _scheduled(self, conn: Connection, job: jobs.Job) -> datetime:
+        if await replay.pending(conn, PROJECTION):  # its end runs one (run_quietly)
+            return self._now() + self._interval
+        await self._run(conn, self._refresh)
+        return self._now() + self._interval
+
+    async def _run(self, conn: Connection, refresh: Refresh | None) -> RfmResult:
         with self._cache.changing(None):  # everyone's standing, until the commit is heard of
-            result = await recompute(conn, self._now(), self._refresh)
-        await conn.execute(
-            "UPDATE rfm_schedule SET last_run_at = $1::timestamptz, next_run_at = $1::timestamptz + $2::interval "
-            "WHERE id = 1",
-            result.computed_at,
-            self._interval,
-        )
+            result = await recompute(conn, self._now(), refresh)
+        await jobs.set_due(conn, queue=QUEUE, key=KEY, due_at=result.computed_at + self._interval)
         log.info("rfm recomputed", extra={"purchasers": result.purchasers, "changed": result.changed})
         return result
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """The worker: look for a due run every `poll` seconds until `stop`."""
-        while not stop.is_set():
-            try:
-                await self.run_if_due()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("rfm schedule will retry: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll)

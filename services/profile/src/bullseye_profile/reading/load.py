@@ -5,7 +5,7 @@ windows are counted from event times (no timer ever moves a counter), affinities
 from event ages, and traits and consent are the latest statements. Segment evaluation,
 estimates and BatchGetProfiles read profiles through `load_profiles` / `iter_profiles`;
 GetProfile reads a stored base finished to the time asked for, the same result in one
-round trip (snapshots.py).
+round trip (bases.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.store.pool import Connection
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
-from bullseye_profile.profile_builder import build_profile
-from bullseye_profile.queries import fetch_all
+from bullseye_profile.reading.fold import build_profile
+from bullseye_profile.reading.queries import fetch_all
 
 
 async def load_profiles(
@@ -31,8 +31,8 @@ async def load_profiles(
     ids = sorted(set(person_ids))
     if not ids:
         return {}
-    facts = await fetch_all(conn, ids, now, policy)
-    return {pid: build_profile(pid, facts, now, policy) for pid in ids if pid in facts.types}
+    readings = await fetch_all(conn, ids, now, policy)
+    return {pid: build_profile(pid, readings, now, policy) for pid in ids if pid in readings.types}
 
 
 async def iter_profiles(

@@ -17,9 +17,9 @@ from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import metrics
 
+from bullseye_ingestion.adapters.sealer import Sealer
 from bullseye_ingestion.domain import prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
-from bullseye_ingestion.sealer import Sealer
 
 REJECTED, DUPLICATE, ACCEPTED = pb.EVENT_STATUS_REJECTED, pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
 

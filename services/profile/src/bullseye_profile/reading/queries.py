@@ -59,7 +59,7 @@ GROUP BY person_id
 """
 
 # Each interaction adds 1, halved every $3 seconds of age, measured here from the person's
-# last event (profile_builder.finish decays the sum to the time asked for, so a stored base
+# last event (fold.finish decays the sum to the time asked for, so a stored base
 # gives the same figure as a fresh fold). Summed in a fixed order so that a replay gives the
 # same floating-point result bit for bit.
 _AFFINITIES = """
@@ -78,14 +78,14 @@ GROUP BY x.person_id, kind, name
 """
 
 _DETAILS = """
-SELECT person_id, event_type, occurred_at, detail FROM journal
+SELECT person_id, event_type, occurred_at, event_id, detail FROM journal
 WHERE person_id = ANY($1::text[]) AND occurred_at <= $2::timestamptz AND detail IS NOT NULL
 ORDER BY person_id, occurred_at, event_id
 """
 
 
 @dataclass
-class Facts:
+class Readings:
     """Everything read for a batch of persons, keyed by person id."""
 
     types: dict[str, list[asyncpg.Record]] = field(default_factory=lambda: defaultdict(list))
@@ -101,34 +101,34 @@ class Facts:
     population: Population = field(default_factory=Population)
 
 
-async def fetch_all(conn: Connection, ids: Sequence[str], now: datetime, policy: ProfilePolicy) -> Facts:
-    facts = Facts()
+async def fetch_all(conn: Connection, ids: Sequence[str], now: datetime, policy: ProfilePolicy) -> Readings:
+    readings = Readings()
     for r in await conn.fetch(_BY_TYPE, ids, now):
-        facts.types[r["person_id"]].append(r)
-    if not facts.types:
-        return facts
-    ids = sorted(facts.types)
+        readings.types[r["person_id"]].append(r)
+    if not readings.types:
+        return readings
+    ids = sorted(readings.types)
     for r in await conn.fetch(_HOURS, ids, now):
-        facts.hours[r["person_id"]][r["local_hour"]] = r["n"]
-    facts.context = {r["person_id"]: r for r in await conn.fetch(_LAST_CONTEXT, ids, now)}
+        readings.hours[r["person_id"]][r["local_hour"]] = r["n"]
+    readings.context = {r["person_id"]: r for r in await conn.fetch(_LAST_CONTEXT, ids, now)}
     rows = await conn.fetch(_SESSIONS, ids, now, policy.session_gap)
-    facts.sessions = {r["person_id"]: r["sessions"] for r in rows}
+    readings.sessions = {r["person_id"]: r["sessions"] for r in rows}
     for r in await conn.fetch(_AFFINITIES, ids, now, policy.affinity_half_life):
-        facts.affinities[r["person_id"]][r["kind"]].append((r["name"], float(r["score"])))
+        readings.affinities[r["person_id"]][r["kind"]].append((r["name"], float(r["score"])))
     for r in await conn.fetch(_DETAILS, ids, now):
-        facts.details[r["person_id"]].append(r)
-    await _fetch_standing(conn, ids, facts)
-    return facts
+        readings.details[r["person_id"]].append(r)
+    await _fetch_standing(conn, ids, readings)
+    return readings
 
 
-async def _fetch_standing(conn: Connection, ids: Sequence[str], facts: Facts) -> None:
+async def _fetch_standing(conn: Connection, ids: Sequence[str], readings: Readings) -> None:
     """RFM scores, merged ids and population figures (kept by the RFM computation)."""
     rows = await conn.fetch("SELECT * FROM rfm_scores WHERE person_id = ANY($1::text[])", ids)
-    facts.rfm = {r["person_id"]: r for r in rows}
+    readings.rfm = {r["person_id"]: r for r in rows}
     rows = await conn.fetch(
         "SELECT person_id, survivor_id FROM person_aliases WHERE survivor_id = ANY($1::text[]) ORDER BY person_id", ids
     )
     for r in rows:
-        facts.merged[r["survivor_id"]].append(r["person_id"])
+        readings.merged[r["survivor_id"]].append(r["person_id"])
     threshold = await conn.fetchval("SELECT value FROM population_stats WHERE name = 'high_value_threshold'")
-    facts.population = Population(high_value_threshold=None if threshold is None else float(threshold))
+    readings.population = Population(high_value_threshold=None if threshold is None else float(threshold))

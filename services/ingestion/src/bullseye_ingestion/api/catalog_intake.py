@@ -18,11 +18,11 @@ from bullseye_platform.eventlog import Appended, LogMessage
 from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from bullseye_ingestion.adapters.log_target import LogTarget
+from bullseye_ingestion.api.intake import now_utc
 from bullseye_ingestion.domain import catalog
 from bullseye_ingestion.domain.policy import EventPolicy
 from bullseye_ingestion.domain.validation import Violation, v
-from bullseye_ingestion.intake import now_utc
-from bullseye_ingestion.log_target import LogTarget
 
 REJECTED, DUPLICATE, ACCEPTED = pb.EVENT_STATUS_REJECTED, pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
 SUBJECT_KINDS = {"upsert": "upserted", "delete": "deleted"}

@@ -17,10 +17,10 @@ from bullseye_platform.eventlog import CORRECTION_KIND, LogMessage
 from bullseye_platform.grpc import InvalidArgument
 from bullseye_platform.telemetry import inject_headers
 
+from bullseye_ingestion.adapters.log_target import LogTarget
+from bullseye_ingestion.api.intake import now_utc
 from bullseye_ingestion.domain.corrections import validate_corrections
 from bullseye_ingestion.domain.policy import EventPolicy
-from bullseye_ingestion.intake import now_utc
-from bullseye_ingestion.log_target import LogTarget
 
 DUPLICATE, ACCEPTED = pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
 

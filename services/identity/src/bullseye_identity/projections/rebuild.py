@@ -1,4 +1,4 @@
-"""`python -m bullseye_identity.rebuild`: forget everything identity derived from EVENTS, so that
+"""`python -m bullseye_identity rebuild`: forget everything identity derived from EVENTS, so that
 the next start replays EVENTS from the beginning (run it with identity stopped).
 
 EVENTS holds every event and every operator's correction (docs/design.md D1), so the replay
@@ -9,22 +9,21 @@ RESOLVED is deleted and created again, empty, rather than purged: JetStream keep
 message ids of its duplicate window through a purge (nats-server 2.15 answers a re-publish
 after a purge as a duplicate), so the replay's records, whose ids derive from their causes
 and equal the old ones, would be dropped. Its sequences start again at 1, so every consumer
-of RESOLVED must be rebuilt too before it starts (`python -m bullseye_profile.rebuild`).
+of RESOLVED must be rebuilt too before it starts (`python -m bullseye_profile rebuild`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import contextlib
 import sys
+from collections.abc import Sequence
 
-from bullseye_platform.config import load_or_exit
 from bullseye_platform.eventlog import connect, ensure_stream
-from bullseye_platform.logging import configure_logging
 from nats.js.errors import NotFoundError
 
 from bullseye_identity import bootstrap
-from bullseye_identity.config import PREFIX, IdentityConfig
+from bullseye_identity.config import IdentityConfig
 
 
 async def forget(config: IdentityConfig) -> None:
@@ -44,19 +43,14 @@ async def forget(config: IdentityConfig) -> None:
         await pool.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    del argv
-    config = load_or_exit(IdentityConfig, prefix=PREFIX, program="bullseye-identity-rebuild")
-    configure_logging("identity", level=config.log_level)
-    asyncio.run(forget(config))
+async def rebuild(config: IdentityConfig, arguments: Sequence[str]) -> int:
+    """The `rebuild` command (bullseye_platform.service.run_service): forget, then say what is next."""
+    argparse.ArgumentParser(prog="bullseye-identity rebuild", description=__doc__).parse_args(arguments)
+    await forget(config)
     print(
         f"identity reset: the next start replays {config.events_stream} from the beginning into an empty "
-        f"{config.stream}; rebuild every consumer of {config.stream} (python -m bullseye_profile.rebuild) before "
+        f"{config.stream}; rebuild every consumer of {config.stream} (python -m bullseye_profile rebuild) before "
         "starting it",
         file=sys.stderr,
     )
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

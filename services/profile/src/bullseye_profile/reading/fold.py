@@ -1,4 +1,4 @@
-"""Builds one Profile message from the facts read for it (see queries.py)."""
+"""Folds one Profile message from the readings of its journal (see queries.py)."""
 
 from __future__ import annotations
 
@@ -11,35 +11,25 @@ from typing import Any
 import asyncpg
 from bullseye.events.v1 import event_pb2
 from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.consent import Statement
+from bullseye_platform.consent import fold as fold_consent
 from google.protobuf import timestamp_pb2
 
 from bullseye_profile.domain import lifecycle
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population, tags_for
-from bullseye_profile.queries import WINDOWS, Facts
+from bullseye_profile.reading.queries import WINDOWS, Readings
 
 NIGHT_HOURS = frozenset({22, 23, 0, 1, 2, 3, 4, 5})
 TOP_AFFINITIES = 5
 TRAIT_FIELDS = ("gender", "birth_year", "city", "country", "membership_tier")
 AGE_BANDS = ((18, "under-18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
-CONSENT_PURPOSES = {
-    event_pb2.CONSENT_PURPOSE_ANALYTICS: "analytics",
-    event_pb2.CONSENT_PURPOSE_PERSONALIZATION: "personalization",
-    event_pb2.CONSENT_PURPOSE_MARKETING: "marketing",
-}
-CONSENT_CHANNELS = {
-    event_pb2.CONTACT_CHANNEL_EMAIL: ("email",),
-    event_pb2.CONTACT_CHANNEL_SMS: ("sms",),
-    event_pb2.CONTACT_CHANNEL_PUSH: ("push",),
-    event_pb2.CONTACT_CHANNEL_IN_APP: ("in_app",),
-}
-ALL_CHANNELS = ("email", "sms", "push", "in_app")
 COUNTED_TYPES = frozenset(f.name for f in pb.EventCounts.DESCRIPTOR.fields) - {"total"}
 WINDOW_COLUMNS = (*(f"c{days}" for days in WINDOWS), "lifetime")  # queries._BY_TYPE
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def stamp(value: datetime) -> timestamp_pb2.Timestamp:
+def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     """Timestamp.FromDatetime for the aware times read from PostgreSQL, at a third of its cost."""
     since = value - EPOCH
     return timestamp_pb2.Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
@@ -54,30 +44,30 @@ class Standing:
     population: Population = field(default_factory=Population)
 
 
-def build_profile(person_id: str, facts: Facts, now: datetime, policy: ProfilePolicy) -> pb.Profile:
-    base = build_base(person_id, facts, policy)
-    return finish(base, now, Standing(facts.rfm.get(person_id), facts.population), policy)
+def build_profile(person_id: str, readings: Readings, now: datetime, policy: ProfilePolicy) -> pb.Profile:
+    base = build_base(person_id, readings, policy)
+    return finish(base, now, Standing(readings.rfm.get(person_id), readings.population), policy)
 
 
-def build_base(person_id: str, facts: Facts, policy: ProfilePolicy) -> pb.Profile:
+def build_base(person_id: str, readings: Readings, policy: ProfilePolicy) -> pb.Profile:
     """The part of the profile that only changes when the journal does or a window edge passes.
 
     Affinity scores are kept relative to the person's last event (`finish` decays them to
     `now`); everything that moves with the clock alone is left to `finish`, so a base can
-    be stored (snapshots.py) and finished at any later time with the very same arithmetic.
+    be stored (bases.py) and finished at any later time with the very same arithmetic.
     """
-    types = {r["event_type"]: r for r in facts.types[person_id]}
-    profile = pb.Profile(person_id=person_id, merged_person_ids=facts.merged.get(person_id, []))
-    _traits(profile.traits, facts.details.get(person_id, []))
-    _consent(profile.consent, facts.details.get(person_id, []))
-    _behaviour(profile.behaviour, person_id, types, facts, policy.price_bands)
+    types = {r["event_type"]: r for r in readings.types[person_id]}
+    profile = pb.Profile(person_id=person_id, merged_person_ids=readings.merged.get(person_id, []))
+    _traits(profile.traits, readings.details.get(person_id, []))
+    _consent(profile.consent, readings.details.get(person_id, []))
+    _behaviour(profile.behaviour, person_id, types, readings, policy.price_bands)
     _value(profile.value, types)
     return profile
 
 
 def finish(profile: pb.Profile, now: datetime, standing: Standing, policy: ProfilePolicy) -> pb.Profile:
     """Complete a base profile as of `now`: the clock-driven fields, RFM standing and tags."""
-    profile.as_of.CopyFrom(stamp(now))
+    profile.as_of.CopyFrom(to_timestamp(now))
     birth_year = profile.traits.birth_year
     profile.traits.age_band = age_band(now.year - birth_year) if birth_year else ""
     b = profile.behaviour
@@ -85,7 +75,7 @@ def finish(profile: pb.Profile, now: datetime, standing: Standing, policy: Profi
     for affinity in [*b.top_categories, *b.top_brands]:
         affinity.score *= decay
     b.cart_abandoned = _cart_abandoned(b, now, policy)
-    _standing(profile, now, policy)
+    _lifecycle(profile, now, policy)
     _rfm(profile.value, standing.rfm)
     del profile.tags[:]
     profile.tags.extend(tags_for(profile, standing.population))
@@ -97,7 +87,7 @@ def _when(value: timestamp_pb2.Timestamp) -> datetime:
     return EPOCH + timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
 
 
-def _standing(profile: pb.Profile, now: datetime, policy: ProfilePolicy) -> None:
+def _lifecycle(profile: pb.Profile, now: datetime, policy: ProfilePolicy) -> None:
     """Lifecycle stage and churn risk: they depend on the clock, so they are never stored."""
     b, v = profile.behaviour, profile.value
     purchased, last_seen = v.HasField("first_purchase_at"), _when(b.last_seen)
@@ -120,7 +110,7 @@ def _traits(traits: pb.Traits, details: Sequence[asyncpg.Record]) -> None:
             if name in detail:
                 setattr(traits, name, detail[name])
         traits.custom.update(detail.get("custom", {}))
-        traits.updated_at.CopyFrom(stamp(row["occurred_at"]))
+        traits.updated_at.CopyFrom(to_timestamp(row["occurred_at"]))
 
 
 def age_band(age: int) -> str:
@@ -131,35 +121,36 @@ def age_band(age: int) -> str:
 
 
 def _consent(consent: pb.Consent, details: Sequence[asyncpg.Record]) -> None:
-    """Latest statement per purpose and channel; CONTACT_CHANNEL_ALL (or none) sets every channel."""
-    for row in details:
-        if row["event_type"] != "consent_changed":
-            continue
-        detail = json.loads(row["detail"])
-        purpose = CONSENT_PURPOSES.get(detail["purpose"])
-        if purpose is None:
-            continue
-        channels: pb.ConsentChannels = getattr(consent, purpose)
-        for name in CONSENT_CHANNELS.get(detail["channel"], ALL_CHANNELS):
-            state: pb.ConsentState = getattr(channels, name)
-            state.granted, state.source = bool(detail["granted"]), detail.get("source", "")
-            state.updated_at.CopyFrom(stamp(row["occurred_at"]))
+    """The consent fold shared by every service (bullseye_platform.consent), written into the message."""
+    statements = [_statement(row) for row in details if row["event_type"] == "consent_changed"]
+    for (purpose, channel), choice in fold_consent(statements):
+        state: pb.ConsentState = getattr(getattr(consent, purpose), channel)
+        state.granted, state.source = choice.granted, choice.source
+        state.updated_at.CopyFrom(to_timestamp(choice.occurred_at))
+
+
+def _statement(row: asyncpg.Record) -> Statement:
+    detail = json.loads(row["detail"])
+    return Statement(
+        purpose=detail["purpose"], channel=detail["channel"], granted=bool(detail["granted"]),
+        source=detail.get("source", ""), occurred_at=row["occurred_at"], event_id=row["event_id"],
+    )  # fmt: skip
 
 
 def _behaviour(
-    b: pb.Behaviour, person_id: str, types: dict[str, asyncpg.Record], facts: Facts, price_bands: Sequence[float]
+    b: pb.Behaviour, person_id: str, types: dict[str, asyncpg.Record], readings: Readings, price_bands: Sequence[float]
 ) -> None:
-    b.first_seen.CopyFrom(stamp(min(r["first_at"] for r in types.values())))
-    b.last_seen.CopyFrom(stamp(max(r["last_at"] for r in types.values())))
-    b.sessions = facts.sessions.get(person_id, 0)
-    context = facts.context.get(person_id)
+    b.first_seen.CopyFrom(to_timestamp(min(r["first_at"] for r in types.values())))
+    b.last_seen.CopyFrom(to_timestamp(max(r["last_at"] for r in types.values())))
+    b.sessions = readings.sessions.get(person_id, 0)
+    context = readings.context.get(person_id)
     if context is not None:
         b.last_channel = event_pb2.Channel.ValueType(context["channel"] or 0)
         b.last_device_type = context["device_type"] or ""
         b.timezone = context["timezone"] or ""
     _counts(b, types)
-    _active_hours(b.active_hours, facts.hours.get(person_id, {}))
-    affinities = facts.affinities.get(person_id, {})
+    _active_hours(b.active_hours, readings.hours.get(person_id, {}))
+    affinities = readings.affinities.get(person_id, {})
     b.top_categories.extend(_top(affinities.get("category", [])))
     b.top_brands.extend(_top(affinities.get("brand", [])))
     b.price_band = _price_band(types, price_bands)
@@ -175,7 +166,7 @@ def _counts(b: pb.Behaviour, types: dict[str, asyncpg.Record]) -> None:
             count = row[column]
             setattr(counts, event_type, count)
             totals[index] += count
-        getattr(b.last_at, event_type).CopyFrom(stamp(row["last_at"]))
+        getattr(b.last_at, event_type).CopyFrom(to_timestamp(row["last_at"]))
     for counts, total in zip(windows, totals, strict=True):
         counts.total = total
 
@@ -227,8 +218,8 @@ def _value(v: pb.Value, types: dict[str, asyncpg.Record]) -> None:
     if orders is not None:
         v.orders, v.revenue = orders["lifetime"], float(orders["amount"])
         v.average_order_value = v.revenue / v.orders
-        v.first_purchase_at.CopyFrom(stamp(orders["first_at"]))
-        v.last_purchase_at.CopyFrom(stamp(orders["last_at"]))
+        v.first_purchase_at.CopyFrom(to_timestamp(orders["first_at"]))
+        v.last_purchase_at.CopyFrom(to_timestamp(orders["last_at"]))
         v.currency = orders["currency"] or ""
         v.revenue_90d = float(orders["amount_90d"])
         v.discounted_orders = orders["discounted"]
@@ -246,4 +237,4 @@ def _rfm(v: pb.Value, rfm: asyncpg.Record | Mapping[str, Any] | None) -> None:
             float(rfm["monetary"]),
         )
         v.rfm.r, v.rfm.f, v.rfm.m, v.rfm.segment = rfm["r"], rfm["f"], rfm["m"], rfm["segment"]
-        v.rfm.computed_at.CopyFrom(stamp(rfm["computed_at"]))
+        v.rfm.computed_at.CopyFrom(to_timestamp(rfm["computed_at"]))

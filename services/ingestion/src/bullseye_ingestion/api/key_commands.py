@@ -1,21 +1,19 @@
-"""`bullseye-ingestion-keys create|list|revoke` — API keys for the sources that send events."""
+"""`python -m bullseye_ingestion keys create|list|revoke` — API keys for the sources that send events."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-
-from bullseye_platform.config import load_or_exit
+from collections.abc import Sequence
 
 from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.key_store import KeyStore
-from bullseye_ingestion.config import PREFIX, IngestionConfig
+from bullseye_ingestion.config import IngestionConfig
 from bullseye_ingestion.domain.keys import Scope
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bullseye-ingestion-keys", description="Manage ingestion API keys")
+    parser = argparse.ArgumentParser(prog="bullseye-ingestion keys", description="Manage ingestion API keys")
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--source", required=True, help="who sends with it, e.g. web-shop, ios-app, pos")
@@ -58,17 +56,12 @@ async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
         await pool.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+async def keys(config: IngestionConfig, arguments: Sequence[str]) -> int:
+    """The `keys` command of the ingestion service (bullseye_platform.service.run_service)."""
+    parser = _parser()
+    args = parser.parse_args(arguments)
     if args.command == "create" and (args.rate <= 0 or args.burst < 1):
-        print("--rate must be > 0 and --burst >= 1", file=sys.stderr)
-        return 2
+        parser.error("--rate must be > 0 and --burst >= 1")
     if args.command == "create" and args.catalog and args.backfill:
-        print("--catalog keys send catalog changes only; --backfill is for shopper events", file=sys.stderr)
-        return 2
-    config = load_or_exit(IngestionConfig, prefix=PREFIX, program="bullseye-ingestion-keys")
-    return asyncio.run(_run(args, config))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        parser.error("--catalog keys send catalog changes only; --backfill is for shopper events")
+    return await _run(args, config)

@@ -1,8 +1,8 @@
 """GetProfile's stored bases kept in the process, dropped the moment PostgreSQL says they changed.
 
-A read from a stored base (snapshots.py) is one round trip, and that round trip was a fifth
+A read from a stored base (bases.py) is one round trip, and that round trip was a fifth
 of GetProfile's CPU. The cache holds what the read returns, per id asked for, and is told of
-every change by NOTIFY: the projection's `snapshots.invalidate` names the persons of each
+every change by NOTIFY: the projection's `bases.invalidate` names the persons of each
 batch, an RFM recompute or a TRUNCATE (rebuild) says '*' (migration 0360). A base still
 carries its own validity (computed_at, valid_until, fingerprint), checked on every hit, so
 time alone never needs an invalidation.
@@ -10,7 +10,7 @@ time alone never needs an invalidation.
 Three rules keep it from ever answering with a base older than a change it could know of:
 - **No notifications, no cache.** While the LISTEN is down (store.listen), nothing is served
   or kept; when it is back everything is dropped, since what it missed is unknown.
-- **A read that overlapped a change is not kept.** A read takes a ticket (the count of
+- **A read that overlapped a change is not kept.** A read takes the epoch (the count of
   changes so far) before its query; its result is kept only if no change to that person
   arrived since. Recent changes are remembered per person, older ones by a floor.
 - **This process's own writes are known before they commit.** The projection and the RFM
@@ -32,10 +32,10 @@ from datetime import datetime
 
 from opentelemetry import metrics
 
-from bullseye_profile.profile_builder import Standing
+from bullseye_profile.reading.fold import Standing
 
 EVERYONE = "*"  # the payload of a change to every person
-CHANNEL_PREFIX = "bullseye_profile_bases:"  # + schema; what snapshots.invalidate and 0360 notify
+CHANNEL_PREFIX = "bullseye_profile_bases:"  # + schema; what bases.invalidate and 0360 notify
 REMEMBERED_CHANGES = 65_536  # persons whose last change is remembered exactly (the rest: a floor)
 HIT, MISS = {"result": "hit"}, {"result": "miss"}
 
@@ -66,7 +66,7 @@ class ReadCache:
         self._entries: OrderedDict[str, CachedBase] = OrderedDict()
         self._keys_by_owner: dict[str, set[str]] = {}
         self._live = False
-        self._changes = 0  # changes heard of so far: a read's ticket
+        self._changes = 0  # changes heard of so far: a read's epoch
         self._changed_at: OrderedDict[str, int] = OrderedDict()  # person -> the change that last touched it
         self._floor = 0  # every change forgotten from _changed_at is at or below it
         self._changing: set[str] = set()
@@ -84,14 +84,14 @@ class ReadCache:
         self._lookups.add(1, HIT)
         return entry
 
-    def ticket(self) -> int:
+    def epoch(self) -> int:
         """Take before reading; `put` refuses the result if the person changed meanwhile."""
         return self._changes
 
-    def put(self, person_id: str, entry: CachedBase, ticket: int) -> None:
+    def put(self, person_id: str, entry: CachedBase, epoch: int) -> None:
         if not self._serving(person_id) or entry.owner in self._changing:
             return
-        if ticket < self._floor or any(self._changed_at.get(p, -1) > ticket for p in (person_id, entry.owner)):
+        if epoch < self._floor or any(self._changed_at.get(p, -1) > epoch for p in (person_id, entry.owner)):
             return
         self._drop(person_id)
         self._entries[person_id] = entry
@@ -125,7 +125,7 @@ class ReadCache:
             raise
 
     def on_notify(self, payload: str) -> None:
-        """A committed change: '*' or a JSON array of person ids (snapshots.invalidate)."""
+        """A committed change: '*' or a JSON array of person ids (bases.invalidate)."""
         if payload == EVERYONE:
             self._everyone_changing = False
             self._changing.clear()

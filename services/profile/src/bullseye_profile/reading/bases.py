@@ -1,10 +1,10 @@
 """Profile snapshots: GetProfile in one round trip instead of a fold of the journal.
 
-A fold (read.py) costs eight queries over the person's whole history. Most of what it gives
+A fold (load.py) costs eight queries over the person's whole history. Most of what it gives
 changes only when the journal does or when an event crosses a rolling-window edge, so that
-part (profile_builder.build_base) is stored per person with the time it was computed and the
+part (fold.build_base) is stored per person with the time it was computed and the
 instant it stops holding (`valid_until`: the next window edge, or the next later-dated event).
-A read finishes the stored base as of the time asked for (profile_builder.finish: clock-driven
+A read finishes the stored base as of the time asked for (fold.finish: clock-driven
 fields, decayed affinities, RFM standing and tags, read live in the same query), which is the
 very code a fold ends with, so both give the same message.
 
@@ -13,7 +13,7 @@ person a batch touches, in the batch's transaction, which bumps the person's `ge
 drops the base. A base is folded in a REPEATABLE READ snapshot together with the generation it
 saw, and stored only if that generation still holds, so a batch that commits during the fold
 is never hidden. The same transaction notifies the ids, and each process keeps the bases it
-read until it hears of a change (read_cache.py).
+read until it hears of a change (cache.py).
 
 Bases are stored only for reads at the service's clock; a read `as_of` another time uses a
 stored base when it is valid then, and folds otherwise (without storing: an old or future
@@ -33,12 +33,12 @@ from bullseye_platform.store.pool import Connection
 
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.domain.tags import Population
-from bullseye_profile.profile_builder import Standing, build_base, finish
-from bullseye_profile.queries import WINDOWS, fetch_all
-from bullseye_profile.read_cache import CHANNEL_PREFIX, EVERYONE, CachedBase, ReadCache
-from bullseye_profile.readers import Readers
+from bullseye_profile.reading.cache import CHANNEL_PREFIX, EVERYONE, CachedBase, ReadCache
+from bullseye_profile.reading.connections import ReadConnections
+from bullseye_profile.reading.fold import Standing, build_base, finish
+from bullseye_profile.reading.queries import WINDOWS, fetch_all
 
-# Bump when profile_builder.build_base (or a query it reads) changes what a base holds.
+# Bump when fold.build_base (or a query it reads) changes what a base holds.
 BASE_VERSION = 1
 RFM_COLUMNS = ("recency_days", "frequency", "monetary", "r", "f", "m", "segment", "computed_at")
 
@@ -103,8 +103,8 @@ async def invalidate(conn: Connection, person_ids: Sequence[str]) -> None:
 
 
 async def read_profile(
-    readers: Readers, pool: asyncpg.Pool, cache: ReadCache, person_id: str, now: datetime, policy: ProfilePolicy,
-    *, store: bool,
+    readers: ReadConnections, pool: asyncpg.Pool, cache: ReadCache, person_id: str, now: datetime,
+    policy: ProfilePolicy, *, store: bool,
 ) -> pb.Profile | None:  # fmt: skip
     """The profile of `person_id` (or of the survivor it was merged into) as of `now`; None
     when the person has no event up to `now`. `store`: keep a freshly folded base. A base is
@@ -114,17 +114,17 @@ async def read_profile(
     cached = cache.get(person_id)
     if cached is not None and cached.usable(now, expected):
         return finish(pb.Profile.FromString(cached.base), now, cached.standing, policy)
-    ticket = cache.ticket()
+    epoch = cache.epoch()
     row = await readers.fetchrow(_READ, person_id)
     assert row is not None  # the query always returns one row
     stored = _stored(row)
     if stored is not None and stored.usable(now, expected):
-        cache.put(person_id, stored, ticket)
+        cache.put(person_id, stored, epoch)
         return finish(pb.Profile.FromString(stored.base), now, stored.standing, policy)
     async with pool.acquire() as conn:
         profile, kept = await _fold(conn, row["owner"], now, policy, store=store)
     if kept is not None:
-        cache.put(person_id, kept, ticket)
+        cache.put(person_id, kept, epoch)
     return profile
 
 
@@ -156,11 +156,12 @@ async def _fold(
     batch committed during the fold)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         generation = await conn.fetchval("SELECT generation FROM profile_snapshots WHERE person_id = $1", owner)
-        facts = await fetch_all(conn, [owner], now, policy)
-        if owner not in facts.types:
+        readings = await fetch_all(conn, [owner], now, policy)
+        if owner not in readings.types:
             return None, None
         valid_until = await conn.fetchval(_NEXT_CHANGE, owner, now) if store else None
-    base, standing, kept = build_base(owner, facts, policy), Standing(facts.rfm.get(owner), facts.population), None
+    standing = Standing(readings.rfm.get(owner), readings.population)
+    base, kept = build_base(owner, readings, policy), None
     if store:
         serialized, expected = base.SerializeToString(), fingerprint(policy)
         status = await conn.execute(_STORE, owner, serialized, now, valid_until, generation, expected)
