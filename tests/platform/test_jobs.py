@@ -244,3 +244,18 @@ def test_a_queue_takes_one_handler_or_a_batch_handler_not_both() -> None:
         Queue("q", Recorder(), handle_batch=BatchRecorder())
     with pytest.raises(ValueError, match="exactly one"):
         Queue("q")
+
+
+async def test_many_jobs_are_scheduled_in_one_statement_and_a_cause_already_scheduled_is_kept(
+    pool: asyncpg.Pool, runs: None
+) -> None:
+    await schedule(pool, "b", T0, b"first")
+    async with pool.acquire() as conn, conn.transaction():
+        new = await jobs.schedule_many(
+            conn, queue="q", scheduled=[("a", T0, b"a"), ("b", T0, b"again"), ("c", T0 + timedelta(hours=1), b"c")]
+        )
+
+    assert new == 2
+    rows = await pool.fetch("SELECT key, due_at, payload FROM scheduled_jobs ORDER BY key")
+    assert [(r["key"], r["due_at"], bytes(r["payload"])) for r in rows] == [
+        ("a", T0, b"a"), ("b", T0, b"first"), ("c", T0 + timedelta(hours=1), b"c")]  # fmt: skip

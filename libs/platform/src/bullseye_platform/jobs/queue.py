@@ -98,6 +98,20 @@ async def schedule(conn: Connection, *, queue: str, key: str, due_at: datetime, 
     return bool(status == "INSERT 0 1")
 
 
+async def schedule_many(conn: Connection, *, queue: str, scheduled: Sequence[tuple[str, datetime, bytes]]) -> int:
+    """`schedule()` for many (key, due_at, payload) jobs in one statement (a broadcast enters
+    thousands of persons at once); returns how many were new."""
+    if not scheduled:
+        return 0
+    status = await conn.execute(
+        "INSERT INTO scheduled_jobs (queue, key, due_at, payload) "
+        "SELECT $1, k, d, p FROM unnest($2::text[], $3::timestamptz[], $4::bytea[]) AS t(k, d, p) "
+        "ON CONFLICT DO NOTHING",
+        queue, [s[0] for s in scheduled], [s[1] for s in scheduled], [s[2] for s in scheduled],
+    )  # fmt: skip
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def set_due(conn: Connection, *, queue: str, key: str, due_at: datetime) -> None:
     """Make (queue, key) due at `due_at`, creating it if needed, e.g. '-infinity' for "now"
     (a recurring job run early); its failures are forgotten."""
