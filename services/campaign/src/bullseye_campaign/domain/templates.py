@@ -100,6 +100,15 @@ class Templates:
             raise TemplateError(problem)
         return CompiledTemplate(source, template)
 
+    def names(self, source: str) -> frozenset[str]:
+        """The variables `source` reads (of VARIABLES): what a message must fetch before it renders.
+
+        Raises:
+            TemplateError: it does not compile.
+        """
+        analysis = self.compile(source).bound.analyze(include_partials=False)
+        return frozenset(analysis.globals) & VARIABLES
+
     def check(self, source: str) -> TemplateProblem | None:
         """The first problem of `source`, or None when it compiles."""
         try:

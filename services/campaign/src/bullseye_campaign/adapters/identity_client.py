@@ -1,0 +1,55 @@
+"""Identity's BatchGetContacts: where persons can be reached, asked at send time and never stored.
+
+The channel comes from the platform's client factory (bootstrap.py): campaign's token (scope
+`contacts:read`), the deadline and retries (the method has no side effects) are its business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
+
+from bullseye_campaign.adapters.calls import failed
+
+BATCH = 500  # identity's limit per call
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """One person's addresses now (empty: none), in memory only."""
+
+    email: str = ""
+    phone: str = ""
+    first_name: str = ""
+    device_ids: tuple[str, ...] = field(default=())
+
+
+class IdentityClient:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        self._channel = channel
+
+    async def contacts(self, person_ids: Sequence[str]) -> dict[str, Contacts]:
+        """person id -> where they can be reached; unknown persons have empty contacts.
+
+        Raises:
+            Unavailable: identity did not answer.
+            FailedPrecondition: identity refused campaign's credentials.
+        """
+        found: dict[str, Contacts] = {}
+        unique = sorted(set(person_ids))
+        for start in range(0, len(unique), BATCH):
+            request = identity_pb2.BatchGetContactsRequest(person_ids=unique[start : start + BATCH])
+            try:
+                reply = await self._stub.BatchGetContacts(request)
+            except grpc.aio.AioRpcError as exc:
+                raise failed("identity", "contacts:read", exc) from exc
+            for c in reply.contacts:
+                found[c.person_id] = Contacts(c.email, c.phone, c.first_name, tuple(c.device_ids))
+        return found
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)

@@ -1,0 +1,44 @@
+"""Delivery's metrics (dashboards and alerts, deploy/README.md):
+
+- `campaign_decisions_total{outcome, reason}`: sends decided (sent, suppressed and why, held).
+- `campaign_handoffs_total{channel, outcome}`: handoffs to channels: sent, retried, dead-lettered.
+- `campaign_handoff_duration_seconds{channel}`: one batch's handoff to a channel, wall time.
+- `campaign_alerts_total{kind}`: guardrails that paused a campaign.
+"""
+
+from __future__ import annotations
+
+from bullseye.campaign.v1 import definition_pb2 as cpb
+from bullseye.campaign.v1 import facts_pb2 as fpb
+from bullseye.campaign.v1 import records_pb2 as rpb
+from opentelemetry import metrics
+
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+def _name(enum: object, value: int, prefix: str) -> str:
+    return enum.Name(value).removeprefix(prefix).lower()  # type: ignore[attr-defined,no-any-return]
+
+
+class DeliveryInstruments:
+    def __init__(self) -> None:
+        meter = metrics.get_meter("bullseye.campaign")
+        self._decisions = meter.create_counter("campaign_decisions", description="sends decided, by outcome and reason")
+        self._handoffs = meter.create_counter("campaign_handoffs", description="handoffs to channels, by outcome")
+        self._durations = meter.create_histogram(
+            "campaign_handoff_duration", unit="s", description="one batch's handoff to a channel",
+            explicit_bucket_boundaries_advisory=SECONDS,
+        )  # fmt: skip
+        self._alerts = meter.create_counter("campaign_alerts", description="guardrails that paused a campaign")
+
+    def decided(self, outcome: int, reason: int) -> None:
+        self._decisions.add(1, {"outcome": _name(rpb.DecisionOutcome, outcome, "DECISION_OUTCOME_"),
+                                "reason": _name(rpb.DecisionReason, reason, "DECISION_REASON_")})  # fmt: skip
+
+    def handed_off(self, channel: int, outcome: str, count: int, seconds: float) -> None:
+        attributes = {"channel": _name(cpb.Channel, channel, "CHANNEL_"), "outcome": outcome}
+        self._handoffs.add(count, attributes)
+        self._durations.record(seconds, {"channel": attributes["channel"]})
+
+    def alerted(self, kind: int) -> None:
+        self._alerts.add(1, {"kind": _name(fpb.AlertKind, kind, "ALERT_KIND_")})
