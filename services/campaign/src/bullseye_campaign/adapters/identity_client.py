@@ -51,5 +51,19 @@ class IdentityClient:
                 found[c.person_id] = Contacts(c.email, c.phone, c.first_name, tuple(c.device_ids))
         return found
 
+    async def person(self, person_id: str) -> str | None:
+        """The person `person_id` is now (following merges), or None when identity knows no such person.
+
+        Raises:
+            Unavailable, FailedPrecondition: identity did not answer, or refused campaign.
+        """
+        try:
+            reply = await self._stub.GetIdentities(identity_pb2.GetIdentitiesRequest(person_id=person_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise failed("identity", "identities:read", exc) from exc
+        return str(reply.person_id)
+
     async def close(self) -> None:
         await self._channel.close(grace=None)

@@ -25,6 +25,7 @@ from bullseye_campaign.adapters.identity_client import IdentityClient
 from bullseye_campaign.adapters.store import campaigns, records
 from bullseye_campaign.delivery import snapshot
 from bullseye_campaign.delivery.entries import Entry
+from bullseye_campaign.delivery.instruments import DeliveryInstruments
 from bullseye_campaign.delivery.recording import Book
 from bullseye_campaign.delivery.situation import situation
 from bullseye_campaign.domain.assignment import StableHash
@@ -39,9 +40,10 @@ Again = dict[str, datetime | None]
 class Sender:
     def __init__(
         self, *, identity: IdentityClient, facts: Facts, hasher: StableHash, clock: Callable[[], datetime],
-        paused_recheck: float,
+        paused_recheck: float, instruments: DeliveryInstruments,
     ) -> None:  # fmt: skip
         self._identity, self._facts, self._hasher, self._clock = identity, facts, hasher, clock
+        self._instruments = instruments
         self._recheck = timedelta(seconds=paused_recheck)
 
     async def decide_batch(self, conn: Connection, claimed: Sequence[Job]) -> Again:
@@ -84,7 +86,9 @@ class Sender:
         book = Book(self._facts, now)
         for job_key, key, entry, campaign in todo:
             found = situation(self._hasher, campaign, key, entry.triggered_at, seen)
-            again[job_key] = book.add(campaign, key, decide(found), arm=found.arm, trigger=entry.trigger,
+            verdict = decide(found)
+            self._instruments.decided(verdict.outcome, verdict.reason)
+            again[job_key] = book.add(campaign, key, verdict, arm=found.arm, trigger=entry.trigger,
                                       snapshot=seen)  # fmt: skip
         await book.write(conn)
         return again

@@ -60,7 +60,7 @@ class SmtpChannel:
         email["From"], email["To"] = self._sender, outgoing.address
         email["Subject"] = outgoing.message.subject
         email["Message-ID"] = self.message_id(outgoing.message_id)
-        email["X-Bullseye-Campaign"] = outgoing.campaign_id
+        email["X-Bullseye-Campaign"], email["X-Bullseye-Person"] = outgoing.campaign_id, outgoing.person_id
         body = outgoing.message.body + (f"\n\n{outgoing.message.url}" if outgoing.message.url else "")
         email.set_content(body)
         return email
