@@ -220,8 +220,8 @@ async def start_stack(
     service = await asyncio.to_thread(ServiceProcess("campaign", "bullseye_campaign", env, log_dir).start)
     pool = await asyncpg.create_pool(postgres.dsn, min_size=1, max_size=3, server_settings={"search_path": schema})
     assert pool is not None
-    return CampaignStack(service, profile, sinks, env, pool, key, channels.channel(service.address),
-                         channels.channel(ingestion.address), channels.channel(identity.address), schema, log_dir)  # fmt: skip
+    calls = [channels.channel(p.address) for p in (service, ingestion, identity)]
+    return CampaignStack(service, profile, sinks, env, pool, key, *calls, schema, log_dir)
 
 
 async def restart(stack: CampaignStack, **extra: str) -> None:

@@ -115,8 +115,9 @@ class _MailHandler:
         message = email.message_from_bytes(content, policy=email.policy.default)
         key = str(message.get("Message-ID", "")).strip("<>").split("@", 1)[0]
         body = message.get_body(preferencelist=("plain",))
+        person, text = str(message.get("X-Bullseye-Person", "")), body.get_content() if body is not None else ""
         self._sinks.record(Received(
-            channel="email", key=key, person_id=str(message.get("X-Bullseye-Person", "")), address=",".join(envelope.rcpt_tos), at=time.time(),
-            subject=str(message.get("Subject", "")), body=body.get_content() if body is not None else "",
+            channel="email", key=key, person_id=person, address=",".join(envelope.rcpt_tos), at=time.time(),
+            subject=str(message.get("Subject", "")), body=text,
         ))  # fmt: skip
         return "250 OK"
