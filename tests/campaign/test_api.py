@@ -127,8 +127,8 @@ async def test_lifecycle_commands_move_states_repeat_harmlessly_and_refuse_what_
     frozen = cpb.Campaign()
     frozen.CopyFrom(resumed)
     frozen.holdout_percent = 20
-    error = await h.failure(stack.api.UpdateCampaign(apb.UpdateCampaignRequest(campaign=frozen,
-                                                                               expected_version=resumed.version)))  # fmt: skip
+    update = apb.UpdateCampaignRequest(campaign=frozen, expected_version=resumed.version)
+    error = await h.failure(stack.api.UpdateCampaign(update))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "holdout_percent cannot change" in error.details()
     await stack.api.CancelCampaign(apb.CancelCampaignRequest(campaign_id=cid, reason="done"))
     error = await h.failure(stack.api.ResumeCampaign(apb.ResumeCampaignRequest(campaign_id=cid)))
@@ -200,6 +200,6 @@ async def _segment(stack: CampaignStack) -> str:
     """A segment that exists (its members do not matter here)."""
     segment_id = f"any-{token()}"
     rule = spb.Rule(exists=spb.Exists(field="traits.city"))
-    await stack.profile.api.CreateSegment(spb.CreateSegmentRequest(segment=spb.Segment(segment_id=segment_id,
-                                                                                        name="x", rule=rule)))  # fmt: skip
+    segment = spb.Segment(segment_id=segment_id, name="x", rule=rule)
+    await stack.profile.api.CreateSegment(spb.CreateSegmentRequest(segment=segment))
     return segment_id
