@@ -61,6 +61,7 @@ class Shopper:
     anonymous_id: str
     person_id: str = ""
     email: str = ""
+    timezone: str = "Europe/Paris"
 
 
 @dataclass
@@ -106,9 +107,10 @@ class CampaignStack:
         await wait_until(resolved, within=60, every=0.1)
         return found[0]
 
-    async def shoppers_of(self, cohort: str, count: int, **kwargs: object) -> list[Shopper]:
-        """`count` shoppers of `cohort` (a custom trait segments select on), made through ingestion."""
-        made = [Shopper(f"u-{cohort}-{n}", f"a-{cohort}-{n}") for n in range(count)]
+    async def shoppers_of(self, cohort: str, count: int, *, first: int = 0, **kwargs: object) -> list[Shopper]:
+        """`count` shoppers of `cohort` (a custom trait segments select on), made through ingestion
+        (numbered from `first`; `kwargs` go to `shopper_events`)."""
+        made = [Shopper(f"u-{cohort}-{n}", f"a-{cohort}-{n}") for n in range(first, first + count)]
         await self.track(*[e for s in made for e in shopper_events(s, cohort, **kwargs)])  # type: ignore[arg-type]
         for shopper in made:
             shopper.person_id = await self.person_of(shopper.user_id)
@@ -161,7 +163,7 @@ def shopper_events(
     """An identify (traits with the cohort, an email, maybe a phone and an app device) and a
     marketing consent statement per channel in `consent`, 10 minutes ago by default."""
     when = at or datetime.now(UTC) - timedelta(minutes=10)
-    shopper.email = f"{shopper.user_id}@example.com"
+    shopper.email, shopper.timezone = f"{shopper.user_id}@example.com", timezone
     number = "+336" + str(abs(hash(shopper.user_id)) % 10**8).rjust(8, "0") if phone else ""
     personal = ev.PersonalData(email=shopper.email, first_name="Sam", phone=number)
     traits = ev.Traits(custom={"cohort": cohort})
@@ -185,7 +187,10 @@ def _event(shopper: Shopper, when: datetime, **payload: object) -> ev.Event:
 
 
 def event_of(shopper: Shopper, *, at: datetime | None = None, **payload: object) -> ev.Event:
-    return _event(shopper, at or datetime.now(UTC), **payload)
+    """An event of the shopper now (in their time zone, which campaign keeps by event)."""
+    made = _event(shopper, at or datetime.now(UTC), **payload)
+    made.context.timezone = shopper.timezone
+    return made
 
 
 def money(amount: float, currency: str = "EUR") -> money_pb2.Money:
