@@ -28,8 +28,8 @@ def minutes(n: float) -> duration_pb2.Duration:
 
 def emailing(campaign_id: str, segment: str, entry: cpb.Entry, **fields: object) -> cpb.Campaign:
     """A campaign of one variant that emails its audience on `entry`, every time it triggers."""
-    content = cpb.Content(channel=C.CHANNEL_EMAIL, subject="Hi {{ traits.first_name }}",
-                          body="Order {{ trigger.order_id }}: {{ trigger.revenue }} {{ trigger.revenue_currency }}")  # fmt: skip
+    body = "Order {{ trigger.order_id }}: {{ trigger.revenue }} {{ trigger.revenue_currency }}"
+    content = cpb.Content(channel=C.CHANNEL_EMAIL, subject="Hi {{ traits.first_name }}", body=body)
     campaign = cpb.Campaign(
         campaign_id=campaign_id, name=campaign_id, audience=cpb.Audience(segment_id=segment), entry=entry,
         re_entry=cpb.ReEntry(policy=cpb.RE_ENTRY_POLICY_EVERY_TIME), channels=[C.CHANNEL_EMAIL],
