@@ -22,6 +22,7 @@ import grpc
 from bullseye.campaign.v1 import campaign_pb2 as apb
 from bullseye.campaign.v1 import campaign_pb2_grpc as apb_grpc
 from bullseye.campaign.v1 import definition_pb2 as cpb
+from bullseye.campaign.v1 import facts_pb2 as fpb
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import identity_pb2 as ipb
 from bullseye.identity.v1 import identity_pb2_grpc as ipb_grpc
@@ -144,6 +145,16 @@ class CampaignStack:
         created = (await self.api.CreateCampaign(apb.CreateCampaignRequest(campaign=campaign))).campaign
         request = apb.LaunchCampaignRequest(campaign_id=created.campaign_id, expected_version=created.version)
         return (await self.api.LaunchCampaign(request)).campaign
+
+    async def facts(self, nc: NATS) -> list[tuple[str, fpb.CampaignRecord]]:
+        """(kind, record) of every fact on the campaign's stream, in stream order."""
+        js, stream = nc.jetstream(), self.env["CAMPAIGN_STREAM"]
+        last = (await js.stream_info(stream)).state.last_seq
+        found = []
+        for seq in range(1, last + 1):
+            message = await js.get_msg(stream, seq)
+            found.append((message.subject.split(".", 2)[2], fpb.CampaignRecord.FromString(message.data or b"")))
+        return found
 
     async def decisions(self, campaign_id: str) -> list[asyncpg.Record]:
         return await self.pool.fetch(
