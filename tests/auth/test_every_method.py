@@ -25,11 +25,12 @@ from google.protobuf.descriptor import MethodDescriptor
 from nats.aio.client import Client as NATS
 
 from tests import channels
+from tests.campaign.stack import campaign_env
 from tests.conftest import create_key
 from tests.platform.test_auth import claims, operator_key, signed, tampered
 from tests.profile.support import start_profile, stop_profile
 
-SERVICES = ("ingestion", "identity", "profile")  # the session's principals that are services
+SERVICES = ("ingestion", "identity", "profile", "campaign")  # the session's principals that are services
 
 
 METHODS = [method for service in services() for method in service.methods]
@@ -52,11 +53,15 @@ async def addresses(
 ) -> AsyncIterator[dict[str, str]]:  # fmt: skip
     """Where each service of the protos runs in this session."""
     profile = await start_profile(nc, nats_server, postgres, stack_dir / "logs")
+    env = campaign_env(nats_server, postgres, identity=identity, profile=profile, schema="campaign_auth", tag="auth")
+    campaign = ServiceProcess("campaign", "bullseye_campaign", env, stack_dir / "logs" / "campaign-auth").start()
     yield {
         "bullseye.ingestion.v1.IngestionService": ingestion.address,
         "bullseye.identity.v1.IdentityService": identity.address,
         "bullseye.profile.v1.ProfileService": profile.service.address,
+        "bullseye.campaign.v1.CampaignService": campaign.address,
     }
+    campaign.stop()
     await stop_profile(profile)
 
 

@@ -216,6 +216,23 @@ def order(shopper: Shopper, amount: float, *, order_id: str = "", at: datetime |
     return event_of(shopper, at=at, order_completed=placed)
 
 
+def campaign_env(
+    nats_server: NatsServer, postgres: PostgresServer, *, identity: ServiceProcess, profile: ProfileUnderTest,
+    schema: str, tag: str, **extra: str,
+) -> dict[str, str]:  # fmt: skip
+    """A campaign process's settings: its own schema and stream, the session's RESOLVED, the
+    profile's PROFILE, identity and profile to call, and the test stack's quick timers."""
+    profile_token = profile.schema.removeprefix("profile_")
+    return service_env(
+        nats_server, postgres, CAMPAIGN_SCHEMA=schema, CAMPAIGN_STREAM=f"CAMPAIGN_{tag.upper()}",
+        CAMPAIGN_SUBJECT_PREFIX=f"campaign{tag}", CAMPAIGN_PARTITIONS=PARTITIONS,
+        CAMPAIGN_RESOLVED_PARTITIONS=PARTITIONS, CAMPAIGN_PROFILE_STREAM=f"PROFILE_{profile_token.upper()}",
+        CAMPAIGN_PROFILE_SUBJECT_PREFIX=f"profile{profile_token}", CAMPAIGN_PROFILE_PARTITIONS=PARTITIONS,
+        CAMPAIGN_IDENTITY_ADDRESS=identity.address, CAMPAIGN_PROFILE_ADDRESS=profile.service.address, **QUICK,
+        **extra,
+    )  # fmt: skip
+
+
 async def start_stack(
     nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, *, identity: ServiceProcess,
     ingestion: ServiceProcess, key: str, **extra: str,
@@ -223,15 +240,9 @@ async def start_stack(
     tag = token()
     profile = await start_profile(nc, nats_server, postgres, stack_dir / "logs", fixed_now=None, stream=RESOLVED)
     sinks = await ChannelSinks().start()
-    schema, profile_token = f"campaign_{tag}", profile.schema.removeprefix("profile_")
-    env = service_env(
-        nats_server, postgres, CAMPAIGN_SCHEMA=schema, CAMPAIGN_STREAM=f"CAMPAIGN_{tag.upper()}",
-        CAMPAIGN_SUBJECT_PREFIX=f"campaign{tag}", CAMPAIGN_PARTITIONS=PARTITIONS,
-        CAMPAIGN_RESOLVED_PARTITIONS=PARTITIONS, CAMPAIGN_PROFILE_STREAM=f"PROFILE_{profile_token.upper()}",
-        CAMPAIGN_PROFILE_SUBJECT_PREFIX=f"profile{profile_token}",
-        CAMPAIGN_PROFILE_PARTITIONS=PARTITIONS, CAMPAIGN_IDENTITY_ADDRESS=identity.address,
-        CAMPAIGN_PROFILE_ADDRESS=profile.service.address, **QUICK, **sinks.urls(), **extra,
-    )  # fmt: skip
+    schema = f"campaign_{tag}"
+    env = campaign_env(nats_server, postgres, identity=identity, profile=profile, schema=schema, tag=tag,
+                       **sinks.urls(), **extra)  # fmt: skip
     log_dir = stack_dir / "logs" / f"campaign-{tag}"
     service = await asyncio.to_thread(ServiceProcess("campaign", "bullseye_campaign", env, log_dir).start)
     pool = await asyncpg.create_pool(postgres.dsn, min_size=1, max_size=3, server_settings={"search_path": schema})
