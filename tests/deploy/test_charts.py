@@ -32,10 +32,12 @@ from tests.deploy.policies import container_rules, grace_rule, pod_of, probe_rul
 KUBERNETES = "1.31.0"  # the oldest minor the charts are checked against (native gRPC probes: 1.27+)
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 WORKLOADS = ("Deployment", "StatefulSet")
-PREFIX = {"identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE"}
-# Who calls whom: ingestion (data keys) and profile (Resolve) call identity, identity records
-# corrections through ingestion (AppendCorrections, docs/design.md D1).
-CALLEES = {"identity": {"ingestion"}, "ingestion": {"identity"}, "profile": {"identity"}}
+PREFIX = {"identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE", "campaign": "CAMPAIGN"}
+# Who calls whom: ingestion (data keys), profile (Resolve) and campaign (contacts) call identity,
+# identity records corrections through ingestion (AppendCorrections, docs/design.md D1), campaign
+# asks profile about segments, traits and tags.
+CALLEES = {"identity": {"ingestion"}, "ingestion": {"identity"}, "profile": {"identity"},
+           "campaign": {"identity", "profile"}}  # fmt: skip
 CASES = [*((chart, "defaults") for chart in (*SERVICES, "bullseye")), ("bullseye", "production")]
 
 
@@ -187,6 +189,18 @@ def test_profile_projection_is_a_statefulset_whose_pods_take_their_partitions_fr
     assert {e["name"]: e.get("value") for e in pod_of(serving)["containers"][0]["env"]}["PROFILE_PROJECTION"] == "false"
 
 
+def test_campaign_folds_its_streams_in_exactly_one_pod_and_serves_from_scaled_replicas(charts: Path) -> None:
+    campaign = render(charts, "campaign")
+    [folder] = campaign.of_kind("StatefulSet")
+    [serving] = campaign.of_kind("Deployment")
+    switch = {w["metadata"]["labels"]["app.kubernetes.io/component"]: {
+        e["name"]: e.get("value") for e in pod_of(w)["containers"][0]["env"]} for w in (folder, serving)}  # fmt: skip
+    assert folder["spec"]["replicas"] == 1 and switch["projection"]["CAMPAIGN_PROJECTION"] == "true"
+    assert switch["serving"]["CAMPAIGN_PROJECTION"] == "false"
+    [policy] = campaign.of_kind("NetworkPolicy")
+    assert {587, 443} <= {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}, "relay, providers"
+
+
 def test_identity_runs_resolver_candidates_that_never_serve_and_serving_replicas(charts: Path) -> None:
     identity = render(charts, "identity")
     by_component = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in identity.of_kind("Deployment")}
@@ -221,7 +235,7 @@ def test_scheduled_batch_work_runs_as_a_hardened_cronjob_with_the_services_envir
 
 def test_the_umbrella_installs_each_service_only_when_enabled(charts: Path) -> None:
     without = render(charts, "bullseye", {"profile": {"enabled": False}})
-    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion"}
+    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion", "campaign"}
     config = without.named("ConfigMap", f"{RELEASE}-ingestion")["data"]
     assert config["INGESTION_IDENTITY_ADDRESS"] == f"{RELEASE}-identity:50052", "values may use templates"
     assert config["NATS_URL"] == "nats://nats.nats.svc:4222", "global config reaches every service"
@@ -239,6 +253,7 @@ def test_monitoring_objects_scrape_every_pod_once_and_their_rules_parse(charts: 
     assert {r["alert"] for r in rules} >= {
         "BullseyeConsumerLagGrowing", "BullseyeRpcErrorRatio", "BullseyeRpcLatencyP99", "BullseyeOutboxBacklog",
         "BullseyeDeadLetters", "BullseyeStreamStorageNearLimit", "BullseyeIdentityNoResolver",
+        "BullseyeCampaignDeliveryFailures", "BullseyeCampaignGuardrailTripped",
     }  # fmt: skip
     for rule in rules:
         promql_parser.parse(rule["expr"])
@@ -286,7 +301,7 @@ def test_the_committed_values_schemas_are_generated_from_the_services_config() -
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("module", ["bullseye_ingestion", "bullseye_identity", "bullseye_profile"])
+@pytest.mark.parametrize("module", ["bullseye_ingestion", "bullseye_identity", "bullseye_profile", "bullseye_campaign"])
 def test_every_variable_named_like_a_credential_is_declared_secret(module: str) -> None:
     described = subprocess.run([sys.executable, "-m", module, "config", "--json"], capture_output=True, text=True)
     variables = json.loads(described.stdout)

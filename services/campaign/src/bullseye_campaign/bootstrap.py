@@ -200,7 +200,7 @@ async def build(config: CampaignConfig) -> AsyncIterator[Running]:
     parts = core(config, clients)
     worker = JobWorker(pool=pool, queues=lanes(config, clients, parts), clock=parts.clock.now, poll=config.job_poll)
     projection = CampaignProjection(resolved_stream=config.resolved_stream, now=parts.clock.now)
-    plan = await replay.plan(pool, js, projection=projection, sources=sources(config))
+    plan = await replay.plan(pool, js, projection=projection, sources=sources(config)) if config.projection else None
     runner = projection_runner(config, js, pool, plan=plan)
     server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     server.add(campaign_pb2_grpc.add_CampaignServiceServicer_to_server, servicer(config, pool, clients, parts),
@@ -211,8 +211,9 @@ async def build(config: CampaignConfig) -> AsyncIterator[Running]:
         stream_storage(js, config.stream), outbox_backlog(pool),
     ]  # fmt: skip
     relay = OutboxRelay(pool=pool, writer=writer)
+    folding = [runner.run, *config.sampled(*probes)] if config.projection else []
     try:
-        yield Running(server, [runner.run, worker.run, relay.run, *config.sampled(*probes)])
+        yield Running(server, [*folding, worker.run, relay.run])
     finally:
         await parts.outlets.close()
         await clients.close()

@@ -28,6 +28,12 @@ class CampaignConfig(ServiceConfig, ClockSettings):
     profile_subject_prefix: str = env("PROFILE_SUBJECT_PREFIX", default="profile", help="subjects of PROFILE")
     profile_partitions: int = env("PROFILE_PARTITIONS", default=16, help="partitions of PROFILE (as profile's)")
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED or PROFILE records folded per transaction")
+    projection: bool = env(
+        "PROJECTION",
+        default=True,
+        help="fold RESOLVED and PROFILE here: exactly one process of a deployment may (its consumers read every "
+        "partition); false = serve RPCs and run the job lanes only (replicas scaled by load)",
+    )
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="127.0.0.1:50052", help="identity gRPC address (contacts at send time)"
     )

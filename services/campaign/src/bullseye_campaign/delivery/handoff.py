@@ -83,7 +83,8 @@ class Handoffs:
         outgoing = [_outgoing(p, rendered[p.message_id], contacts) for p in ready]
         results = {o.message_id: h for o in outgoing if (h := _undeliverable(o)) is not None}
         results.update(await self._channels.hand_off([o for o in outgoing if o.message_id not in results]))
-        self._count(ready, results, time.perf_counter() - started)
+        for channel in {p.channel for p in ready}:
+            self._instruments.took(channel, time.perf_counter() - started)
         currencies = {cid: next((c.cost.currency_code for c in s.campaign.costs), "") for cid, s in stored.items()}
         again.update(await self._record(conn, ready, results, now, currencies))
         return again
@@ -118,12 +119,6 @@ class Handoffs:
         rendered.update(fresh)
         return {p.message_id: rendered.get(p.message_id) or _unrenderable(p) for p in ready}
 
-    def _count(self, ready: list[Pending], results: dict[str, Handoff], seconds: float) -> None:
-        for channel in {p.channel for p in ready}:
-            outcomes = [results[p.message_id].outcome for p in ready if p.channel == channel]
-            for outcome in set(outcomes):
-                self._instruments.handed_off(channel, outcome.value, outcomes.count(outcome), seconds)
-
     async def _record(
         self, conn: Connection, ready: list[Pending], results: dict[str, Handoff], now: datetime,
         currencies: dict[str, str],
@@ -136,6 +131,7 @@ class Handoffs:
             again[p.message_id] = retry_at
             rows.append((p.message_id, status, attempts, result.error, retry_at))
             facts.append(self._fact(p, result, status, attempts, now, currencies.get(p.campaign_id, "")))
+            self._instruments.handed_off(p.channel, status, 1)
         await conn.execute(
             "UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.error, "
             "next_attempt_at = u.retry_at, sent_at = CASE WHEN u.status = $6 THEN $7 ELSE d.sent_at END "
