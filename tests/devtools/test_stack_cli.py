@@ -36,7 +36,8 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 def ports() -> list[str]:
     """Port 0 everywhere: each process binds what the kernel gives it (PostgreSQL: a Unix socket
     only), and the env file says where they are."""
-    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port")
+    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port",
+             "--campaign-port", "--smtp-port", "--http-port")  # fmt: skip
     return [item for flag in flags for item in (flag, "0")]
 
 
@@ -78,7 +79,7 @@ async def profile_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> 
 
 
 async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_secrets(tmp_path: Path) -> None:
-    """Identity, profile and ingestion run with generated keys; profile answers by email through
+    """Identity, profile, campaign and ingestion run with generated keys; profile answers by email through
     identity; a second `up` reuses the keys, so the person found by email (matched by a hash
     keyed with them) is still found after the restart."""
     root, pids = tmp_path / "local", list[int | None]()
@@ -86,10 +87,10 @@ async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_
         started = stack("up", *ports(), root=root)
         assert started.returncode == 0, started.stderr[-2000:]
         env = read_env(root)
-        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS"}
+        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS", "CAMPAIGN_ADDRESS"}
         assert {"NATS_URL", "DATABASE_URL", "BULLSEYE_API_KEY", *addresses} <= set(env)
         assert set(secrets.NAMES) <= set(env)
-        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 3
+        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 4
         events = [*generate(3, 77), identified("restart@example.com")]
         stats = await send(events, address=env["INGESTION_ADDRESS"], api_key=env["BULLSEYE_API_KEY"])
         assert stats.accepted > 0 and stats.rejected == 0

@@ -37,6 +37,7 @@ class ChannelSinks:
 
     received: list[Received] = field(default_factory=list)
     refuse_first: int = 0  # HTTP: answer 503 to this many attempts of each message
+    keep: bool = True  # keep what was received in `received` (a process writes it to a file instead)
     on_receive: Callable[[Received], None] | None = None
     smtp_port: int = 0
     http_port: int = 0
@@ -66,7 +67,8 @@ class ChannelSinks:
         }  # fmt: skip
 
     def record(self, received: Received) -> None:
-        self.received.append(received)
+        if self.keep:
+            self.received.append(received)
         if self.on_receive is not None:
             self.on_receive(received)
 

@@ -14,16 +14,19 @@ import psutil
 
 from bullseye_devtools.stack import nats, process, staging
 
-# Stop order (ingestion and profile before identity, their key and identifier source;
-# services before the servers they drain into) and the word their command line holds.
+# Stop order (ingestion, campaign and profile before identity, their key, contact and
+# identifier source; services before the servers they drain into) and the word their command
+# line holds.
 PARTS = (
     ("ingestion", "bullseye_ingestion"),
+    ("campaign", "bullseye_campaign"),
+    ("sinks", "bullseye_devtools.sinks"),
     ("profile", "bullseye_profile"),
     ("identity", "bullseye_identity"),
     ("nats", "nats-server"),
     ("postgres", "postgres"),
 )
-SERVERS = {"nats", "postgres"}
+SERVERS = {"nats", "postgres", "sinks"}  # parts without gRPC health
 
 
 @dataclass(frozen=True)

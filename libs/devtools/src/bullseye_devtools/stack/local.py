@@ -21,6 +21,7 @@ from bullseye_platform.auth import TokenMinter
 from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import Durability
 
+from bullseye_devtools.sinks.process import SinkProcess
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.nats import NatsServer
 from bullseye_devtools.stack.postgres import PostgresServer
@@ -38,6 +39,9 @@ class Ports:
     identity: int = 0
     identity_metrics: int = 0
     profile: int = 0
+    campaign: int = 0
+    smtp: int = 0  # the channel sinks' SMTP and HTTP ports
+    http: int = 0
 
 
 @dataclass
@@ -49,6 +53,8 @@ class LocalStack:
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
     profile: ServiceProcess | None = None
+    campaign: ServiceProcess | None = None
+    sinks: SinkProcess | None = None
     # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
     # sealed data (and its operator key working).
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
@@ -59,6 +65,9 @@ class LocalStack:
     with_profile: bool = False
     # Extra PROFILE_* settings, e.g. the demo pins profile's clock to its traffic's end.
     profile_settings: dict[str, str] = field(default_factory=dict)
+    # Campaign (with profile) and the channel sinks it delivers to; extra CAMPAIGN_* settings.
+    with_campaign: bool = False
+    campaign_settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
@@ -91,6 +100,11 @@ class LocalStack:
         return self.profile.address
 
     @property
+    def campaign_address(self) -> str:
+        assert self.campaign is not None, "start() first"
+        return self.campaign.address
+
+    @property
     def identity_metrics_url(self) -> str:
         """Identity's Prometheus endpoint: merges, conflicts and blocked values by rule."""
         assert self.identity is not None, "start() first"
@@ -118,12 +132,31 @@ class LocalStack:
                 on_step("profile")
                 self.profile = self._service("profile", "bullseye_profile", self.ports.profile, **self.profile_settings)
                 self.profile.start()
+            if self.with_profile and self.with_campaign:
+                on_step("campaign (and its channel sinks)")
+                self._start_campaign()
             on_step("ingestion")
             self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def sinks_env(self) -> dict[str, str]:
+        """Where the channel sinks listen and write what they receive (for the env file)."""
+        assert self.sinks is not None, "start() with campaign first"
+        return {"SINKS_SMTP": f"127.0.0.1:{self.sinks.smtp_port}", "SINKS_HTTP": f"127.0.0.1:{self.sinks.http_port}",
+                "SINKS_RECEIVED": str(self.sinks.received)}  # fmt: skip
+
+    def _start_campaign(self) -> None:
+        """After identity and profile (contacts, segments); its channels go to the local sinks."""
+        assert self.identity is not None and self.profile is not None
+        self.sinks = SinkProcess(self.root / "sinks", smtp_port=self.ports.smtp, http_port=self.ports.http).start()
+        settings = {
+            "CAMPAIGN_IDENTITY_ADDRESS": self.identity.address, "CAMPAIGN_PROFILE_ADDRESS": self.profile.address,
+            **self.sinks.settings(), **self.campaign_settings,
+        }  # fmt: skip
+        self.campaign = self._service("campaign", "bullseye_campaign", self.ports.campaign, **settings).start()
 
     def service_env(self, service: str) -> dict[str, str]:
         """What `service` runs with: the stack's settings, and of the private keys only its own."""
@@ -152,20 +185,21 @@ class LocalStack:
         return self._service("identity", "bullseye_identity", port, **settings)
 
     def stop(self) -> None:
-        """Ingestion, profile, then identity (the others' key and identifier source), then
-        both servers at once."""
-        for service in (self.ingestion, self.profile, self.identity):
+        """Ingestion, campaign (and its sinks), profile, then identity (the others' key and
+        identifier source), then both servers at once."""
+        for service in (self.ingestion, self.campaign, self.sinks, self.profile, self.identity):
             if service is not None:
                 service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.ingestion = self.profile = self.identity = self.nats = self.postgres = None
+        self.ingestion = self.campaign = self.profile = self.identity = self.nats = self.postgres = None
+        self.sinks = None
 
     def pids(self) -> dict[str, int]:
         parts = {
             "nats": self.nats, "postgres": self.postgres, "identity": self.identity, "profile": self.profile,
-            "ingestion": self.ingestion,
+            "ingestion": self.ingestion, "campaign": self.campaign, "sinks": self.sinks,
         }  # fmt: skip
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 
