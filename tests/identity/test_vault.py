@@ -147,6 +147,8 @@ async def test_a_batch_answers_every_person_in_order_as_get_contact_does(
     for channel, address in ((EMAIL, last.email), (SMS, last.phone)):
         single = await contact(graph, person, channel)
         assert single is not None and single.address == address
+    devices = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[person], devices_only=True))
+    assert devices.contacts[0] == pb.PersonContacts(person_id=person, device_ids=[device])
 
 
 async def test_a_batch_follows_a_merged_person_to_the_survivors_contacts(

@@ -28,7 +28,7 @@ from bullseye_platform.store.pool import Connection
 
 from bullseye_campaign.adapters.channels import Channels, Handoff, HandoffOutcome, Outgoing
 from bullseye_campaign.adapters.facts import Facts, timestamp
-from bullseye_campaign.adapters.identity_client import Contacts, IdentityClient
+from bullseye_campaign.adapters.identity_client import ADDRESSED, Contacts, IdentityClient
 from bullseye_campaign.adapters.store import campaigns
 from bullseye_campaign.delivery.instruments import DeliveryInstruments
 from bullseye_campaign.delivery.personalize import Personalizer, Wanted
@@ -77,7 +77,9 @@ class Handoffs:
         again.update(held)
         if not ready:
             return again
-        contacts = await self._identity.contacts([p.person_id for p in ready])
+        addressed = any(p.channel in ADDRESSED or (p.campaign_id in stored and self._personalizer.reads_traits(
+            stored[p.campaign_id].campaign, p.arm, p.channel)) for p in ready)  # fmt: skip
+        contacts = await self._identity.contacts([p.person_id for p in ready], addresses=addressed)
         rendered = await self._render(conn, ready, stored, contacts)
         started = time.perf_counter()
         outgoing = [_outgoing(p, rendered[p.message_id], contacts) for p in ready]

@@ -12,6 +12,8 @@ before the first failure (an absent series reads as "no data", not as "no failur
 
 from __future__ import annotations
 
+import functools
+
 from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye.campaign.v1 import facts_pb2 as fpb
 from bullseye.campaign.v1 import records_pb2 as rpb
@@ -23,6 +25,19 @@ SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 def _name(enum: object, value: int, prefix: str) -> str:
     return enum.Name(value).removeprefix(prefix).lower()  # type: ignore[attr-defined,no-any-return]
+
+
+# Attribute sets built once per combination: a send batch counts hundreds of decisions.
+@functools.cache
+def _decision(outcome: int, reason: int) -> dict[str, str]:
+    return {"outcome": _name(rpb.DecisionOutcome, outcome, "DECISION_OUTCOME_"),
+            "reason": _name(rpb.DecisionReason, reason, "DECISION_REASON_")}  # fmt: skip
+
+
+@functools.cache
+def _handoff(channel: int, status: int) -> dict[str, str]:
+    return {"channel": _name(cpb.Channel, channel, "CHANNEL_"),
+            "outcome": _name(rpb.DeliveryStatus, status, "DELIVERY_STATUS_")}  # fmt: skip
 
 
 class DeliveryInstruments:
@@ -44,13 +59,11 @@ class DeliveryInstruments:
                 self._alerts.add(0, {"kind": _name(fpb.AlertKind, kind, "ALERT_KIND_")})
 
     def decided(self, outcome: int, reason: int) -> None:
-        self._decisions.add(1, {"outcome": _name(rpb.DecisionOutcome, outcome, "DECISION_OUTCOME_"),
-                                "reason": _name(rpb.DecisionReason, reason, "DECISION_REASON_")})  # fmt: skip
+        self._decisions.add(1, _decision(outcome, reason))
 
     def handed_off(self, channel: int, status: int, count: int) -> None:
         """`count` messages of `channel` handed off, now in delivery `status`."""
-        outcome = _name(rpb.DeliveryStatus, status, "DELIVERY_STATUS_")
-        self._handoffs.add(count, {"channel": _name(cpb.Channel, channel, "CHANNEL_"), "outcome": outcome})
+        self._handoffs.add(count, _handoff(channel, status))
 
     def took(self, channel: int, seconds: float) -> None:
         self._durations.record(seconds, {"channel": _name(cpb.Channel, channel, "CHANNEL_")})

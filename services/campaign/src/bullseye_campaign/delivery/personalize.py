@@ -56,6 +56,11 @@ class Personalizer:
         """Every variable the content's templates read."""
         return frozenset().union(*(self._names(getattr(content, f)) for f in FIELDS if getattr(content, f)))
 
+    def reads_traits(self, campaign: cpb.Campaign, arm: str, channel: int) -> bool:
+        """Whether the message reads `traits` (the first name comes with the contacts' addresses)."""
+        content = content_of(campaign, arm, channel)
+        return content is not None and "traits" in self.names(content)
+
     def uses_items(self, campaign: cpb.Campaign) -> bool:
         return any("items" in self.names(c) for v in campaign.variants for c in v.contents)
 

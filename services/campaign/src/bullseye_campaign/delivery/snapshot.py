@@ -16,7 +16,7 @@ from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye_platform.consent import ConsentState
 from bullseye_platform.store.pool import Connection
 
-from bullseye_campaign.adapters.identity_client import Contacts, IdentityClient
+from bullseye_campaign.adapters.identity_client import ADDRESSED, Contacts, IdentityClient
 from bullseye_campaign.adapters.store import records, signals
 from bullseye_campaign.adapters.store.records import Participant
 from bullseye_campaign.adapters.store.signals import ExitMark
@@ -57,7 +57,8 @@ async def read(
     lifetime = [c.campaign_id for c in campaigns if c.limits.lifetime_cap]
     for person, send in await records.sends(conn, persons, since=now - _lookback(campaigns), lifetime_of=lifetime):
         snapshot.sends[person].append(send)
-    snapshot.contacts = await identity.contacts(persons)
+    addressed = any(c in ADDRESSED for campaign in campaigns for c in campaign.channels)
+    snapshot.contacts = await identity.contacts(persons, addresses=addressed)
     return snapshot
 
 

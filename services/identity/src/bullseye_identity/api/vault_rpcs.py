@@ -103,7 +103,8 @@ class VaultRpcs:
             now = await contacts.current_persons(conn, sorted(set(asked)))
             reach = await contacts.reach_of(conn, sorted(set(now.values())))
             subjects = {person: found.subjects for person, found in reach.items()}
-            addresses = await contacts.deliverable_many(conn, self._keyring, subjects=subjects)
+            addresses = {} if request.devices_only else await contacts.deliverable_many(
+                conn, self._keyring, subjects=subjects)  # fmt: skip
         return pb.BatchGetContactsResponse(contacts=[_contacts(a, now.get(a), reach, addresses) for a in asked])
 
 
