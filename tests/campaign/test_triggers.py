@@ -222,3 +222,29 @@ async def _projected(stack: CampaignStack, event_id: str, campaign_id: str) -> b
 
 async def _replayed(stack: CampaignStack) -> bool:
     return await stack.pool.fetchval("SELECT count(*) FROM projection_replays") == 0
+
+
+async def test_a_merged_persons_consent_and_zone_follow_them_to_the_survivor(stack: CampaignStack) -> None:
+    """A visitor consents on a device, then logs in to the account: identity merges the device's
+    person into the account's, and campaign's consent and time zone move with it."""
+    cohort = token()
+    [member] = await stack.shoppers_of(cohort, 1, consent=())  # the account: no consent of its own yet
+    segment = await stack.segment(cohort, 1)
+    launched = await stack.launched(emailing(f"merge-{cohort}", segment, on_order_over(100)))
+    device = Shopper(user_id="", anonymous_id=f"device-{cohort}", timezone="Asia/Tokyo")
+    consent = event_of(device, consent_changed=ev.ConsentChanged(purpose=ev.CONSENT_PURPOSE_MARKETING,
+                                                                 channel=ev.CONTACT_CHANNEL_EMAIL, granted=True))  # fmt: skip
+    await stack.track(consent)
+    login = event_of(member, logged_in=ev.LoggedIn(method="password"))
+    login.identifiers.anonymous_id = device.anonymous_id
+    await stack.track(login)
+    await stack.until(lambda: _statement_of(stack, consent.event_id, member.person_id))
+
+    await stack.track(order(member, 150))
+    await stack.until(lambda: _count(stack, launched.campaign_id, 1))
+    assert len(await mails_to(stack, member)) == 1
+
+
+async def _statement_of(stack: CampaignStack, event_id: str, person_id: str) -> bool:
+    owner = await stack.pool.fetchval("SELECT person_id FROM consent_statements WHERE event_id = $1", event_id)
+    return bool(owner == person_id)

@@ -75,18 +75,18 @@ class BatchPersons:
 _KEEP_ONE = (
     "UPDATE participants m SET person_id = $1 WHERE m.person_id = $2 AND NOT EXISTS "
     "(SELECT 1 FROM participants s WHERE s.campaign_id = m.campaign_id AND s.person_id = $1)",
-    "DELETE FROM participants WHERE person_id = $2",
+    "DELETE FROM participants WHERE person_id = $2 AND person_id <> $1",
     "DELETE FROM person_zones s WHERE s.person_id = $1 AND EXISTS "
     "(SELECT 1 FROM person_zones m WHERE m.person_id = $2 AND m.occurred_at > s.occurred_at)",
     "UPDATE person_zones SET person_id = $1 WHERE person_id = $2 AND NOT EXISTS "
     "(SELECT 1 FROM person_zones WHERE person_id = $1)",
-    "DELETE FROM person_zones WHERE person_id = $2",
+    "DELETE FROM person_zones WHERE person_id = $2 AND person_id <> $1",
     "DELETE FROM exits s WHERE s.person_id = $1 AND EXISTS (SELECT 1 FROM exits m WHERE "
     "m.campaign_id = s.campaign_id AND m.person_id = $2 AND m.exited_at > s.exited_at)",
     "UPDATE exits m SET person_id = $1 WHERE m.person_id = $2 AND NOT EXISTS "
     "(SELECT 1 FROM exits s WHERE s.campaign_id = m.campaign_id AND s.person_id = $1)",
-    "DELETE FROM exits WHERE person_id = $2",
-)
+    "DELETE FROM exits WHERE person_id = $2 AND person_id <> $1",
+)  # every statement names both, so each parameter's type is known ($1 <> $2 always)
 # Rows made from one event, and how a row is matched with itself before the update.
 _MOVED = (
     ("consent_statements", "t.event_id = old.event_id"),
