@@ -201,14 +201,24 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
                                                                          quantity=1)) for p in people])  # fmt: skip
     await asyncio.sleep(5)  # they order a little later, within the minute
     await shop.track([order(who[p], 60) for p in result.bought])
-    expected = len(people) - len(result.bought)
+    waiting = [p for p in people if p not in result.bought]
 
-    async def reminded() -> bool:
-        result.cart = [d for d in await shop.deliveries(cart.campaign_id)
-                       if d.status in (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)]  # fmt: skip
-        return len(result.cart) >= expected
+    async def decided() -> bool:  # each one who did not order, a minute later (sent, or why not)
+        for person in waiting:
+            request = apb.ExplainDecisionRequest(campaign_id=cart.campaign_id, person_id=person)
+            if not (await shop.campaigns.ExplainDecision(request)).decisions:
+                return False
+        return True
 
-    await until(reminded, within=240)
+    await until(decided, within=240)
+    handed = (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)
+    await until(lambda: _handed_over(shop, cart.campaign_id, result), within=60)
+    result.cart = [d for d in result.cart if d.status in handed]
+
+
+async def _handed_over(shop: Shop, campaign_id: str, result: CampaignRun) -> bool:
+    result.cart = await shop.deliveries(campaign_id)
+    return all(d.status != rpb.DELIVERY_STATUS_SENDING for d in result.cart)
 
 
 async def _has_members(shop: Shop, segment: str) -> bool:
@@ -291,6 +301,7 @@ def _interacted(who: ev.Identifiers, message: rpb.Delivery, what: int) -> ev.Eve
 async def run(stack: LocalStack, api_key: str, *, seed: int, persons: Sequence[str]) -> CampaignRun:
     shop, rng, tag = Shop(stack, api_key), random.Random(seed), uuid.uuid4().hex[:6]
     result = CampaignRun()
-    sale = run_sale(shop, tag, random.Random(seed + 1), result, sorted(persons))
-    await asyncio.gather(run_cart(shop, tag, rng, result), sale)
+    # One after the other: the sale's simulated orders would cancel carts' waits ("unless an order").
+    await run_cart(shop, tag, rng, result)
+    await run_sale(shop, tag, random.Random(seed + 1), result, sorted(persons))
     return result
