@@ -232,8 +232,8 @@ async def test_a_merged_persons_consent_and_zone_follow_them_to_the_survivor(sta
     segment = await stack.segment(cohort, 1)
     launched = await stack.launched(emailing(f"merge-{cohort}", segment, on_order_over(100)))
     device = Shopper(user_id="", anonymous_id=f"device-{cohort}", timezone="Asia/Tokyo")
-    consent = event_of(device, consent_changed=ev.ConsentChanged(purpose=ev.CONSENT_PURPOSE_MARKETING,
-                                                                 channel=ev.CONTACT_CHANNEL_EMAIL, granted=True))  # fmt: skip
+    given = ev.ConsentChanged(purpose=ev.CONSENT_PURPOSE_MARKETING, channel=ev.CONTACT_CHANNEL_EMAIL, granted=True)
+    consent = event_of(device, consent_changed=given)
     await stack.track(consent)
     login = event_of(member, logged_in=ev.LoggedIn(method="password"))
     login.identifiers.anonymous_id = device.anonymous_id
