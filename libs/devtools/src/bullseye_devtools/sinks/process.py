@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullseye_devtools.sinks.sinks import CHANNELS
+from bullseye_devtools.sinks.sinks import campaign_settings
 from bullseye_devtools.stack import process
 
 
@@ -37,11 +37,7 @@ class SinkProcess:
 
     def settings(self) -> dict[str, str]:
         """CAMPAIGN_* settings that send every channel here."""
-        base = f"http://127.0.0.1:{self.http_port}"
-        return {
-            "CAMPAIGN_SMTP_HOST": "127.0.0.1", "CAMPAIGN_SMTP_PORT": str(self.smtp_port),
-            **{f"CAMPAIGN_{c.upper()}_URL": f"{base}/{c}" for c in CHANNELS},
-        }  # fmt: skip
+        return campaign_settings(self.smtp_port, self.http_port)
 
     def stop(self) -> None:
         if self.proc is not None:

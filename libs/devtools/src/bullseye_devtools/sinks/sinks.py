@@ -18,6 +18,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 CHANNELS = ("push", "sms", "in_app", "webhook")
 
 
+def campaign_settings(smtp_port: int, http_port: int) -> dict[str, str]:
+    """CAMPAIGN_* settings that send every channel to sinks on these local ports."""
+    base = f"http://127.0.0.1:{http_port}"
+    return {
+        "CAMPAIGN_SMTP_HOST": "127.0.0.1", "CAMPAIGN_SMTP_PORT": str(smtp_port),
+        **{f"CAMPAIGN_{c.upper()}_URL": f"{base}/{c}" for c in CHANNELS},
+    }  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Received:
     """One handoff: the channel, the idempotency key, whom it was for, when (epoch seconds), what."""
@@ -60,11 +69,7 @@ class ChannelSinks:
 
     def urls(self) -> dict[str, str]:
         """CAMPAIGN_* settings that send every channel here."""
-        base = f"http://127.0.0.1:{self.http_port}"
-        return {
-            "CAMPAIGN_SMTP_HOST": "127.0.0.1", "CAMPAIGN_SMTP_PORT": str(self.smtp_port),
-            **{f"CAMPAIGN_{c.upper()}_URL": f"{base}/{c}" for c in CHANNELS},
-        }  # fmt: skip
+        return campaign_settings(self.smtp_port, self.http_port)
 
     def record(self, received: Received) -> None:
         if self.keep:
