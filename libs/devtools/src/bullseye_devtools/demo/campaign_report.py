@@ -40,7 +40,8 @@ def sale_sections(run: CampaignRun) -> list[Section]:
               "true rate", "revenue", "cost", "ROI")  # fmt: skip
     stages = " then ".join(f"{n:,}" for n in run.stage_sizes)
     note = (f"Rollout 20% then 100% (audience measured: {stages}). Intent-to-treat: everyone assigned counts, "
-            "messaged or not; the holdout is never messaged. 'true rate' is the simulation's.")  # fmt: skip
+            "messaged or not (capped, no contact); the holdout is never messaged. 'true rate' is the simulation's; "
+            "at this audience's size the intervals are wide (a control of a few dozen people).")  # fmt: skip
     uplifts = [(u.variant_id, "conversion" if u.metric == rpb.REPORT_METRIC_CONVERSION else "retention",
                 f"{u.lift:+.1%}", f"[{u.ci_low:+.1%}, {u.ci_high:+.1%}]", f"{u.p_value:.4f}",
                 "yes" if u.significant else "no", _money(u.incremental_revenue),

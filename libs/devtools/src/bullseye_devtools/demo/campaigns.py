@@ -39,6 +39,7 @@ from bullseye_devtools.stack.local import LocalStack
 C = cpb.Channel
 CONVERTS = {"control": 0.04, "ten-off": 0.05, "free-shipping": 0.11}  # the true effect: free shipping
 OPENS, CLICKS = 0.45, 0.25  # of the delivered; of the opened
+RETURNS = 0.3  # of everyone: a visit in the week after, whatever the arm (retention)
 CART_PEOPLE = 120  # of whom a third order within the minute
 
 
@@ -212,13 +213,18 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
 
     await until(decided, within=240)
     handed = (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)
-    await until(lambda: _handed_over(shop, cart.campaign_id, result), within=60)
-    result.cart = [d for d in result.cart if d.status in handed]
+    result.cart = [d for d in await left(shop, cart.campaign_id) if d.status in handed]
 
 
-async def _handed_over(shop: Shop, campaign_id: str, result: CampaignRun) -> bool:
-    result.cart = await shop.deliveries(campaign_id)
-    return all(d.status != rpb.DELIVERY_STATUS_SENDING for d in result.cart)
+async def left(shop: Shop, campaign_id: str, *, within: float = 120.0) -> list[rpb.Delivery]:
+    """The campaign's deliveries once none waits for a handoff (sent, or dead-lettered)."""
+    waiting = (rpb.DELIVERY_STATUS_SENDING, rpb.DELIVERY_STATUS_RETRYING)
+    deadline = time.monotonic() + within
+    while True:
+        found = await shop.deliveries(campaign_id)
+        if not any(d.status in waiting for d in found) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(1.0)
 
 
 async def _has_members(shop: Shop, segment: str) -> bool:
@@ -236,7 +242,8 @@ async def run_sale(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
     result.stage_sizes.append(await _settled_audience(shop, cid))
     await shop.campaigns.AdvanceRollout(apb.AdvanceRolloutRequest(campaign_id=cid, expected_stage=0))
     result.stage_sizes.append(await _settled_audience(shop, cid))
-    sent = {d.person_id: d for d in await shop.deliveries(cid)}
+    # Receipts only for what was sent.
+    sent = {d.person_id: d for d in await left(shop, cid) if d.status == rpb.DELIVERY_STATUS_SENT}
     for person in persons:
         known = sent.get(person)
         if known is not None:
@@ -286,6 +293,8 @@ async def _behaviour(
                 clicked = rng.random() < CLICKS
                 if clicked:
                     events.append(_interacted(who, message, ev.MESSAGE_INTERACTION_CLICKED))
+        if rng.random() < RETURNS:
+            events.append(event_of(who, page_viewed=ev.PageViewed(name="home")))
         if rng.random() < CONVERTS[arm]:
             events.append(order(who, rng.choice((35, 60, 90, 140)), message=message if clicked else None))
             result.simulated[arm] = result.simulated.get(arm, 0) + 1
