@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from bullseye.campaign.v1 import campaign_pb2 as apb
@@ -29,6 +30,7 @@ from bullseye.identity.v1 import identity_pb2 as ipb
 from bullseye.identity.v1 import identity_pb2_grpc as ipb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
+from bullseye.profile.v1 import profile_pb2
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
 from bullseye_platform.grpc import client
 from google.protobuf import duration_pb2
@@ -117,12 +119,14 @@ class Shop:
     shop's API key to ingestion."""
 
     def __init__(self, stack: LocalStack, api_key: str) -> None:
-        operator = stack.operator()
-        self.campaigns = apb_grpc.CampaignServiceStub(client.channel(stack.campaign_address, credentials=operator,
-                                                                     deadline=60))  # fmt: skip
-        self.profile = ProfileServiceStub(client.channel(stack.profile_address, credentials=operator, deadline=60))
-        self.identity = ipb_grpc.IdentityServiceStub(client.channel(stack.identity_address, credentials=operator,
-                                                                    deadline=60))  # fmt: skip
+        def calls(address: str, module: Any, service: str) -> grpc.aio.Channel:
+            """As the operator; reads are retried on UNAVAILABLE (the client factory's policy)."""
+            descriptor = module.DESCRIPTOR.services_by_name[service]
+            return client.channel(address, credentials=stack.operator(), service=descriptor, deadline=60)
+
+        self.campaigns = apb_grpc.CampaignServiceStub(calls(stack.campaign_address, apb, "CampaignService"))
+        self.profile = ProfileServiceStub(calls(stack.profile_address, profile_pb2, "ProfileService"))
+        self.identity = ipb_grpc.IdentityServiceStub(calls(stack.identity_address, ipb, "IdentityService"))
         self._ingest = ingestion_pb2_grpc.IngestionServiceStub(grpc.aio.insecure_channel(stack.ingestion_address))
         self._key = api_key
 
