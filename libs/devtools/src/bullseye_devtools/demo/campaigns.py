@@ -29,8 +29,8 @@ from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import identity_pb2 as ipb
 from bullseye.identity.v1 import identity_pb2_grpc as ipb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
-from bullseye.profile.v1 import segments_pb2 as sg
 from bullseye.profile.v1 import profile_pb2
+from bullseye.profile.v1 import segments_pb2 as sg
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
 from bullseye_platform.grpc import client
 from google.protobuf import duration_pb2
