@@ -20,7 +20,7 @@ from google.type import money_pb2
 from nats.aio.client import Client as NATS
 
 from tests.campaign import definitions as d
-from tests.campaign.stack import CampaignStack, Shopper, event_of, order, token
+from tests.campaign.stack import CampaignStack, Shopper, event_of, order, restart, token
 
 C, R, S = cpb.Channel, rpb.DecisionReason, cpb.CampaignState
 HASH = Sha256Hash()
@@ -168,6 +168,33 @@ async def test_the_report_counts_each_arm_and_measures_uplift_and_roi(stack: Cam
     assert conversion.computed and abs(conversion.lift - fixed.lift) < 1e-12
     assert (conversion.p_value, conversion.ci_low, conversion.ci_high) == (fixed.p_value, fixed.ci_low, fixed.ci_high)
     assert report.HasField("sample_ratio") and report.rollout_percent == 100
+
+
+async def test_an_automatic_rollout_advances_once_its_stage_ran_long_enough_with_enough_people(
+    stack: CampaignStack,
+) -> None:
+    cohort = token()
+    shoppers = await stack.shoppers_of(cohort, 500)
+    segment = await stack.segment(cohort, 500)
+    only_a = [cpb.Variant(variant_id="a", weight=100, contents=[EMAIL])]
+    definition = experiment(f"auto-{cohort}", segment, holdout=50, stages=[50, 100], variants=only_a)
+    definition.rollout.advance = cpb.ROLLOUT_ADVANCE_AUTOMATIC
+    definition.rollout.min_stage_duration.FromTimedelta(timedelta(hours=1))
+    definition.rollout.min_arm_size = 100
+    cid = (await stack.launched(definition)).campaign_id
+    half = [s for s in shoppers if exposed(HASH, cid, s.person_id, percent=50)]
+    await stack.decided(cid, len(half))
+    arms = Counter((await arms_of(stack, cid)).values())
+    assert min(arms.values()) >= 100, f"the test's cohort is large enough: {arms}"
+    assert (await stack.api.GetCampaign(apb.GetCampaignRequest(campaign_id=cid))).campaign.rollout_stage == 0
+
+    await restart(stack, CAMPAIGN_CLOCK_OFFSET="61m")  # the stage has run its hour
+    try:
+        await stack.decided(cid, 500)
+    finally:
+        await restart(stack, CAMPAIGN_CLOCK_OFFSET="0s")
+    campaign = (await stack.api.GetCampaign(apb.GetCampaignRequest(campaign_id=cid))).campaign
+    assert campaign.rollout_stage == 1 and campaign.state in (S.CAMPAIGN_STATE_RUNNING, S.CAMPAIGN_STATE_COMPLETED)
 
 
 def _interacted(shopper: Shopper, message_id: str, interaction: int) -> ev.Event:
