@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from bullseye.identity.v1 import identity_pb2 as pb
 from opentelemetry import metrics
 
@@ -68,18 +69,19 @@ class Healing:
     async def heal(self, ws: Workset, cut: Cut, occasion: Occasion) -> None:
         """Mark `cut`'s shared values and part its person; `ws` is fresh (the caller flushed
         its own) and is flushed here."""
-        await ws.load_keys(cut.keys)
-        for key in sorted(cut.shared):
-            self._changes.mark_shared(ws, key, reason=cut.rule, cause=occasion.cause)
-        await self._part(ws, cut, occasion)
-        await ws.flush()
-
-    async def _part(self, ws: Workset, cut: Cut, occasion: Occasion) -> None:
         conn, person = ws.conn, cut.person_id
         identifiers = [(r["id_type"], r["id_value"]) for r in await conn.fetch(_IDENTIFIERS, person)]
         rows = await conn.fetch(_EVIDENCE, person)
         evidence = [Evidence(r["event_id"], r["events_seq"], decode_keys(r["keys"])) for r in rows]
-        await ws.load_keys([k for item in evidence for k in item.keys])
+        await ws.load_keys([*cut.keys, *identifiers, *(k for item in evidence for k in item.keys)])
+        for key in sorted(cut.shared):
+            self._changes.mark_shared(ws, key, reason=cut.rule, cause=occasion.cause)
+        await self._part(ws, cut, occasion, identifiers, rows, evidence)
+        await ws.flush()
+
+    async def _part(self, ws: Workset, cut: Cut, occasion: Occasion, identifiers: list[Key],
+                    rows: Sequence[asyncpg.Record], evidence: list[Evidence]) -> None:  # fmt: skip
+        person = cut.person_id
         cutting = {k for k in identifiers if k in ws.shared} | cut.contradicted
         leaving = parts(identifiers, [*evidence, *await _links(ws, person)], cut=cutting, contradicted=cut.contradicted)
         owner = {k: p for item in evidence for k in item.keys if (p := ws.owner(k)) is not None}
@@ -95,7 +97,7 @@ class Healing:
             self._move(ws, cut, other, (), moved, occasion, cause_key=moved_cause(evidence, moved, cutting))
         if moves:
             events = sorted(moves)
-            await conn.execute(_FOLLOWS, events, [moves[e][0] for e in events], [moves[e][1] for e in events])
+            await ws.conn.execute(_FOLLOWS, events, [moves[e][0] for e in events], [moves[e][1] for e in events])
 
     async def _leave(self, ws: Workset, cut: Cut, part: Part, new_person: str, moved: Sequence[Moved],
                      occasion: Occasion) -> None:  # fmt: skip

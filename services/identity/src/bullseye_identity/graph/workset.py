@@ -193,8 +193,20 @@ class Workset:
         """Queue a fact for the outbox; facts keep the order of these calls."""
         self._outbox.append(message)
 
+    def forget(self, person_ids: Iterable[str]) -> list[Key]:
+        """Drop the loaded rows of these persons and of their identifiers, changed in the
+        database behind the workset's back (a healing split, after a `flush`); returns the
+        identifiers, for `load_keys` to load again."""
+        keys: list[Key] = []
+        for person_id in person_ids:
+            keys += sorted(self._keys_of.pop(person_id, set()))
+            self.persons.pop(person_id, None)
+        for key in keys:
+            self.idents.pop(key, None)
+        return keys
+
     async def flush(self) -> None:
-        """Write every change, in one statement per table."""
+        """Write every change, in one statement per table; the workset goes on from there."""
         if self._folded:
             merged, survivors = list(self._folded), list(self._folded.values())
             await self.conn.execute(sql.REPOINT_IDENTIFIERS, merged, survivors)
@@ -223,6 +235,10 @@ class Workset:
         await self._flush_history()
         await self._flush_claims()
         await emit_many(self.conn, self._outbox)
+        for pending in (self._folded, self._dirty_idents, self._dirty_persons):
+            pending.clear()
+        for written in (self._resolutions, self._history, self._new_claims, self._new_shared, self._outbox):
+            written.clear()
 
     async def _flush_claims(self) -> None:
         if self._new_claims:

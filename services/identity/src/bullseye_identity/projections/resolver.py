@@ -2,15 +2,16 @@
 refused link shows a value shared (domain/sharing.py, graph/healing.py), then applied.
 
 The run's identifiers are loaded at once and its changes flushed at once (graph/workset.py).
-A healing split changes rows the workset may hold, so the events before it are flushed first,
-the split runs on the database, and the rest of the run loads the graph afresh, as the
-projection does around an operator's correction. Healings are rare (a value is shared once),
-so the reload costs little.
+A healing split changes rows the workset holds, so the events before it are flushed first,
+the split runs on the database, and the workset loads again what it changed (the healed
+persons and their identifiers). Healings are rare (a value is shared once), but each costs a
+few round trips: reloading only what changed keeps it to that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -41,19 +42,15 @@ def occurred_at(event: ev.Event) -> datetime:
     return datetime.fromtimestamp(event.occurred_at.seconds + event.occurred_at.nanos / 1e9, UTC)
 
 
+@dataclass(frozen=True)
 class Run:
     """Consecutive events, their identifiers, and the workset they are resolved in."""
 
-    def __init__(self, conn: Connection, records: Sequence[LogRecord], events: Sequence[ev.Event],
-                 extracted: Sequence[Extracted]) -> None:  # fmt: skip
-        self.conn, self.records, self.events, self.extracted = conn, records, events, extracted
-        self.ws = Workset(conn)
-
-    async def load(self, start: int) -> None:
-        """A fresh workset for the events from `start` on."""
-        self.ws = Workset(self.conn)
-        keys = [k for found in self.extracted[start:] for k in found.keys]
-        await self.ws.load_keys(keys, [e.event_id for e in self.events[start:]])
+    conn: Connection
+    records: Sequence[LogRecord]
+    events: Sequence[ev.Event]
+    extracted: Sequence[Extracted]
+    ws: Workset
 
 
 class EventResolver:
@@ -70,8 +67,8 @@ class EventResolver:
     async def resolve_all(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         events = [ev.Event.FromString(r.data) for r in records]
         extracted = [await extract(conn, self._keyring, e, self._policy) for e in events]
-        run = Run(conn, records, events, extracted)
-        await run.load(0)
+        run = Run(conn, records, events, extracted, Workset(conn))
+        await run.ws.load_keys([k for found in extracted for k in found.keys], [e.event_id for e in events])
         for index in range(len(records)):
             await self._resolve(run, index)
         await run.ws.flush()
@@ -93,7 +90,7 @@ class EventResolver:
                 break
             for conflict in decision.conflicts:
                 self._changes.tally(conflict)
-            await self._heal(run, found_cuts, Occasion(cause, record.seq, round_), resume=index)
+            await self._heal(run.ws, found_cuts, Occasion(cause, record.seq, round_))
         self._change_graph(run.ws, record, event, keys, owner, decision, cause)
         if found.personal is not None:
             subject = sealing.subject_of(event.identifiers)
@@ -104,7 +101,7 @@ class EventResolver:
         shared = [Cut(p, MANY_PERSONS, frozenset({k})) for k in run.ws.newly_shared if (p := run.ws.owner(k))]
         run.ws.newly_shared.clear()
         if shared:
-            await self._heal(run, shared, Occasion(cause, record.seq, ROUNDS), resume=index + 1)
+            await self._heal(run.ws, shared, Occasion(cause, record.seq, ROUNDS))
 
     def _decide(self, ws: Workset, event: ev.Event, found: Extracted, *,
                 strong: bool) -> tuple[list[Key], dict[Key, str], Decision]:  # fmt: skip
@@ -114,13 +111,13 @@ class EventResolver:
         new_person = person_id_for(event.event_id)
         return keys, owner, decide(keys, owner, persons, self._policy, new_person_id=new_person, strong=strong)
 
-    async def _heal(self, run: Run, found: Sequence[Cut], occasion: Occasion, *, resume: int) -> None:
-        """Flush what is resolved, heal each cut person, and load the graph afresh for the
-        events from `resume` on."""
-        await run.ws.flush()
+    async def _heal(self, ws: Workset, found: Sequence[Cut], occasion: Occasion) -> None:
+        """Write what is resolved, heal each cut person (on the database, in a workset of its
+        own), then load again what the healing changed: those persons and their identifiers."""
+        await ws.flush()
         for cut in found:
-            await self._healing.heal(Workset(run.conn), cut, occasion)
-        await run.load(resume)
+            await self._healing.heal(Workset(ws.conn), cut, occasion)
+        await ws.load_keys(ws.forget({cut.person_id for cut in found}))
 
     def _change_graph(self, ws: Workset, record: LogRecord, event: ev.Event, keys: list[Key], owner: dict[Key, str],
                       decision: Decision, cause: Cause) -> None:  # fmt: skip
