@@ -81,19 +81,23 @@ class Healing:
 
     async def _part(self, ws: Workset, cut: Cut, occasion: Occasion, identifiers: list[Key],
                     rows: Sequence[asyncpg.Record], evidence: list[Evidence]) -> None:  # fmt: skip
-        person = cut.person_id
+        """The parts that no longer hold to the person leave it, and its events follow the
+        identifier that decides them now (domain/parting.py)."""
         cutting = {k for k in identifiers if k in ws.shared} | cut.contradicted
-        leaving = parts(identifiers, [*evidence, *await _links(ws, person)], cut=cutting, contradicted=cut.contradicted)
+        links = await _links(ws, cut.person_id)
+        leaving = parts(identifiers, [*evidence, *links], cut=cutting, contradicted=cut.contradicted)
+        new_ids = {part.keys[0]: self._new_person_id(part, occasion) for part in leaving}
         owner = {k: p for item in evidence for k in item.keys if (p := ws.owner(k)) is not None}
-        persons = {part.keys[0]: self._new_person_id(part, occasion) for part in leaving}
-        owner.update({k: persons[part.keys[0]] for part in leaving for k in part.keys})
-        moves = destinations(evidence, owner, shared=ws.shared, person_id=person)
-        records = {r["event_id"]: Moved(r["event_id"], r["events_seq"], r["person_id"]) for r in rows}
+        owner.update({k: new_ids[part.keys[0]] for part in leaving for k in part.keys})
+        moves = destinations(evidence, owner, shared=ws.shared, person_id=cut.person_id)
+        going: dict[str, list[Moved]] = {}
+        for r in rows:
+            if (key := moves.get(r["event_id"])) is not None:
+                going.setdefault(owner[key], []).append(Moved(r["event_id"], r["events_seq"], r["person_id"]))
         for part in leaving:
-            moved = [records[e] for e, key in moves.items() if owner[key] == persons[part.keys[0]]]
-            await self._leave(ws, cut, part, persons[part.keys[0]], moved, occasion)
-        for other in sorted({owner[k] for k in moves.values()} - set(persons.values())):
-            moved = [records[e] for e, key in moves.items() if owner[key] == other]
+            new_id = new_ids[part.keys[0]]
+            await self._leave(ws, cut, part, new_id, going.pop(new_id, []), occasion)
+        for other, moved in sorted(going.items()):  # to existing persons
             self._move(ws, cut, other, (), moved, occasion, cause_key=moved_cause(evidence, moved, cutting))
         if moves:
             events = sorted(moves)

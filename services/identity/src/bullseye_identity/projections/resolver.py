@@ -11,7 +11,7 @@ few round trips: reloading only what changed keeps it to that.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -82,15 +82,7 @@ class EventResolver:
         # The facts an event causes continue its trace (a span per event would cost more
         # than resolving it; the runner's span covers the batch).
         cause = Cause(LINKED, event.event_id, occurred_at(event), record.headers, strength=STRONG if strong else WEAK)
-        for round_ in range(ROUNDS):
-            keys, owner, decision = self._decide(run.ws, event, found, strong=strong)
-            known = {k for k in owner if run.ws.idents[k].strong}
-            found_cuts = cuts(decision, keys, owner, strong=strong, strong_keys=known, user_id_rule=self._user_id_rule)
-            if not found_cuts or round_ == ROUNDS - 1:
-                break
-            for conflict in decision.conflicts:
-                self._changes.tally(conflict)
-            await self._heal(run.ws, found_cuts, Occasion(cause, record.seq, round_))
+        keys, owner, decision = await self._healed(run.ws, event, found, Occasion(cause, record.seq, 0))
         self._change_graph(run.ws, record, event, keys, owner, decision, cause)
         if found.personal is not None:
             subject = sealing.subject_of(event.identifiers)
@@ -102,6 +94,23 @@ class EventResolver:
         run.ws.newly_shared.clear()
         if shared:
             await self._heal(run.ws, shared, Occasion(cause, record.seq, ROUNDS))
+
+    async def _healed(self, ws: Workset, event: ev.Event, found: Extracted,
+                      occasion: Occasion) -> tuple[list[Key], dict[Key, str], Decision]:  # fmt: skip
+        """The event's decision, once the persons its refused links showed glued are healed."""
+        strong = occasion.cause.strength == STRONG
+        for round_ in range(ROUNDS):
+            keys, owner, decision = self._decide(ws, event, found, strong=strong)
+            if not decision.conflicts or round_ == ROUNDS - 1:
+                break
+            known = {k for k in owner if ws.idents[k].strong}
+            found_cuts = cuts(decision, keys, owner, strong=strong, strong_keys=known, user_id_rule=self._user_id_rule)
+            if not found_cuts:
+                break
+            for conflict in decision.conflicts:
+                self._changes.tally(conflict)
+            await self._heal(ws, found_cuts, replace(occasion, round=round_))
+        return keys, owner, decision
 
     def _decide(self, ws: Workset, event: ev.Event, found: Extracted, *,
                 strong: bool) -> tuple[list[Key], dict[Key, str], Decision]:  # fmt: skip
