@@ -122,7 +122,7 @@ async def resolved_event(graph: pb_grpc.IdentityServiceStub, event: ev.Event) ->
 async def test_a_batch_answers_every_person_in_order_as_get_contact_does(
     graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
 ) -> None:
-    both, recycled, tag = f"u-{uid()}", f"u-{uid()}", uid()
+    both, recycled, later, tag = f"u-{uid()}", f"u-{uid()}", f"u-{uid()}", uid()
     device = f"app-{uid()}"
     with_device = gave(2, user=both, email=f"b.{tag}@example.com", phone="+33 6 55 55 55 55", first_name="Bo")
     with_device.identifiers.device_id = device
@@ -130,9 +130,10 @@ async def test_a_batch_answers_every_person_in_order_as_get_contact_does(
         front, key, with_device,
         gave(1, user=both, email=f"b2.{tag}@example.com", first_name="Bob"),
         gave(3, user=recycled, phone="+33 6 66 66 66 66"),
-        gave(0.5, user=f"u-{uid()}", phone="+33 6 66 66 66 66"),  # someone else's now
+        gave(0.5, user=later, phone="+33 6 66 66 66 66"),  # someone else's now
     )  # fmt: skip
     person, other = await user_person(graph, both), await user_person(graph, recycled)
+    await address_becomes(graph, await user_person(graph, later), SMS, "+33666666666")  # the recycling is known
     await address_becomes(graph, person, EMAIL, f"b2.{tag}@example.com")
     await address_becomes(graph, person, SMS, "+33655555555")
 
@@ -165,6 +166,34 @@ async def test_a_batch_follows_a_merged_person_to_the_survivors_contacts(
     answer = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[merged, survivor]))
 
     assert [c.email for c in answer.contacts] == [f"m.{tag}@example.com"] * 2
+
+
+async def test_a_batch_leaves_out_a_device_marked_shared(
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+) -> None:
+    """Mum logs in on her phone and on the family tablet, then her son on the tablet: the tablet
+    is marked shared (issue 17), and a push to it could be read by either."""
+    mum, son, phone, tablet = f"u-{uid()}", f"u-{uid()}", f"app-{uid()}", f"app-{uid()}"
+    on_phone, on_tablet = logged_in(3, user=mum, anon=f"a-{uid()}"), logged_in(2, user=mum, anon=f"a-{uid()}")
+    sons = logged_in(1, user=son, anon=f"a-{uid()}")
+    on_phone.identifiers.device_id, on_tablet.identifiers.device_id, sons.identifiers.device_id = phone, tablet, tablet
+    await send(front, key, on_phone, on_tablet)
+    mums = await user_person(graph, mum)
+    await eventually(lambda: _identity(graph, mums, tablet, shared=False))
+    before = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[mums], devices_only=True))
+    await send(front, key, sons)
+    await eventually(lambda: _identity(graph, mums, tablet, shared=True))
+
+    after = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[mums], devices_only=True))
+
+    assert set(before.contacts[0].device_ids) == {phone, tablet}
+    assert list(after.contacts[0].device_ids) == [phone]
+
+
+async def _identity(graph: pb_grpc.IdentityServiceStub, person: str, value: str, *, shared: bool) -> bool | None:
+    """True once the person's identities hold `value`, marked shared or not as asked."""
+    reply = await graph.GetIdentities(pb.GetIdentitiesRequest(person_id=person), timeout=10)
+    return True if any(i.identifier.value == value and i.shared == shared for i in reply.identities) else None
 
 
 @pytest.mark.parametrize(

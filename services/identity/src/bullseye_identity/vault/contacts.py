@@ -43,14 +43,18 @@ SELECT asked, person_id FROM chain WHERE merged_into IS NULL
 """
 
 # Every person folded into each of `$1` (merges may chain), then their identifiers that name a
-# subject (user id, anonymous id) or an app device, newest first.
+# subject (user id, anonymous id) or an app device, newest first. A device marked shared (a
+# family tablet, seen logged in with several user ids: graph/healing.py) is left out: a push
+# there may be read by someone else.
 _IDENTIFIERS = """
 WITH RECURSIVE members(owner, person_id) AS (
     SELECT s, s FROM unnest($1::text[]) AS s
     UNION SELECT m.owner, p.person_id FROM persons p JOIN members m ON p.merged_into = m.person_id
 )
 SELECT m.owner, i.id_type, i.id_value FROM identifiers i JOIN members m ON i.person_id = m.person_id
-WHERE i.id_type IN ('user_id', 'anonymous_id', 'device_id')
+WHERE i.id_type IN ('user_id', 'anonymous_id')
+   OR (i.id_type = 'device_id' AND NOT EXISTS (
+       SELECT 1 FROM shared_values s WHERE s.id_type = i.id_type AND s.id_value = i.id_value))
 ORDER BY m.owner, i.last_seen DESC, i.id_value
 """
 
