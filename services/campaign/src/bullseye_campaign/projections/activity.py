@@ -24,6 +24,7 @@ from bullseye.campaign.v1 import records_pb2 as rpb
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye_platform.store.pool import Connection
 
+from bullseye_campaign.adapters.store import pairs as pairs_of
 from bullseye_campaign.domain import attribution, events, journeys
 
 Interaction = ev.MessageInteraction
@@ -118,20 +119,15 @@ def _credited(goal: cpb.ConversionGoal, touches: list[attribution.Touch], event:
 
 async def _touches(conn: Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list[attribution.Touch]]:
     """(campaign, person) -> their entry (message id '') and messages sent, with clicks."""
-    campaigns, persons = [p[0] for p in pairs], [p[1] for p in pairs]
     touches: dict[tuple[str, str], list[attribution.Touch]] = defaultdict(list)
-    for r in await conn.fetch(
-        "SELECT p.campaign_id, p.person_id, p.entered_at FROM participants p "
-        "JOIN unnest($1::text[], $2::text[]) AS q(c, s) ON p.campaign_id = q.c AND p.person_id = q.s",
-        campaigns, persons,
-    ):  # fmt: skip
+    entries = f"SELECT p.campaign_id, p.person_id, p.entered_at FROM participants p {pairs_of.joined('p')}"
+    for r in await pairs_of.fetch(conn, entries, pairs):
         touches[(r["campaign_id"], r["person_id"])].append(attribution.Touch("", r["entered_at"]))
-    for r in await conn.fetch(
+    sent = (
         "SELECT d.campaign_id, d.person_id, d.message_id, d.sent_at, d.clicked_at FROM deliveries d "
-        "JOIN unnest($1::text[], $2::text[]) AS q(c, s) ON d.campaign_id = q.c AND d.person_id = q.s "
-        "WHERE d.sent_at IS NOT NULL",
-        campaigns, persons,
-    ):  # fmt: skip
+        f"{pairs_of.joined('d')} WHERE d.sent_at IS NOT NULL"
+    )
+    for r in await pairs_of.fetch(conn, sent, pairs):
         pair = (r["campaign_id"], r["person_id"])
         if pair in touches:  # a participant's
             clicks = (r["clicked_at"],) if r["clicked_at"] else ()

@@ -9,6 +9,7 @@ from datetime import datetime
 from bullseye.campaign.v1 import records_pb2 as rpb
 from bullseye_platform.store.pool import Connection
 
+from bullseye_campaign.adapters.store.pairs import fetch, joined
 from bullseye_campaign.domain.caps import Send
 from bullseye_campaign.domain.keys import SendKey
 
@@ -25,11 +26,10 @@ class Participant:
 
 async def participants(conn: Connection, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Participant]:
     """(campaign, person) -> their arm and entries, for the pairs asked."""
-    rows = await conn.fetch(
-        "SELECT p.campaign_id, p.person_id, p.arm, p.entered_at, p.last_entered_at FROM participants p "
-        "JOIN unnest($1::text[], $2::text[]) AS q(c, s) ON p.campaign_id = q.c AND p.person_id = q.s",
-        [p[0] for p in pairs], [p[1] for p in pairs],
-    )  # fmt: skip
+    query = (
+        f"SELECT p.campaign_id, p.person_id, p.arm, p.entered_at, p.last_entered_at FROM participants p {joined('p')}"
+    )
+    rows = await fetch(conn, query, pairs)
     return {
         (r["campaign_id"], r["person_id"]): Participant(r["arm"], r["entered_at"], r["last_entered_at"]) for r in rows
     }

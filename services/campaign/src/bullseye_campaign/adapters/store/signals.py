@@ -10,6 +10,8 @@ from datetime import datetime
 from bullseye_platform.consent import ConsentState, Statement, fold
 from bullseye_platform.store.pool import Connection
 
+from bullseye_campaign.adapters.store.pairs import fetch, joined
+
 
 @dataclass(frozen=True)
 class ExitMark:
@@ -51,9 +53,7 @@ async def zones(conn: Connection, persons: Sequence[str]) -> dict[str, str]:
 
 async def exits(conn: Connection, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ExitMark]:
     """(campaign, person) -> the latest exit, for the pairs asked."""
-    rows = await conn.fetch(
-        "SELECT e.campaign_id, e.person_id, e.exited_at, e.reason FROM exits e "
-        "JOIN unnest($1::text[], $2::text[]) AS p(c, s) ON e.campaign_id = p.c AND e.person_id = p.s",
-        [p[0] for p in pairs], [p[1] for p in pairs],
-    )  # fmt: skip
+    rows = await fetch(
+        conn, f"SELECT e.campaign_id, e.person_id, e.exited_at, e.reason FROM exits e {joined('e')}", pairs
+    )
     return {(r["campaign_id"], r["person_id"]): ExitMark(r["exited_at"], r["reason"]) for r in rows}
