@@ -1,5 +1,7 @@
 """The envelope of every call: trace, deadline, error mapping, metrics and the call log.
 
+Every RPC shape goes through it (unary, server streaming, client streaming, bidirectional),
+and every request is parsed and checked by it (`admission.py`) before a servicer sees it.
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
@@ -32,13 +34,15 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from bullseye_platform.grpc.admission import admit, admit_each, parser_for
 from bullseye_platform.grpc.errors import ServiceError
 
 log = logging.getLogger("bullseye.grpc")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]
-Streaming = Callable[[AsyncIterator[Any], Context], AsyncIterator[Any]]
+Streaming = Callable[[Any, Context], AsyncIterator[Any]]
+Admit = Callable[[Any], Any]
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
 
@@ -74,15 +78,16 @@ class CallEnvelope:
         self._duration_attributes = {"rpc.method": method}  # prebuilt, never mutated: OTel copies them
         self._call_attributes: dict[grpc.StatusCode, dict[str, str]] = {}
 
-    async def unary(self, behaviour: Unary, request: Any, context: Context) -> Any:
-        """Run a unary (or client-streaming) behaviour inside the envelope, under a deadline."""
+    async def unary(self, behaviour: Unary, admitted: Admit, request: Any, context: Context) -> Any:
+        """Run a unary-response behaviour inside the envelope, under a deadline; `admitted`
+        turns what gRPC parsed (one request or a stream of them) into what the servicer reads."""
         remaining = context.time_remaining()
         budget = self._default_deadline if remaining is None else remaining
         span, token = self._start_span(context)
         started, code = perf_counter(), _OK
         try:
             async with asyncio.timeout(budget):
-                return await behaviour(request, context)
+                return await behaviour(admitted(request), context)
         except BaseException as exc:
             code = _code_of(exc, context)
             await self._abort(exc, code, context)
@@ -90,12 +95,18 @@ class CallEnvelope:
         finally:
             self._finish(span, token, code, started)
 
-    async def stream(self, behaviour: Streaming, requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
-        """Run a response-streaming behaviour inside the envelope (its client sets the deadline)."""
+    async def stream(
+        self, behaviour: Streaming, admitted: Admit, bounded: bool, request: Any, context: Context
+    ) -> AsyncIterator[Any]:
+        """Run a response-streaming behaviour inside the envelope. A `bounded` one (server
+        streaming: one request, a finite answer) gets the default deadline when its client set
+        none, like a unary call; a bidirectional stream lives as long as its client keeps it."""
+        remaining = context.time_remaining()
+        budget = self._default_deadline if remaining is None and bounded else remaining
         span, token = self._start_span(context)
         started, code = perf_counter(), _OK
         try:
-            async for response in behaviour(requests, context):
+            async for response in _under_deadline(behaviour(admitted(request), context), budget):
                 yield response
         except BaseException as exc:
             code = _code_of(exc, context)
@@ -153,6 +164,26 @@ class CallEnvelope:
             log.debug("rpc", extra={"method": self.method, "code": code.name, "ms": round(elapsed_ms, 2)})
 
 
+async def _under_deadline(responses: AsyncIterator[Any], budget: float | None) -> AsyncIterator[Any]:
+    """The servicer's responses, each produced before the deadline `budget` seconds from now.
+
+    Only the servicer's own steps run under the timeout: a yield hands the response to gRPC,
+    whose write (and a slow reader's flow control) happens outside this frame, where a
+    timeout's cancellation could not be told from the client's.
+    """
+    deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+    try:
+        while True:
+            async with asyncio.timeout_at(deadline):
+                try:
+                    response = await anext(responses)
+                except StopAsyncIteration:
+                    return
+            yield response
+    finally:
+        await responses.aclose()  # type: ignore[attr-defined]
+
+
 def _code_of(exc: BaseException, context: Context) -> grpc.StatusCode:
     """The status code a call that raised `exc` ends with."""
     if isinstance(exc, ServiceError):
@@ -165,6 +196,11 @@ def _code_of(exc: BaseException, context: Context) -> grpc.StatusCode:
         code = context.code()
         return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
     return grpc.StatusCode.INTERNAL
+
+
+def _as_is(request: Any) -> Any:
+    """What a handler that parses its own bytes gets: the bytes."""
+    return request
 
 
 class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type-arg]
@@ -207,16 +243,27 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         )
         # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
         # through a partial of a bound method; a partial saves a frame per call over a closure.
+        parser = parser_for(handler.request_deserializer)
+        shape = {
+            "request_deserializer": parser or handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        one = admit if parser else _as_is
+        each = admit_each if parser else _as_is
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                functools.partial(envelope.unary, cast(Unary, handler.unary_unary)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                functools.partial(envelope.unary, cast(Unary, handler.unary_unary), one), **shape
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                functools.partial(envelope.stream, cast(Streaming, handler.unary_stream), one, True), **shape
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                functools.partial(envelope.unary, cast(Unary, handler.stream_unary), each), **shape
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                functools.partial(envelope.stream, cast(Streaming, handler.stream_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                functools.partial(envelope.stream, cast(Streaming, handler.stream_stream), each, False), **shape
             )
         return handler
