@@ -7,11 +7,12 @@ import asyncio
 import sys
 
 from bullseye_platform.config import load_or_exit
+from bullseye_platform.inputs.rules import DEFAULT_RULE
 
 from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.config import PREFIX, IngestionConfig
-from bullseye_ingestion.domain.keys import Scope
+from bullseye_ingestion.domain.keys import Scope, Trust
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +21,14 @@ def _parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--source", required=True, help="who sends with it, e.g. web-shop, ios-app, pos")
     create.add_argument("--backfill", action="store_true", help="also allow loading history (backfill=true)")
+    create.add_argument(
+        "--trust",
+        choices=[t.value for t in Trust],
+        default=Trust.UNVERIFIED.value,
+        help="verified: the source checked the emails and phones it sends (a confirmation link, a one-time "
+        "code, a clerk), so an address it gives can take it from someone else; default unverified "
+        "(a key inside an app or a web page is anyone's)",
+    )
     create.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
     create.add_argument("--burst", type=float, default=2000.0, help="bucket size in events (default 2000)")
     sub.add_parser("list", help="list keys (never their secrets)")
@@ -34,13 +43,21 @@ async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
     try:
         if args.command == "create":
             scopes = {Scope.WRITE, Scope.BACKFILL} if args.backfill else {Scope.WRITE}
-            key_id, full = await store.create(source=args.source, scopes=scopes, rate=args.rate, burst=args.burst)
+            trust = Trust(args.trust)
+            key_id, full = await store.create(
+                source=args.source, scopes=scopes, rate=args.rate, burst=args.burst, trust=trust
+            )
             print(full)
-            print(f"created key {key_id} for {args.source}; store it now, it is not shown again", file=sys.stderr)
+            print(
+                f"created {trust.value} key {key_id} for {args.source}; store it now, it is not shown again",
+                file=sys.stderr,
+            )
         elif args.command == "list":
             for row in await store.list():
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                print(f"{row.key_id}  {row.source:20} {','.join(row.scopes):16} {row.rate:>8g}/s  {state}")
+                print(
+                    f"{row.key_id}  {row.source:20} {','.join(row.scopes):16} {row.trust:10} {row.rate:>8g}/s  {state}"
+                )
         elif not await store.revoke(args.key_id):
             print(f"no active key {args.key_id}", file=sys.stderr)
             return 1
@@ -49,10 +66,20 @@ async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
         await pool.close()
 
 
+def _source_problem(source: str) -> str | None:
+    if not source.strip():
+        return "must not be blank"
+    return DEFAULT_RULE.problem(source)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "create" and (args.rate <= 0 or args.burst < 1):
         print("--rate must be > 0 and --burst >= 1", file=sys.stderr)
+        return 2
+    # The source is stamped on every event the key sends, which must pass the input rules.
+    if args.command == "create" and (problem := _source_problem(args.source)):
+        print(f"--source {problem}", file=sys.stderr)
         return 2
     config = load_or_exit(IngestionConfig, prefix=PREFIX, program="bullseye-ingestion-keys")
     return asyncio.run(_run(args, config))

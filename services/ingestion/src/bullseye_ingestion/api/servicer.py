@@ -44,13 +44,15 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
         key = await self._gate.authenticate(_metadata(context), backfill=backfill)
         self._check_request(request, len(events), "events")
         self._gate.throttle(key, len(events))
-        return await self._intake.accept(events, source=key.source, backfill=backfill)
+        return await self._intake.accept(events, source=key.source, backfill=backfill, trust=key.trust)
 
     async def Track(self, request: pb.TrackRequest, context: Context) -> pb.TrackResponse:
         key = await self._gate.authenticate(_metadata(context), backfill=request.backfill)
         self._check_request(request, 1 if request.HasField("event") else 0, "event")
         self._gate.throttle(key, 1)
-        result = await self._intake.accept([request.event], source=key.source, backfill=request.backfill)
+        result = await self._intake.accept(
+            [request.event], source=key.source, backfill=request.backfill, trust=key.trust
+        )
         outcome = result.outcomes[0]
         if outcome.status == pb.EVENT_STATUS_REJECTED:
             violations = [violation(f"event.{v.field}".rstrip("."), v.description) for v in outcome.violations]

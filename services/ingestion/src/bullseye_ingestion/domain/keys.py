@@ -1,7 +1,8 @@
 """API keys: `bk_<key id>_<secret>`; only a SHA-256 of the secret is stored.
 
 The secret is 256 random bits, so a fast hash is enough (no password stretching needed);
-comparison is constant-time.
+comparison is constant-time. A key also says how far its source is trusted (`Trust`),
+which ingestion stamps on every event it accepts with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ class Scope(enum.Enum):
     BACKFILL = "backfill"
 
 
+class Trust(enum.Enum):
+    """What a source's events may claim (`receipt.trust`; README, "Trust").
+
+    UNVERIFIED, the default: a key that ships inside an app or a web page is anyone's key,
+    so the contact points its events give reach their own subject but never take an
+    address from someone else. VERIFIED: a source that checked what it sends (a
+    confirmation link, a one-time code, a clerk at a till); an address it gives later than
+    someone else becomes theirs (the shared-mailbox and recycled-number rule).
+    """
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+
+
 @dataclass(frozen=True)
 class ApiKey:
     """A stored key (never the secret)."""
@@ -31,6 +46,7 @@ class ApiKey:
     burst: float
     secret_hash: str
     revoked: bool = False
+    trust: Trust = Trust.UNVERIFIED
 
     def can(self, scope: Scope) -> bool:
         return scope in self.scopes
