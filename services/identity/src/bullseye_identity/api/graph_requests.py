@@ -13,7 +13,16 @@ from bullseye_platform.grpc import InvalidArgument, violation
 from bullseye_platform.normalize import normalize_email, normalize_phone
 from google.rpc.error_details_pb2 import BadRequest
 
-from bullseye_identity.domain.policy import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, PHONE, USER_ID, Key
+from bullseye_identity.domain.policy import (
+    ANONYMOUS_ID,
+    DEVICE_ID,
+    EMAIL,
+    HASHED_TYPES,
+    LOYALTY_ID,
+    PHONE,
+    USER_ID,
+    Key,
+)
 from bullseye_identity.vault.keyring import KeyRing
 
 MAX_ID_LENGTH = 256
@@ -27,6 +36,7 @@ TYPE_NAMES = {
     pb.IDENTIFIER_TYPE_PHONE: PHONE,
     pb.IDENTIFIER_TYPE_DEVICE_ID: DEVICE_ID,
     pb.IDENTIFIER_TYPE_ANONYMOUS_ID: ANONYMOUS_ID,
+    pb.IDENTIFIER_TYPE_LOYALTY_ID: LOYALTY_ID,
 }
 TYPE_ENUMS = {name: number for number, name in TYPE_NAMES.items()}
 
@@ -80,7 +90,8 @@ def identifier_keys(
 def _key_of(ref: pb.IdentifierRef, keyring: KeyRing, field: str) -> tuple[Key | None, BadRequest.FieldViolation | None]:
     id_type = TYPE_NAMES.get(ref.type)
     if id_type is None:
-        return None, violation(f"{field}.type", "must be one of USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID")
+        names = ", ".join(pb.IdentifierType.Name(number).removeprefix("IDENTIFIER_TYPE_") for number in TYPE_NAMES)
+        return None, violation(f"{field}.type", f"must be one of {names}")
     if id_type in HASHED_TYPES and ref.keyed_hash:
         if not _HEX_HASH.match(ref.keyed_hash):
             return None, violation(f"{field}.keyed_hash", "must be 64 lower-case hex digits, as GetIdentities shows")

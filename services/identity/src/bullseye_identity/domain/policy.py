@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from bullseye_platform.config import ConfigError
 
 USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID = "user_id", "email", "phone", "device_id", "anonymous_id"
-TYPES = (USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID)
+# A loyalty (membership) card: what a till knows of a member who has no account login there.
+LOYALTY_ID = "loyalty_id"
+TYPES = (USER_ID, LOYALTY_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID)
 # Matched by keyed hash: the stored value is the HMAC hex, never the address.
 HASHED_TYPES = (EMAIL, PHONE)
 

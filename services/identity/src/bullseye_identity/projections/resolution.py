@@ -47,6 +47,14 @@ def person_id_for(event_id: str) -> str:
     return str(uuid.uuid5(PERSON_NAMESPACE, f"person:{event_id}"))
 
 
+def _parsed(data: bytes) -> ev.Event:
+    """An EVENTS record, without fields this version does not know: ingestion drops them
+    before appending, and nothing unknown may ride along into RESOLVED."""
+    event = ev.Event.FromString(data)
+    event.DiscardUnknownFields()
+    return event
+
+
 def occurred_at(event: ev.Event) -> datetime:
     return datetime.fromtimestamp(event.occurred_at.seconds + event.occurred_at.nanos / 1e9, UTC)
 
@@ -66,7 +74,7 @@ class Resolution:
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         await conn.execute(sql.LOCK, sql.GRAPH_LOCK_ID)
-        events = [ev.Event.FromString(r.data) for r in records]
+        events = [_parsed(r.data) for r in records]
         extracted = [await extract(conn, self._keyring, e, self._policy) for e in events]
         ws = Workset(conn)
         await ws.load_keys([k for x in extracted for k in x.keys], [e.event_id for e in events])
@@ -86,11 +94,21 @@ class Resolution:
         # than resolving it; the runner's span covers the batch).
         cause = Cause(LINKED, event.event_id, occurred_at(event), record.headers)
         self._change_graph(ws, record, event, keys, decision, cause)
-        if found.personal is not None:
-            subject = sealing.subject_of(event.identifiers)
-            await contacts.record(ws.conn, self._keyring, subject=subject, personal=found.personal, event=event)
+        await self._record_contacts(ws, event, found)
         without_personal(event)
         ws.emit(self._facts.resolved(decision.person_id, event, seq=record.seq, headers=cause.headers))
+
+    async def _record_contacts(self, ws: Workset, event: ev.Event, found: Extracted) -> None:
+        """The vault keeps what the event gave as contacts of its subject, as trusted as its source."""
+        given = [data for data in (found.personal, found.contact) if data is not None]
+        if not given:
+            return
+        subject = self._keyring.stored_subject(sealing.subject_of(event.identifiers, found.contact))
+        verified = event.receipt.trust != ev.SOURCE_TRUST_UNVERIFIED  # unset: stored before trust levels
+        for data in given:
+            await contacts.record(
+                ws.conn, self._keyring, subject=subject, personal=data, event=event, verified=verified
+            )
 
     def _change_graph(
         self, ws: Workset, record: LogRecord, event: ev.Event, keys: list[Key], decision: Decision, cause: Cause
