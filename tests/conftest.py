@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import nats
@@ -17,6 +18,9 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
+
+if TYPE_CHECKING:
+    from tests.profile.support import ProfileUnderTest
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +106,18 @@ def ingestion(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[Servic
     service = ServiceProcess("ingestion", "bullseye_ingestion", ingestion_env, stack_dir / "logs").start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+async def profile_on_identity(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, identity: ServiceProcess,
+    ingestion: ServiceProcess,
+) -> AsyncIterator[ProfileUnderTest]:  # fmt: skip
+    """Profile on identity's own RESOLVED stream, on the wall clock, asking identity for
+    identifiers: the whole chain from ingestion to a profile."""
+    # Imported here: tests.profile.support imports this module for service_env.
+    from tests.profile.support import start_profile_on_identity, stop_profile
+
+    started = await start_profile_on_identity(nc, nats_server, postgres, stack_dir / "logs", identity)
+    yield started
+    await stop_profile(started)

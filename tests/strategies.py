@@ -37,6 +37,14 @@ def text(*, max_size: int = 40) -> st.SearchStrategy[str]:
     )
 
 
+def plain_text() -> st.SearchStrategy[str]:
+    """Strings without control characters, some shaped like what services look for (field
+    paths, enum names, addresses): they get past the input rules into the services' own."""
+    shaped = ["traits.country", "value.rfm.segment", "RFM_SEGMENT_AT_RISK", "order_completed", "a@example.com",
+              "+33612345678", "user:u-1", "FR", "EUR", "en-US", "Europe/Paris", "night_owl", "7d"]  # fmt: skip
+    return st.one_of(st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=30), st.sampled_from(shaped))
+
+
 _TEXT = text()
 
 

@@ -185,6 +185,16 @@ async def start_profile(
     return ProfileUnderTest(service, schema, ResolvedFeed(nc, stream), pool, channel)
 
 
+async def start_profile_on_identity(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, log_dir: Path, identity: ServiceProcess
+) -> ProfileUnderTest:
+    """Profile on identity's own RESOLVED stream, on the wall clock, asking identity for identifiers."""
+    resolved = StreamSpec(name="RESOLVED", subject_prefix="resolved")
+    return await start_profile(
+        nc, nats_server, postgres, log_dir, fixed_now=None, stream=resolved, PROFILE_IDENTITY_ADDRESS=identity.address
+    )
+
+
 async def stop_profile(profile: ProfileUnderTest) -> None:
     await profile.channel.close()
     await profile.pool.close()

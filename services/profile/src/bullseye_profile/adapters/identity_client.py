@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
-from bullseye_platform.grpc.errors import FailedPrecondition, NotFound, Unavailable
+from bullseye_platform.grpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable, violation
 
 
 class IdentityClient:
@@ -20,6 +20,7 @@ class IdentityClient:
         Raises:
             FailedPrecondition: no identity address is configured.
             NotFound: identity knows no such identifier.
+            InvalidArgument: identity cannot read the identifier (an email that is not one).
             Unavailable: identity did not answer.
         """
         if self._channel is None:
@@ -31,7 +32,9 @@ class IdentityClient:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound("no person has this identifier", reason="IDENTIFIER_NOT_FOUND") from exc
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise FailedPrecondition(f"identity refused the identifier: {exc.details()}") from exc
+                # The caller's identifier is what is wrong: say so as their own field's problem.
+                said = exc.details() or "not a valid identifier"
+                raise InvalidArgument(f"identifier: {said}", [violation("identifier", said)]) from exc
             raise Unavailable(f"identity did not resolve the identifier: {exc.code().name}") from exc
         return str(reply.person_id)
 
