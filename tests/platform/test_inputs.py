@@ -26,7 +26,7 @@ def problems(message: Message, **kw: bool) -> dict[str, str]:
 
 
 def walked(message: Message) -> list[tuple[str, str]]:
-    """What the field-by-field walk finds, without the screen in front of it."""
+    """What the field-by-field walk finds, without the compiled check in front of it."""
     found: walk_module.Found = []
     walk_module._plan(message.DESCRIPTOR).walk(message, "", found, False)
     return [(v.field, v.description) for v in found]
@@ -147,5 +147,5 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         messages(sg_pb.UpdateSegmentRequest, depth=5),
     )
 )
-def test_the_screen_never_hides_what_the_walk_finds(message: Message) -> None:
+def test_the_compiled_check_never_hides_what_the_walk_finds(message: Message) -> None:
     assert [(v.field, v.description) for v in violations(message)] == walked(message)

@@ -43,9 +43,15 @@ def _online_visit(state: JourneyState, shopper: Shopper, device: Device, at: dat
 
 
 def _store_visit(state: JourneyState, shopper: Shopper, at: datetime) -> None:
-    """At the till: items scanned, loyalty card read (user_id), paid."""
+    """At the till: items scanned, loyalty card read (user_id), paid. Every other member has
+    no card on them and gives their phone number instead (an order identified by a phone
+    alone, which identity matches to whoever gave that number)."""
     stores = STORE_OF_COUNTRY.get(shopper.country, tuple(range(len(STORES))))
-    visit = open_visit(state.rng, store_till(state.rng.choice(stores)), at, user_id=shopper.user_id)
+    till = store_till(state.rng.choice(stores))
+    if shopper.phone and shopper.index % 2:
+        visit = open_visit(state.rng, till, at, phone=shopper.phone)
+    else:
+        visit = open_visit(state.rng, till, at, user_id=shopper.user_id)
     cart = Cart(cart_id=f"c-till-{state.rng.getrandbits(64):016x}")
     for _ in range(state.rng.randint(1, 3)):
         product = state.catalog.pick(state.rng, shopper.favourite_leaves)

@@ -3,33 +3,25 @@ against `rules`, every problem a field violation with its path (`context.page.ur
 `items[2].category`, `traits.custom["size"]`).
 
 The server's call envelope walks each whole request (skipping what the service checks item
-by item); ingestion walks each event itself, so a bad one is rejected alone.
-
-Most requests are clean, and walking one field by field costs ~10 us for an event (as
-much again as the rest of ingestion's validation), so a screen runs first: the message's
-text format, printed by upb in C (~1.5 us), searched for what could be a problem (~1.5 us).
-Text format escapes every C0 control and DEL in a string (a backslash), prints strings
-between quotes on one line (a quoted run longer than the smallest length limit), and
-prints timestamps' and durations' seconds and nanos (a minus sign, or more digits than a
-valid value can have). Only a message that passes none of these is taken as clean; any
-other is walked, and what is reported always comes from the walk. The walk reads the
-fields a plan per message type names (a known attribute costs ~0.1 us on upb against
-~1.2 us for `ListFields()`; a oneof is read through `WhichOneof()`).
+by item); ingestion walks each event itself, so a bad one is rejected alone. Most messages
+are clean, so a compiled check (`detect.py`, ~3x cheaper) decides first whether there is
+anything to report; the walk then reads the fields a plan per message type names, and
+says what is wrong and where.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc.error_details_pb2 import BadRequest
 
 from bullseye_platform.inputs import rules
+from bullseye_platform.inputs.detect import detector
 
 Violation: TypeAlias = BadRequest.FieldViolation
 Found: TypeAlias = list[Violation]
@@ -40,50 +32,13 @@ _MAX_KEY_IN_PATH = 64
 def violations(message: Message, *, skip_items: bool = False) -> Found:
     """Every problem of `message`, by path; `skip_items` leaves out the fields the service
     checks item by item (option `checked_per_item`)."""
-    plan = _plan(message.DESCRIPTOR)
-    if not (skip_items and plan.per_item) and _screen(message.DESCRIPTOR).passes(str(message)):
+    descriptor = cast(Descriptor, message.DESCRIPTOR)
+    plan = _plan(descriptor)
+    if (not skip_items or not plan.per_item) and detector(descriptor)(message):
         return []
     found: Found = []
     plan.walk(message, "", found, skip_items)
     return found
-
-
-_C1 = re.compile(r"[\x80-\x9f]")
-# Past 9999-12-31 (or 10,000 years of duration) seconds take 12 digits; so do valid ones
-# after year 5138, which are merely walked.
-_BIG_SECONDS = re.compile(r"seconds: \d{12}")
-_BIG_NANOS = re.compile(r"nanos: \d{10}")  # at most 999,999,999
-
-
-@dataclass(frozen=True)
-class _Screen:
-    long_string: re.Pattern[str]
-
-    def passes(self, text: str) -> bool:
-        """True when the text format `text` cannot hide a problem (see the module)."""
-        if "\\" in text or "s: -" in text or (not text.isascii() and _C1.search(text)):
-            return False
-        return not (_BIG_SECONDS.search(text) or _BIG_NANOS.search(text) or self.long_string.search(text))
-
-
-@cache
-def _screen(descriptor: Descriptor) -> _Screen:
-    """The screen of a message type: its long-string pattern uses the smallest length limit of
-    any string it can hold, at any depth."""
-    shortest = min((r.max_length for r in _reachable_rules(descriptor, set())), default=rules.DEFAULT_MAX_LENGTH)
-    return _Screen(re.compile(f'"[^"\\n]{{{shortest + 1}}}'))
-
-
-def _reachable_rules(descriptor: Descriptor, seen: set[str]) -> Iterator[rules.TextRule]:
-    """The text rules of every string field a `descriptor` message can hold, at any depth."""
-    if descriptor.full_name in seen:
-        return
-    seen.add(descriptor.full_name)
-    for fd in descriptor.fields:
-        if fd.type == _STRING:
-            yield rules.text_rule(fd)
-        elif fd.message_type is not None:
-            yield from _reachable_rules(fd.message_type, seen)
 
 
 def _key_path(key: object) -> str:
