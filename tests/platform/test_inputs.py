@@ -131,6 +131,13 @@ def test_fields_the_service_checks_item_by_item_are_left_to_it() -> None:
     assert problems(batch) == {"events[0].event_id": "contains the control character U+0000 at position 0"}
 
 
+def test_fields_the_server_sets_are_not_read() -> None:
+    """A client's receipt or sealed data is dropped by ingestion, whatever it holds."""
+    event = ev.Event(receipt=ev.Receipt(source="\x00"), identified=ev.Identified(sealed_personal={"key_id": "\x01"}))
+
+    assert problems(event) == {}
+
+
 def test_every_problem_is_reported_not_just_the_first() -> None:
     request = id_pb.ResolveRequest(identifiers=[id_pb.IdentifierRef(value=f"v{i}\x00") for i in range(100)])
 

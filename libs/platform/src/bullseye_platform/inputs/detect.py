@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,15 @@ def _duration_ok(seconds: int, nanos: int) -> bool:
     return rules.duration_problem(seconds, nanos) is None
 
 
+def _guarded(descriptor: Descriptor) -> bool:
+    """Whether a sub-message is worth a HasField() before its reads: several single-line
+    strings and nothing else that needs checking."""
+    texts = [f for f in descriptor.fields if f.type == _STRING]
+    others = [f for f in descriptor.fields if f.message_type is not None]
+    single = all(not f.is_repeated and not rules.text_rule(f).multiline for f in texts)
+    return len(texts) >= 3 and not others and single
+
+
 def _read(var: str, field: FieldDescriptor) -> str:
     return f"getattr({var}, {field.name!r})" if keyword.iskeyword(field.name) else f"{var}.{field.name}"
 
@@ -79,17 +88,24 @@ class _Block:
 
     def lines(self) -> list[str]:
         """Every string read into a local, then all of them tested at once: one f-string and
-        one `isprintable()` for their control characters, one `or` chain for their lengths."""
+        one `isprintable()` for their control characters; for their lengths, one f-string per
+        limit (texts that together fit a limit each fit it), each text only past that."""
         tests = []
         if self.texts:
-            joined = "".join(f"{{{name}}}" for name, _ in self.texts)
-            lengths = " or ".join(f"len({name}) > {most}" for name, most in self.texts)
-            tests.append(f'if not f"{joined}".isprintable() or {lengths}: return False')
+            tests.append(f"if not {_joined(name for name, _ in self.texts)}.isprintable(): return False")
+        for most in sorted({most for _, most in self.texts}):
+            names = [name for name, limit in self.texts if limit == most]
+            each = " or ".join(f"len({name}) > {most}" for name in names)
+            tests.append(f"if len({_joined(names)}) > {most} and ({each}): return False")
         for name, most in self.multiline:
             tests.append(
                 f"if len({name}) > {most} or (not {name}.isprintable() and _MULTI.search({name})): return False"
             )
         return [*self.reads, *tests, *self.checks, "return True"]
+
+
+def _joined(names: Iterable[str]) -> str:
+    return 'f"' + "".join(f"{{{name}}}" for name in names) + '"'
 
 
 class _Writer:
@@ -133,6 +149,8 @@ class _Writer:
         oneofs: dict[str, dict[str, Descriptor]] = {}
         for fd in descriptor.fields:
             child = fd.message_type
+            if rules.set_by_server(fd):
+                continue
             if child is not None and fd.containing_oneof is not None and not fd.is_repeated:
                 oneofs.setdefault(fd.containing_oneof.name, {})[fd.name] = child
             else:
@@ -161,10 +179,24 @@ class _Writer:
             block.checks += [f"for x in {read}:", f"{_INDENT}if not {self.call(child)}(x): return False"]
         elif child.full_name in chain:  # a type that holds itself: called, not inlined forever
             block.checks.append(f"if {var}.HasField({fd.name!r}) and not {self.call(child)}({read}): return False")
+        elif _guarded(child):
+            self.guarded(fd, child, var, block)
         else:
             inner = block.local()
             block.reads.append(f"{inner} = {read}")
             self.message(child, inner, (*chain, child.full_name), block)
+
+    def guarded(self, fd: FieldDescriptor, child: Descriptor, var: str, block: _Block) -> None:
+        """A sub-message of text fields only, read when set: an unset one (the attribution of
+        most events) costs one HasField() instead of a read per field."""
+        inner, first = block.local(), len(block.texts)
+        branch = _Block(locals=block.locals)
+        branch.reads.append(f"{inner} = {_read(var, fd)}")
+        self.message(child, inner, (), branch)
+        names = [name for name, _ in branch.texts]
+        block.reads += [f"if {var}.HasField({fd.name!r}):", *(_INDENT + r for r in branch.reads), "else:"]
+        block.reads.append(f"{_INDENT}{' = '.join(names)} = ''")
+        block.texts[first:first] = branch.texts
 
     def oneof(self, oneof: str, members: dict[str, Descriptor], var: str) -> list[str]:
         """A oneof's strings and numbers are read as fields; its messages through a table."""

@@ -75,6 +75,11 @@ def checked_per_item(field: FieldDescriptor) -> bool:
     return bool(field.GetOptions().Extensions[input_pb2.checked_per_item])
 
 
+def set_by_server(field: FieldDescriptor) -> bool:
+    """Whether the server sets the field (dropping what a client sent): nothing to check."""
+    return bool(field.GetOptions().Extensions[input_pb2.set_by_server])
+
+
 def timestamp_problem(seconds: int, nanos: int) -> str | None:
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         return "is out of range: a timestamp is between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
