@@ -10,9 +10,7 @@ carries a user id of its own, so the person it reaches can be asked for by that 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +32,7 @@ from hypothesis import strategies as st
 
 from tests.channels import sync_channel
 from tests.ingestion.test_validation import GOOD
+from tests.platform.waiting import wait_until_sync
 from tests.profile.support import ProfileUnderTest
 from tests.strategies import plain_text, text
 
@@ -95,14 +94,6 @@ def odd_events(draw: st.DrawFn) -> ev.Event:
     return event
 
 
-def poll(check: Callable[[], bool], *, within: float = 60.0) -> None:
-    """Until `check()` holds: the projections run behind the log, at their own pace."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "not applied in time"
-        time.sleep(0.05)
-
-
 def _profile_total(profiles: pr_grpc.ProfileServiceStub, user_id: str) -> int:
     ref = id_pb.IdentifierRef(type=id_pb.IDENTIFIER_TYPE_USER_ID, value=user_id)
     try:
@@ -161,6 +152,6 @@ def test_every_accepted_event_is_applied_by_identity_and_profile(
 def _applied(event: ev.Event, identity: id_grpc.IdentityServiceStub, profiles: pr_grpc.ProfileServiceStub) -> None:
     """Waits until identity resolved `event` and, for a person's activity, profile folded it."""
     user = event.identifiers.user_id
-    poll(lambda: _resolves(identity, user))
+    wait_until_sync(lambda: _resolves(identity, user), within=60)
     if event.WhichOneof("payload") not in NOT_ACTIVITY:
-        poll(lambda: _profile_total(profiles, user) == 1)
+        wait_until_sync(lambda: _profile_total(profiles, user) == 1, within=60)

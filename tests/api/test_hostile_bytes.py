@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from bullseye_devtools.stack.services import ServiceProcess
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from tests import wire
 from tests.api.contract import RawCaller, methods, request_type, services
+from tests.platform.waiting import wait_until_sync
+from tests.profile.support import ProfileUnderTest
 
 GARBAGE = b"\xff\xff\xff\xff\x0f garbage"
 # Whatever a request holds, a field promising 20 bytes that are not all there cuts it short.
@@ -36,6 +39,24 @@ def test_bytes_that_are_not_a_request_are_invalid_argument(
     raw_call: RawCaller, method: MethodDescriptor, payload: bytes
 ) -> None:
     assert raw_call(method, payload) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_refused_bytes_leave_one_line_each_and_no_traceback_in_the_logs(
+    raw_call: RawCaller, ingestion: ServiceProcess, identity: ServiceProcess, profile: ProfileUnderTest
+) -> None:
+    logs = [ingestion.log_path, identity.log_path, profile.service.log_path]
+    before = [path.stat().st_size for path in logs]
+
+    for method in METHODS:
+        assert raw_call(method, GARBAGE) == grpc.StatusCode.INVALID_ARGUMENT
+
+    def written() -> str:
+        return "".join(path.read_bytes()[start:].decode() for path, start in zip(logs, before, strict=True))
+
+    # A call's line is written as it ends, which its client may see first.
+    wait_until_sync(lambda: written().count('"rpc failed"') >= len(METHODS))
+    assert written().count('"rpc failed"') == len(METHODS)
+    assert "Traceback" not in written() and "DecodeError" not in written()
 
 
 def _parses(method: MethodDescriptor, payload: bytes) -> bool:
