@@ -119,5 +119,6 @@ async def profile_on_identity(
     from tests.profile.support import start_profile_on_identity, stop_profile
 
     started = await start_profile_on_identity(nc, nats_server, postgres, stack_dir / "logs", identity)
+    await started.caught_up_with_the_chain(ingestion.address, create_key(ingestion.env, "--source", "catch-up"))
     yield started
     await stop_profile(started)

@@ -91,7 +91,21 @@ def odd_events(draw: st.DrawFn) -> ev.Event:
             _set(event, path, draw(strings))
     if kind == "identified":
         event.identified.traits.custom.update(draw(st.dictionaries(strings, strings, max_size=4)))
+    _own_identifiers(event)
     return event
+
+
+def _own_identifiers(event: ev.Event) -> None:
+    """Identifiers nobody else has (other tests', other examples'): the event's person is then
+    the one its user id names, and its profile counts this event alone. The fuzzed text stays,
+    after a unique prefix."""
+    tag = event.identifiers.user_id
+    for name in ("anonymous_id", "device_id", "loyalty_id"):
+        if value := getattr(event.identifiers, name):
+            setattr(event.identifiers, name, f"{tag}-{value}")
+    kind = event.WhichOneof("payload")
+    if kind in ("signed_up", "identified") and getattr(event, kind).personal.email:
+        getattr(event, kind).personal.email = f"{tag}@example.com"
 
 
 def _profile_total(profiles: pr_grpc.ProfileServiceStub, user_id: str) -> int:
@@ -113,13 +127,18 @@ def _resolves(identity: id_grpc.IdentityServiceStub, user_id: str) -> bool:
     return True
 
 
-async def _dead_letters(dsn: str, schemas: list[str]) -> int:
+async def _set_aside(dsn: str, events_sequences: list[int]) -> list[int]:
+    """Which of these EVENTS records identity set aside as dead letters (other tests' tampered
+    records may be there too, so only these are looked at)."""
     conn = await asyncpg.connect(dsn)
     try:
-        counts = [await conn.fetchval(f'SELECT count(*) FROM "{s}".projection_dead_letters') for s in schemas]
+        rows = await conn.fetch(
+            "SELECT stream_seq FROM identity.projection_dead_letters WHERE stream_seq = ANY($1::bigint[])",
+            events_sequences,
+        )
     finally:
         await conn.close()
-    return sum(counts)
+    return [r["stream_seq"] for r in rows]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -140,13 +159,14 @@ def test_every_accepted_event_is_applied_by_identity_and_profile(
         reply = in_grpc.IngestionServiceStub(a).TrackBatch(
             in_pb.TrackBatchRequest(events=events), metadata=[("x-api-key", till_key)], timeout=30
         )
-        accepted = [e for e, o in zip(events, reply.result.outcomes, strict=True) if o.status == ACCEPTED]
-        note(f"{len(accepted)} of {len(events)} accepted")
-        tally(f"accepted {len(accepted)} of {len(events)}")
-        for event in accepted:
+        outcomes = [(e, o) for e, o in zip(events, reply.result.outcomes, strict=True) if o.status == ACCEPTED]
+        note(f"{len(outcomes)} of {len(events)} accepted")
+        tally(f"accepted {len(outcomes)} of {len(events)}")
+        for event, _ in outcomes:
             _applied(event, id_grpc.IdentityServiceStub(b), pr_grpc.ProfileServiceStub(c))
 
-    assert asyncio.run(_dead_letters(postgres.dsn, ["identity", profile.schema])) == 0
+    # Profile folded each one (its count is 1), so none is a dead letter there either.
+    assert asyncio.run(_set_aside(postgres.dsn, [o.stream_sequence for _, o in outcomes])) == []
 
 
 def _applied(event: ev.Event, identity: id_grpc.IdentityServiceStub, profiles: pr_grpc.ProfileServiceStub) -> None:

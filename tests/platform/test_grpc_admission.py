@@ -153,6 +153,17 @@ async def test_health_checks_parse_through_the_envelope_too(channel: grpc.aio.Ch
     assert health_pb2.HealthCheckResponse.FromString(answer).status == health_pb2.HealthCheckResponse.SERVING
 
 
+async def test_a_stream_that_writes_through_its_context_is_served_too(channel: grpc.aio.Channel) -> None:
+    """Health's Watch writes with `context.write` (no async generator) and lasts as long as
+    its client watches: the envelope runs it under the client's deadline only."""
+    call = raw(channel, "Watch", "unary_stream", service=HEALTH)(health_pb2.HealthCheckRequest().SerializeToString())
+
+    first = health_pb2.HealthCheckResponse.FromString(await call.read())
+    call.cancel()
+
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+
+
 async def test_a_refused_request_is_logged_in_one_line_without_a_traceback(
     channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
 ) -> None:

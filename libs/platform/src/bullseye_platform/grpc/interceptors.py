@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import Token
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from opentelemetry import context as otel_context
@@ -82,7 +83,18 @@ class CallEnvelope:
         """Run a unary-response behaviour inside the envelope, under a deadline; `admitted`
         turns what gRPC parsed (one request or a stream of them) into what the servicer reads."""
         remaining = context.time_remaining()
-        budget = self._default_deadline if remaining is None else remaining
+        return await self._run(
+            behaviour, admitted, request, context, self._default_deadline if remaining is None else remaining
+        )
+
+    async def writing(self, behaviour: Unary, admitted: Admit, request: Any, context: Context) -> Any:
+        """Run a streaming behaviour that writes its responses itself (`context.write`, e.g.
+        health's Watch, which lasts as long as its client watches) under its client's deadline."""
+        return await self._run(behaviour, admitted, request, context, context.time_remaining())
+
+    async def _run(
+        self, behaviour: Unary, admitted: Admit, request: Any, context: Context, budget: float | None
+    ) -> Any:
         span, token = self._start_span(context)
         started, code = perf_counter(), _OK
         try:
@@ -244,26 +256,23 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
         # through a partial of a bound method; a partial saves a frame per call over a closure.
         parser = parser_for(handler.request_deserializer)
-        shape = {
-            "request_deserializer": parser or handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        one = admit if parser else _as_is
-        each = admit_each if parser else _as_is
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                functools.partial(envelope.unary, cast(Unary, handler.unary_unary), one), **shape
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                functools.partial(envelope.stream, cast(Streaming, handler.unary_stream), one, True), **shape
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                functools.partial(envelope.unary, cast(Unary, handler.stream_unary), each), **shape
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                functools.partial(envelope.stream, cast(Streaming, handler.stream_stream), each, False), **shape
-            )
-        return handler
+        one, each = (admit, admit_each) if parser else (_as_is, _as_is)
+        shapes: tuple[tuple[Any, Any, Admit, bool | None], ...] = (  # behaviour, maker, admission, bounded
+            (handler.unary_unary, grpc.unary_unary_rpc_method_handler, one, None),
+            (handler.stream_unary, grpc.stream_unary_rpc_method_handler, each, None),
+            (handler.unary_stream, grpc.unary_stream_rpc_method_handler, one, True),
+            (handler.stream_stream, grpc.stream_stream_rpc_method_handler, each, False),
+        )
+        behaviour, make, admitted, bounded = next(shape for shape in shapes if shape[0])
+        run: functools.partial[Any]
+        if bounded is None:
+            run = functools.partial(envelope.unary, behaviour, admitted)
+        elif inspect.isasyncgenfunction(behaviour):
+            run = functools.partial(envelope.stream, behaviour, admitted, bounded)
+        else:  # a streaming behaviour that writes through its context
+            run = functools.partial(envelope.writing, behaviour, admitted)
+        return make(  # type: ignore[no-any-return]
+            run,
+            request_deserializer=parser or handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
