@@ -38,7 +38,7 @@ lint: setup
 	.venv/bin/buf lint .data/build/bullseye.binpb --config protos/buf.yaml --exclude-path google
 	.venv/bin/ruff check libs services tests
 	.venv/bin/ruff format --check libs services tests
-	.venv/bin/mypy -p bullseye_platform -p bullseye_devtools -p bullseye_ingestion -p bullseye_identity -p bullseye_profile
+	.venv/bin/mypy -p bullseye_platform -p bullseye_devtools -p bullseye_ingestion -p bullseye_identity -p bullseye_profile -p bullseye_campaign -p bullseye_recommendation
 
 test: setup
 	.venv/bin/pytest $(ARGS)

@@ -33,6 +33,14 @@ def test_code_passes_ruff(args: list[str]) -> None:
 
 
 def test_code_passes_mypy_strict() -> None:
-    packages = ["bullseye_platform", "bullseye_devtools", "bullseye_ingestion", "bullseye_identity", "bullseye_profile"]
+    packages = [
+        "bullseye_platform",
+        "bullseye_devtools",
+        "bullseye_ingestion",
+        "bullseye_identity",
+        "bullseye_profile",
+        "bullseye_campaign",
+        "bullseye_recommendation",
+    ]
     done = run(str(BIN / "mypy"), *(arg for package in packages for arg in ("-p", package)))
     assert done.returncode == 0, done.stdout + done.stderr

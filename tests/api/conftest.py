@@ -39,7 +39,7 @@ def addresses(ingestion: ServiceProcess, identity: ServiceProcess, profile: Prof
 
 
 @pytest.fixture(scope="package")
-def raw_call(addresses: dict[str, str], till_key: str) -> Iterator[RawCaller]:
-    caller = RawCaller(addresses, till_key)
+def raw_call(addresses: dict[str, str]) -> Iterator[RawCaller]:
+    caller = RawCaller(addresses)
     yield caller
     caller.close()

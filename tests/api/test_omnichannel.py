@@ -15,7 +15,7 @@ from bullseye.ingestion.v1 import ingestion_pb2_grpc as in_grpc
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_devtools.stack.services import ServiceProcess
 
-from tests.channels import channel
+from tests import channels
 from tests.ingestion import helpers as h
 from tests.platform.waiting import wait_until
 from tests.profile.support import ProfileUnderTest, usd
@@ -58,7 +58,7 @@ async def test_store_and_call_centre_orders_reach_the_members_profile(
     user, tag = f"member-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:6]
     number = f"6{int(tag, 16) % 10**8:08d}"
     email, card = f"member.{tag}@example.com", f"card-{tag}"
-    async with channel(ingestion.address) as opened:
+    async with channels.channel(ingestion.address, caller=None) as opened:  # the till's key, per call
         front = in_grpc.IngestionServiceStub(opened)
         for event in [
             *member_signs_up(user, phone=f"+33{number}", email=email, card=card),

@@ -18,7 +18,13 @@ import pytest
 from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
+REALISTIC_TRAPS = ("household", "till", "placeholder", "shared-mailbox", "national-phone", "crm-backfill",
+                   "out-of-order", "ordinary")  # fmt: skip
 EXPECTED = {
+    "platform.auth.admit_us",
+    "platform.auth.verify_us",
+    "platform.auth.open_call",
+    "platform.auth.guarded_call",
     "nats.publish_async",
     "nats.publish_async.strict",
     "nats.atomic_batch.latency_p50",
@@ -32,6 +38,9 @@ EXPECTED = {
     "identity.quality.persons",
     "identity.quality.merges",
     "identity.quality.conflicts",
+    "identity.quality.realistic.precision",
+    "identity.quality.realistic.recall",
+    *(f"identity.quality.{trap}.{figure}" for trap in REALISTIC_TRAPS for figure in ("precision", "recall")),
     "identity.events.pull_consume",
     "identity.resolve.throughput",
     "identity.rss_peak",
@@ -55,6 +64,14 @@ EXPECTED = {
     "profile.rss_peak",
     "profile.freshness.p50",
     "profile.freshness.p99",
+    "recommendation.quality.hr_at_10",
+    "recommendation.quality.ndcg_at_10",
+    "recommendation.quality.als_hr_at_10",
+    "recommendation.train.seconds",
+    "recommendation.model.megabytes",
+    "recommendation.model.call_p50",
+    "recommendation.model.call_p99",
+    "recommendation.model.rss_peak",
 }
 COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
 
@@ -116,6 +133,21 @@ def test_identity_reports_quality_against_ground_truth_and_throughput_beside_a_b
     assert throughput["detail"]["events"] > 0
 
 
+def test_identity_reports_quality_on_realistic_journeys_overall_and_per_trap(results: Entries) -> None:
+    precision, recall = results["identity.quality.realistic.precision"], results["identity.quality.realistic.recall"]
+    assert (precision["target"], recall["target"]) == (">= 0.99", ">= 0.97")
+    detail = precision["detail"]
+    assert detail["accepted"] + detail["rejected_by_ingestion"] == detail["events"]
+    assert detail["scorable"] + sum(detail["unscorable"].values()) == detail["events"]
+    assert set(detail["by_trap"]) == set(REALISTIC_TRAPS)
+    assert sum(trap["events"] for trap in detail["by_trap"].values()) == detail["events"]
+    for trap, figures in detail["by_trap"].items():
+        assert results[f"identity.quality.{trap}.precision"]["value"] == figures["precision"]
+        assert figures.items() <= results[f"identity.quality.{trap}.recall"]["detail"].items()
+        assert 0 < figures["precision"] <= 1 and 0 < figures["recall"] <= 1
+    assert results["identity.quality.precision"]["detail"]["by_trap"]  # the project's journeys per trap too
+
+
 def test_profile_reports_projection_and_rebuild_beside_a_bare_consumer_and_freshness_per_hop(results: Entries) -> None:
     raw = results["profile.resolved.pull_consume"]
     for name in ("profile.project.throughput", "profile.rebuild.throughput"):
@@ -131,6 +163,18 @@ def test_profile_reports_projection_and_rebuild_beside_a_bare_consumer_and_fresh
     assert detail["accepted_to_resolved_p99_ms"] > 0 and detail["resolved_to_entered_p99_ms"] > 0
 
 
+def test_recommendation_reports_quality_beside_the_als_peer_and_what_serving_costs(results: Entries) -> None:
+    hr = results["recommendation.quality.hr_at_10"]
+    assert hr["target"] == ">= 0.8" and 0 < hr["value"] <= 1
+    families = {row["family"] for row in hr["detail"]["families"]}
+    assert families == {"blend", "sequence", "ease", "popularity", "als (implicit)"}
+    assert 0 < results["recommendation.quality.als_hr_at_10"]["value"] <= 1
+    assert results["recommendation.train.seconds"]["target"] == "<= 300"
+    assert results["recommendation.model.call_p50"]["target"] == "<= 1"
+    assert results["recommendation.model.call_p99"]["detail"]["history"] == 50
+    assert results["recommendation.model.rss_peak"]["target"] == "<= 300"
+
+
 def test_only_runs_the_selection_and_what_it_needs() -> None:
     catalog.load()
     assert [b.name for b in plan("nats.publish_async.strict")] == ["nats.publish_async", "nats.publish_async.strict"]
@@ -142,6 +186,9 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
     ]
     assert len(plan("ingest")) == 5
     assert [b.name for b in plan("identity.resolve")] == ["identity.throughput"]
+    assert [b.name for b in plan("identity.quality")] == ["identity.quality", "identity.quality.realistic"]
+    assert [b.name for b in plan("identity.quality.till")] == ["identity.quality.realistic"]
+    assert [b.name for b in plan("identity.quality.precision")] == ["identity.quality"]
     assert [b.name for b in plan("profile.rebuild")] == ["profile.write"]
     assert [b.name for b in plan("profile.freshness.p99")] == ["profile.freshness"]
     with pytest.raises(KeyError):

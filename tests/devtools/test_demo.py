@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bullseye_devtools.demo.audiences import AUDIENCES
+from bullseye_devtools.traffic.realistic import SITUATIONS
 
 
 def section(markdown: str, title: str) -> dict[str, str]:
@@ -27,12 +28,13 @@ def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_
     reports = tmp_path / "reports"
     done = subprocess.run(
         [sys.executable, "-m", "bullseye_devtools.demo", "--shoppers", "50", "--resend", "100", "--journeys", "40",
-         "--data-dir", str(tmp_path / "demo"), "--report-dir", str(reports)],
+         "--realistic", "40", "--data-dir", str(tmp_path / "demo"), "--report-dir", str(reports)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     markdown = (reports / "demo.md").read_text()
     assert "✅ **stream messages = accepted**" in markdown
+    assert "✅ **every catalog item published on CATALOG**" in markdown
     assert "✅ **resent events come back as duplicates**: 100 resent: 100 duplicates" in markdown
     assert "✅ **every accepted event resolved once**" in markdown
     assert "## Identity quality (cross-device journeys with ground truth)" in markdown
@@ -46,12 +48,25 @@ def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_
     ):
         assert row in markdown, row
     assert "❌" not in markdown
+    check_trap_tables(markdown)
     for png in ("demo-funnel.png", "demo-profiles.png"):
         assert (reports / png).read_bytes()[:4] == b"\x89PNG"
         assert f"({png})" in markdown
     check_profile_sections(markdown)
     assert "p50 / p99" in done.stdout
     assert not list((tmp_path / "demo" / "nats").glob("*.pid")), "nothing left behind"
+
+
+def check_trap_tables(markdown: str) -> None:
+    """A table per trap for the project's journeys and for the realistic ones; persons add up."""
+    assert "✅ **every accepted realistic event resolved once**" in markdown
+    realistic = section(markdown, "Identity quality on realistic journeys")
+    assert realistic["persons (generated / resolved)"].startswith("40 / ")
+    for journeys in ("cross-device", "realistic"):
+        rows = section(markdown, f"Identity quality per trap ({journeys} journeys)")
+        assert rows.pop("trap").startswith("persons | events | unscorable | not resolved | precision | recall")
+        assert "ordinary" in rows and sum(count(cells) for cells in rows.values()) == 40
+    assert set(section(markdown, "Identity quality per trap (realistic")) == {"trap", *SITUATIONS, "ordinary"}
 
 
 def check_profile_sections(markdown: str) -> None:

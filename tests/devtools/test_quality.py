@@ -13,40 +13,14 @@ from bullseye_devtools.quality.scoring import links_missed, strangers_merged
 from bullseye_devtools.quality.truth import blocked, identifiers
 from bullseye_devtools.traffic.journeys import generate_journeys
 
-
-def event(
-    event_id: str, *, anon: str = "", user: str = "", device: str = "", email: str = "", phone: str = ""
-) -> ev.Event:
-    made = ev.Event(event_id=event_id, identifiers=ev.Identifiers(anonymous_id=anon, user_id=user, device_id=device))
-    if email or phone:
-        made.identified.personal.email, made.identified.personal.phone = email, phone
-    else:
-        made.page_viewed.name = "home"
-    return made
-
-
-# Ann (0) and Bob (1) share a tablet; Ann opens an email on her own tablet; Cy (2) is a guest
-# on two phones that never meet; a buggy SDK sends the cookie "null" for Ann and Bob.
-CASE = [
-    (event("a1", anon="tab", user="u-ann"), 0),
-    (event("a2", anon="tab"), 0),  # logged out on the shared tablet: only a shared id
-    (event("a3", user="u-ann", email="Ann@Example.com "), 0),
-    (event("a4", anon="ann-tab", email="ann@example.com"), 0),  # email opened on her tablet
-    (event("a5", anon="ann-tab"), 0),
-    (event("a6", anon="null"), 0),
-    (event("b1", anon="tab", user="u-bob"), 1),
-    (event("b2", anon="null", user="u-bob"), 1),
-    (event("b3", anon="null"), 1),
-    (event("c1", anon="cy-phone-1"), 2),
-    (event("c2", anon="cy-phone-1"), 2),
-    (event("c3", anon="cy-phone-2"), 2),
-    (event("d1", anon="tab", email="dee@example.com"), 3),  # a guest's email on the shared tablet
-]
+from tests.devtools.quality_support import CASE, event, naive
 
 
 @pytest.fixture
 def truth() -> Truth:
-    return label([e for e, _ in CASE], {e.event_id: p for e, p in CASE})
+    """CASE by the rule the project's own journeys are scored by (a logged-out event on a
+    shared device follows the device)."""
+    return label([e for e, _ in CASE], {e.event_id: p for e, p in CASE}, logged_out_follows_device=True)
 
 
 def test_only_shared_or_blocked_identifiers_make_an_event_unscorable(truth: Truth) -> None:
@@ -144,24 +118,6 @@ def test_the_fold_follows_merges_transitively_and_splits_move_events() -> None:
 def journeys_truth() -> tuple[list[ev.Event], Truth]:
     journeys = generate_journeys(600, 9, now=datetime(2026, 3, 2, tzinfo=UTC))
     return journeys.events, label(journeys.events, journeys.person_of)
-
-
-def naive(events: list[ev.Event], *, kinds: set[str], block: bool) -> dict[str, str]:
-    """Links events by every identifier of `kinds`, with no limit (and no blocking unless asked)."""
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def find(key: tuple[str, str]) -> tuple[str, str]:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    keys_of = {}
-    for e in events:
-        keys = [("event", e.event_id)] + [k for k in identifiers(e) if k[0] in kinds and not (block and blocked(k))]
-        for key in keys[1:]:
-            parent[find(key)] = find(keys[0])
-        keys_of[e.event_id] = keys[0]
-    return {event_id: str(find(key)) for event_id, key in keys_of.items()}
 
 
 def test_linking_by_every_identifier_glues_strangers(journeys_truth: tuple[list[ev.Event], Truth]) -> None:

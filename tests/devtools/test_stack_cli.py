@@ -17,11 +17,14 @@ from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1.identity_pb2_grpc import IdentityServiceStub
 from bullseye.profile.v1 import profile_pb2 as ppb
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
-from bullseye_devtools.stack import free_port, secrets
+from bullseye_devtools.stack import secrets
 from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.stack.nats import store_dir
 from bullseye_devtools.stack.staging import memory_folder
 from bullseye_devtools.traffic import generate, send
+from bullseye_platform.auth.operator import operator_credentials
+
+from tests import channels
 
 
 def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
@@ -31,8 +34,10 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def ports() -> list[str]:
+    """Port 0 everywhere: each process binds what the kernel gives it (PostgreSQL: a Unix socket
+    only), and the env file says where they are."""
     flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port")
-    return [item for flag in flags for item in (flag, str(free_port()))]
+    return [item for flag in flags for item in (flag, "0")]
 
 
 def identified(email: str) -> ev.Event:
@@ -46,7 +51,7 @@ async def person_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> s
     """Identity's person for `email` (a lookup by keyed hash), once it has resolved the event."""
     ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
     deadline = time.monotonic() + wait
-    async with grpc.aio.insecure_channel(env["IDENTITY_ADDRESS"]) as channel:
+    async with channels.channel(env["IDENTITY_ADDRESS"], caller=operator_credentials(env)) as channel:
         while True:
             try:
                 reply = await IdentityServiceStub(channel).Resolve(idpb.ResolveRequest(identifiers=[ref]), timeout=5)
@@ -61,7 +66,7 @@ async def profile_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> 
     """Profile's answer for `email`: it asks identity (PROFILE_IDENTITY_ADDRESS) who that is."""
     ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
     deadline = time.monotonic() + wait
-    async with grpc.aio.insecure_channel(env["PROFILE_ADDRESS"]) as channel:
+    async with channels.channel(env["PROFILE_ADDRESS"], caller=operator_credentials(env)) as channel:
         while True:
             try:
                 reply = await ProfileServiceStub(channel).GetProfile(ppb.GetProfileRequest(identifier=ref), timeout=5)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye_devtools.traffic import batched, generate, summarize
+from bullseye_devtools.traffic.catalog import build_catalog
+from bullseye_devtools.traffic.catalog_feed import catalog_changes
 from bullseye_devtools.traffic.money import cents
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -38,14 +40,24 @@ def test_event_ids_are_unique_uuids(events: list[ev.Event]) -> None:
     assert all(uuid.UUID(i).version == 4 for i in ids[:500])
 
 
-def test_catalog_comes_first_then_time_order_within_the_live_window(events: list[ev.Event]) -> None:
-    kinds = [e.WhichOneof("payload") for e in events]
-    products = kinds.count("catalog_item_upserted")
-    assert 200 <= products <= 400 and set(kinds[:products]) == {"catalog_item_upserted"}
-    times = [e.occurred_at.ToDatetime(UTC) for e in events[products:]]
+def test_shopper_events_come_in_time_order_within_the_live_window(events: list[ev.Event]) -> None:
+    times = [e.occurred_at.ToDatetime(UTC) for e in events]
     assert times == sorted(times)
-    assert min(times) >= NOW - timedelta(days=3, hours=2)
-    assert max(e.occurred_at.ToDatetime(UTC) for e in events) <= NOW - timedelta(minutes=1)
+    assert min(times) >= NOW - timedelta(days=3, minutes=1)
+    assert max(times) <= NOW - timedelta(minutes=1)
+    # Every one is a shopper's: an app's or a site's visitor, or a till's customer by their phone.
+    assert all(e.identifiers.anonymous_id or e.identifiers.user_id or e.identifiers.phone for e in events)
+
+
+def test_the_catalog_feed_upserts_every_product_the_shoppers_browse_once(events: list[ev.Event]) -> None:
+    catalog = build_catalog(11)
+    changes = catalog_changes(catalog, at=NOW - timedelta(days=4))
+    items = [c.upsert for c in changes]
+    assert 200 <= len(items) <= 400 and len({i.item_id for i in items}) == len(items)
+    assert all(i.published and i.title and i.category_path and i.price.currency_code == "EUR" for i in items)
+    assert {i.updated_at.ToDatetime(UTC) for i in items} == {NOW - timedelta(days=4)}
+    browsed = {e.product_viewed.product_id for e in events if e.HasField("product_viewed")}
+    assert browsed and browsed <= {i.item_id for i in items}
 
 
 def test_funnel_ratios_look_like_real_e_commerce(events: list[ev.Event]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_devtools.traffic import SendOptions, generate, send
+from bullseye_devtools.traffic.catalog import build_catalog
+from bullseye_devtools.traffic.catalog_feed import catalog_changes, publish_catalog
 from bullseye_devtools.traffic.sender import SendError
 
 from tests.conftest import create_key
@@ -46,4 +50,19 @@ async def test_a_batch_over_the_keys_burst_fails_without_retrying(
 ) -> None:
     key = create_key(ingestion_env, "--source", "traffic-tiny", "--rate", "1000", "--burst", "50")
     with pytest.raises(SendError, match=r"RESOURCE_EXHAUSTED.*burst"):
-        await send(list(generate(5, 1004))[:100], address=ingestion.address, api_key=key, options=SendOptions())
+        await send(list(generate(20, 1004))[:100], address=ingestion.address, api_key=key, options=SendOptions())
+
+
+async def test_the_catalog_feed_is_published_once_from_a_catalog_key(
+    ingestion: ServiceProcess, ingestion_env: dict[str, str]
+) -> None:
+    key = create_key(ingestion_env, "--source", "traffic-catalog", "--catalog")
+    changes = catalog_changes(build_catalog(1005), at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    first = await publish_catalog(changes, address=ingestion.address, api_key=key)
+    again = await publish_catalog(changes, address=ingestion.address, api_key=key)
+
+    assert (first.accepted, first.duplicates, first.rejected) == (len(changes), 0, 0), first.rejections
+    assert (again.accepted, again.duplicates) == (0, len(changes))
+    with pytest.raises(SendError, match="PERMISSION_DENIED"):
+        await send(list(generate(2, 1005)), address=ingestion.address, api_key=key)

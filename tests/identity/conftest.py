@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
@@ -14,19 +13,20 @@ from bullseye_devtools.stack.services import ServiceProcess
 from bullseye_platform.eventlog import StreamSpec, ensure_stream
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import create_key
 from tests.identity.graph_support import ResolvedLog
 
 
 @pytest.fixture(scope="module")
 async def graph(identity: ServiceProcess) -> AsyncIterator[pb_grpc.IdentityServiceStub]:
-    async with grpc.aio.insecure_channel(identity.address) as channel:
+    async with channels.channel(identity.address) as channel:
         yield pb_grpc.IdentityServiceStub(channel)
 
 
 @pytest.fixture(scope="module")
 async def front(ingestion: ServiceProcess) -> AsyncIterator[ipb_grpc.IngestionServiceStub]:
-    async with grpc.aio.insecure_channel(ingestion.address) as channel:
+    async with channels.channel(ingestion.address, caller=None) as channel:  # API keys per call
         yield ipb_grpc.IngestionServiceStub(channel)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 from bullseye.events.v1 import event_pb2 as ev
+from bullseye.identity.v1 import correction_pb2 as cpb
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye.identity.v1 import resolved_pb2 as rpb
@@ -119,8 +120,27 @@ class ResolvedLog:
         assert len(found) == 1, f"{len(found)} ResolvedEvents for {one.event_id}"
         return found[0]
 
+    def partition_of(self, person_id: str) -> str:
+        """The partition token of the person's records, as published."""
+        found = {
+            p.subject.split(".")[1] for p in self.read if p.kind == "event" and p.record.event.person_id == person_id
+        }
+        assert len(found) == 1, f"{person_id} has records in partitions {found}"
+        return found.pop()
+
     def merges(self) -> list[rpb.PersonsMerged]:
         return [p.record.merged for p in self.read if p.kind == "merged"]
+
+
+async def corrections_since(nc: NATS, mark: int, stream: str = "EVENTS") -> list[tuple[bytes, cpb.IdentityCorrection]]:
+    """(payload, decoded) of every correction record appended to EVENTS after sequence `mark`."""
+    js = nc.jetstream()
+    found = []
+    for seq in range(mark + 1, int((await js.stream_info(stream)).state.last_seq) + 1):
+        raw = await js.get_msg(stream, seq)
+        if (raw.subject or "").endswith(".identity_correction"):
+            found.append((raw.data or b"", cpb.IdentityCorrection.FromString(raw.data or b"")))
+    return found
 
 
 async def resolve(graph: pb_grpc.IdentityServiceStub, *refs: pb.IdentifierRef) -> str:

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye_devtools.stack import NatsServer, PostgresServer
@@ -22,6 +21,7 @@ from bullseye_platform.crypto import DataKey, MasterKey
 from bullseye_platform.eventlog import StreamSpec, ensure_stream
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import TEST_SECRETS, service_env
 
 
@@ -50,11 +50,11 @@ async def start_identity(nc: NATS, env: dict[str, str], log_dir: Path) -> Servic
     return ServiceProcess("identity", "bullseye_identity", env, log_dir).start()
 
 
-async def issue(address: str, subjects: list[str], *, token: str = "") -> list[pb.DataKey]:
-    metadata = (("x-service-token", token),) if token else ()
-    async with grpc.aio.insecure_channel(address) as channel:
+async def issue(address: str, subjects: list[str], *, caller: str | None = "ingestion") -> list[pb.DataKey]:
+    """IssueDataKeys as `caller` (ingestion, the principal granted `datakeys:issue`, by default)."""
+    async with channels.channel(address, caller=caller) as channel:
         reply = await pb_grpc.IdentityServiceStub(channel).IssueDataKeys(
-            pb.IssueDataKeysRequest(subjects=subjects), metadata=metadata, timeout=10
+            pb.IssueDataKeysRequest(subjects=subjects), timeout=10
         )
     return list(reply.keys)
 

@@ -16,6 +16,7 @@ from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, partit
 from nats.aio.client import Client as NATS
 
 from tests.conftest import service_env
+from tests.platform.waiting import wait_until
 
 PERSONS = 500  # six events each: 3,000 events, plus re-stored copies
 
@@ -74,13 +75,14 @@ class Resolver:
     env: dict[str, str]
     log_dir: Path
     proc: ServiceProcess | None = None
+    socket: Path | None = None  # also served on, across restarts (callers keep its address)
 
     @property
     def schema(self) -> str:
         return self.env["IDENTITY_SCHEMA"]
 
     def start(self) -> None:
-        self.proc = ServiceProcess("identity", "bullseye_identity", self.env, self.log_dir).start()
+        self.proc = ServiceProcess("identity", "bullseye_identity", self.env, self.log_dir, socket=self.socket).start()
 
     async def position(self, pg: asyncpg.Connection) -> int:
         try:
@@ -94,6 +96,19 @@ class Resolver:
         return await self.position(pg) >= last and pending == 0
 
 
+async def resolved_by_one(
+    nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec, tag: str, log_dir: Path,
+    pg: asyncpg.Connection, last: int, **env: str,
+) -> Resolver:  # fmt: skip
+    """One identity process (batches of 256) that has resolved up to `last` and relayed
+    everything: the undisturbed reference. Still running: the caller stops it."""
+    calm = resolver(nats_server, postgres, spec, tag, log_dir, batch=256)
+    calm.env.update(env)
+    calm.start()
+    await wait_until(lambda: calm.done(pg, last), within=120)
+    return calm
+
+
 def resolver(nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec, tag: str, log_dir: Path, *,
              batch: int) -> Resolver:  # fmt: skip
     env = service_env(
@@ -103,3 +118,44 @@ def resolver(nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec
         IDENTITY_BATCH_SIZE=str(batch),
     )  # fmt: skip
     return Resolver(env, log_dir / tag)
+
+
+# What identity derives from EVENTS (its OWNED_TABLES), compared row by row by the kill and
+# rebuild tests. A contact's nonce and ciphertext are fresh at every sealing (AES-GCM), so
+# its content is compared through GetContact; history's serial id, as the rank per person.
+GRAPH_TABLES = {
+    "persons": ("person_id", "created_seq", "created_at", "merged_into"),
+    "identifiers": ("id_type", "id_value", "person_id", "first_seen", "last_seen", "source"),
+    "resolutions": ("event_id", "person_id", "events_seq", "primary_type", "primary_value"),
+    "history": ("person_id", "kind", "other_person_id", "survivor", "reason", "rule", "cause_event_id", "occurred_at",
+                "row_number() OVER (PARTITION BY person_id ORDER BY id)"),
+    "value_claims": ("id_type", "id_value", "person_id"),
+    "blocked_values": ("id_type", "id_value", "persons", "cause_event_id"),
+    "conflict_pairs": ("person_id", "other", "rule"),
+    "contacts": ("subject", "channel", "address_hash", "key_id", "occurred_at", "event_id"),
+    "corrections": ("command_id", "kind", "events_seq", "occurred_at", "outcome"),
+}  # fmt: skip
+
+
+async def graph_of(pg: asyncpg.Connection, schema: str) -> dict[str, list[tuple[object, ...]]]:
+    tables = {}
+    for table, columns in GRAPH_TABLES.items():
+        every = ", ".join(str(n) for n in range(1, len(columns) + 1))
+        rows = await pg.fetch(f'SELECT {", ".join(columns)} FROM "{schema}".{table} ORDER BY {every}')
+        tables[table] = [tuple(r) for r in rows]
+    return tables
+
+
+async def stream_of(nc: NATS, process: Resolver) -> list[tuple[str, str, bytes]]:
+    """(subject without the prefix, message id, payload) of every RESOLVED message, in order."""
+    js, name, prefix = nc.jetstream(), process.env["IDENTITY_STREAM"], process.env["IDENTITY_SUBJECT_PREFIX"]
+    sub = await js.subscribe(f"{prefix}.>", stream=name, ordered_consumer=True)
+    total = int((await js.stream_info(name)).state.messages)
+    found = []
+    try:
+        for _ in range(total):
+            msg = await sub.next_msg(timeout=10)
+            found.append((msg.subject.removeprefix(prefix), (msg.headers or {}).get("Nats-Msg-Id", ""), msg.data))
+    finally:
+        await sub.unsubscribe()
+    return found

@@ -105,10 +105,17 @@ async def test_split_moves_identifiers_and_their_events_to_a_new_person(
     later = event(anon=borrowed)
     await send(front, key, [later])
     published = await resolved.until_resolved([later])
-    [split] = [p.record.split for p in published if p.kind == "split"]
-    assert (split.person_id, split.new_person_id, split.reason) == (person, reply.new_person_id, "a shared tablet")
-    assert list(split.moved_event_ids) == list(reply.moved_event_ids)
-    assert [(i.type, i.value) for i in split.moved_identifiers] == [(ANON, borrowed)]
+    # One copy in the split person's partition, one in each partition holding a moved event.
+    splits = [p for p in published if p.kind == "split"]
+    assert {p.subject.split(".")[1] for p in splits} == {
+        resolved.partition_of(person), *(resolved.partition_of(resolved.person_of(e)) for e in theirs)
+    }  # fmt: skip
+    for copy in splits:
+        fact = copy.record.split
+        assert (fact.person_id, fact.new_person_id, fact.reason) == (person, reply.new_person_id, "a shared tablet")
+        assert [(i.type, i.value) for i in fact.moved_identifiers] == [(ANON, borrowed)]
+    moved = [event_id for p in splits for event_id in p.record.split.moved_event_ids]
+    assert sorted(moved) == sorted(reply.moved_event_ids)
     assert resolved.person_of(later) == reply.new_person_id
 
 

@@ -1,5 +1,5 @@
 """IssueDataKeys, the data keys that seal personal data: validated, stable per subject,
-durable, only for the service that holds the token, and shreddable."""
+durable, only for the service granted `datakeys:issue` (ingestion), and shreddable."""
 
 from __future__ import annotations
 
@@ -20,24 +20,18 @@ from nats.aio.client import Client as NATS
 from tests.identity import keys_support as ks
 from tests.ingestion import helpers as h
 
-TOKEN = "test-service-token-" + uuid.uuid4().hex
-
 
 def subject() -> str:
     return f"user:u-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="module")
-def guarded_env(nats_server: NatsServer, postgres: PostgresServer) -> dict[str, str]:
-    return ks.isolated_env(nats_server, postgres, IDENTITY_KEY_CLIENT_TOKEN=TOKEN)
-
-
-@pytest.fixture(scope="module")
-async def guarded(
-    nc: NATS, guarded_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+async def own(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServiceProcess]:
-    """An identity of its own that demands the service token."""
-    service = await ks.start_identity(nc, guarded_env, tmp_path_factory.mktemp("guarded"))
+    """An identity of its own, which a test restarts."""
+    env = ks.isolated_env(nats_server, postgres)
+    service = await ks.start_identity(nc, env, tmp_path_factory.mktemp("own"))
     yield service
     service.stop()
 
@@ -109,21 +103,26 @@ async def test_keys_are_stored_wrapped_never_in_the_clear(identity: ServiceProce
 # --- durability and protection -------------------------------------------------------------
 
 
-async def test_a_key_survives_a_restart_of_identity(guarded: ServiceProcess) -> None:
+async def test_a_key_survives_a_restart_of_identity(own: ServiceProcess) -> None:
     one = subject()
-    before = await ks.issue(guarded.address, [one], token=TOKEN)
-    guarded.stop()
-    guarded.start()
+    before = await ks.issue(own.address, [one])
+    own.stop()
+    own.start()
 
-    assert await ks.issue(guarded.address, [one], token=TOKEN) == before
+    assert await ks.issue(own.address, [one]) == before
 
 
-@pytest.mark.parametrize("token", ["", "wrong-token"])
-async def test_without_the_service_token_no_key_is_issued(guarded: ServiceProcess, token: str) -> None:
-    error = await h.failure(ks.issue(guarded.address, [subject()], token=token))
+async def test_a_service_not_granted_datakeys_issue_gets_no_key(identity: ServiceProcess) -> None:
+    error = await h.failure(ks.issue(identity.address, [subject()], caller="profile"))
 
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert "x-service-token" in error.details() and TOKEN not in error.details()
+    assert "'datakeys:issue'" in error.details() and "'profile'" in error.details()
+
+
+async def test_a_caller_without_credentials_gets_no_key(identity: ServiceProcess) -> None:
+    error = await h.failure(ks.issue(identity.address, [subject()], caller=None))
+
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 # --- crypto-shredding ------------------------------------------------------------------------

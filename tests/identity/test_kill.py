@@ -15,44 +15,12 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from bullseye_devtools.stack import NatsServer, PostgresServer, free_port
+from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
-from tests.identity.resolver_support import Resolver, publish, resolver, workload
+from tests.identity.resolver_support import Resolver, graph_of, publish, resolved_by_one, resolver, stream_of, workload
 from tests.platform.waiting import wait_until
-
-GRAPH_TABLES = {
-    "persons": "person_id, created_seq, created_at, merged_into",
-    "identifiers": "id_type, id_value, person_id, first_seen, last_seen, source",
-    "resolutions": "event_id, person_id, events_seq, primary_type, primary_value",
-    "history": "person_id, kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at",
-    "value_claims": "id_type, id_value, person_id",
-    "blocked_values": "id_type, id_value, persons, cause_event_id",
-}
-
-
-async def graph_of(pg: asyncpg.Connection, schema: str) -> dict[str, list[tuple[object, ...]]]:
-    tables = {}
-    for table, columns in GRAPH_TABLES.items():
-        rows = await pg.fetch(f'SELECT {columns} FROM "{schema}".{table} ORDER BY {columns}')
-        tables[table] = [tuple(r) for r in rows]
-    return tables
-
-
-async def stream_of(nc: NATS, process: Resolver) -> list[tuple[str, str, bytes]]:
-    """(subject without the prefix, message id, payload) of every RESOLVED message, in order."""
-    js, name, prefix = nc.jetstream(), process.env["IDENTITY_STREAM"], process.env["IDENTITY_SUBJECT_PREFIX"]
-    sub = await js.subscribe(f"{prefix}.>", stream=name, ordered_consumer=True)
-    total = int((await js.stream_info(name)).state.messages)
-    found = []
-    try:
-        for _ in range(total):
-            msg = await sub.next_msg(timeout=10)
-            found.append((msg.subject.removeprefix(prefix), (msg.headers or {}).get("Nats-Msg-Id", ""), msg.data))
-    finally:
-        await sub.unsubscribe()
-    return found
 
 
 async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbed_run(
@@ -62,15 +30,13 @@ async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbe
     tag = uuid.uuid4().hex[:6]
     events = workload(tag)
     last = await publish(nc, events_stream, events)
-    calm = resolver(nats_server, postgres, events_stream, f"calm{tag}", tmp_path, batch=256)
-    metrics_port = free_port()
-    calm.env["IDENTITY_METRICS_PORT"] = str(metrics_port)
+    # Its metrics port: any free one, reported when ready.
+    calm = await resolved_by_one(
+        nats_server, postgres, events_stream, f"calm{tag}", tmp_path, pg, last, IDENTITY_METRICS_PORT="0"
+    )
     killed = resolver(nats_server, postgres, events_stream, f"kill{tag}", tmp_path, batch=5)
-
-    calm.start()
-    await wait_until(lambda: calm.done(pg, last), within=120)
     assert calm.proc is not None
-    metrics = await scrape(metrics_port)
+    metrics = await scrape(calm.proc.metrics_port)
     calm.proc.stop()
 
     killed.start()

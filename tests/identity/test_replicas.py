@@ -7,13 +7,13 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_platform.eventlog import StreamSpec
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.identity.graph_support import ANON, ref
 from tests.identity.resolver_support import publish, resolver, workload
 from tests.platform.waiting import wait_until
@@ -36,7 +36,7 @@ async def test_a_replica_without_the_resolver_answers_from_the_resolvers_graph(
         consumers = {c.name for c in await nc.jetstream().consumers_info(events_stream.name)}
         assert consumers == {f"identity-main{tag}-all"}, "only the resolver reads EVENTS"
         assert replica.proc is not None
-        async with grpc.aio.insecure_channel(replica.proc.address) as channel:
+        async with channels.channel(replica.proc.address) as channel:
             anon = events[0].identifiers.anonymous_id
             reply = await pb_grpc.IdentityServiceStub(channel).Resolve(pb.ResolveRequest(identifiers=[ref(ANON, anon)]))
         assert reply.person_id

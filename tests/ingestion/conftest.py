@@ -10,13 +10,14 @@ from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
 from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import create_key
 from tests.ingestion import helpers
 
 
 @pytest.fixture(scope="module")
 async def channel(ingestion: ServiceProcess) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(ingestion.address) as opened:
+    async with channels.channel(ingestion.address, caller=None) as opened:  # API keys per call
         yield opened
 
 

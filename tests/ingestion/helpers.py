@@ -27,6 +27,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from nats.aio.client import Client as NATS
 
+from tests import channels
+
 STREAM = "EVENTS"
 DETAILS_KEY = "grpc-status-details-bin"
 
@@ -77,7 +79,7 @@ def create_keys(env: dict[str, str], *specs: Sequence[str]) -> list[str]:
     """One key per spec (the arguments of `create`), made by concurrent runs of the key CLI."""
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bullseye_ingestion.cli", "create", *spec],
+            [sys.executable, "-m", "bullseye_ingestion", "keys", "create", *spec],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -230,7 +232,7 @@ def without_receipt(stored: ev.Event) -> ev.Event:
 
 
 async def data_key(identity_address: str, subject: str) -> DataKey:
-    async with grpc.aio.insecure_channel(identity_address) as channel:
+    async with channels.channel(identity_address, caller="ingestion") as channel:
         reply = await id_grpc.IdentityServiceStub(channel).IssueDataKeys(
             id_pb.IssueDataKeysRequest(subjects=[subject]), timeout=10
         )

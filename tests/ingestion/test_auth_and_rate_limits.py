@@ -18,6 +18,7 @@ from bullseye_devtools.stack.services import ServiceProcess
 from google.rpc import error_details_pb2
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.ingestion import helpers as h
 
 # --- authentication -----------------------------------------------------------------------
@@ -30,7 +31,7 @@ async def test_call_without_a_key_is_unauthenticated_and_says_how_to_send_one(
 
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "x-api-key" in error.details() and "authorization: Bearer" in error.details()
-    assert h.reason(error) == "API_KEY_MISSING"
+    assert h.reason(error) == "CREDENTIALS_MISSING"
 
 
 async def test_track_without_a_key_is_unauthenticated(api: pb_grpc.IngestionServiceStub) -> None:
@@ -103,7 +104,7 @@ async def drained_key(api: pb_grpc.IngestionServiceStub, keys: dict[str, str]) -
 
 
 def revoke(env: dict[str, str], key_id: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bullseye_ingestion.cli", "revoke", key_id]
+    argv = [sys.executable, "-m", "bullseye_ingestion", "keys", "revoke", key_id]
     return subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, check=False)
 
 
@@ -118,7 +119,7 @@ def uncached_ingestion(ingestion_env: dict[str, str], stack_dir: Path) -> Iterat
 
 @pytest.fixture(scope="module")
 async def uncached_api(uncached_ingestion: ServiceProcess) -> AsyncIterator[pb_grpc.IngestionServiceStub]:
-    async with grpc.aio.insecure_channel(uncached_ingestion.address) as channel:
+    async with channels.channel(uncached_ingestion.address, caller=None) as channel:
         yield h.stub(channel)
 
 

@@ -19,6 +19,7 @@ from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
 from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import create_key
 from tests.ingestion.helpers import last_seq, stored_since
 
@@ -62,7 +63,7 @@ class Load:
             return
 
     async def worker(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.channel(self.address, caller=None) as channel:
             stub = pb_grpc.IngestionServiceStub(channel)
             while self.queue:
                 await self._send(stub, self.queue.popleft())

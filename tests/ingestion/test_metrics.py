@@ -8,22 +8,20 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
-from bullseye_devtools.stack import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
+from tests import channels
 from tests.conftest import create_key
 from tests.ingestion import helpers as h
 
 
 @pytest.fixture(scope="module")
 def metered(ingestion_env: dict[str, str], stack_dir: Path) -> Iterator[tuple[ServiceProcess, int]]:
-    port = free_port()
-    env = {**ingestion_env, "INGESTION_METRICS_PORT": str(port)}
+    env = {**ingestion_env, "INGESTION_METRICS_PORT": "0"}  # any free port, reported when ready
     service = ServiceProcess("ingestion", "bullseye_ingestion", env, stack_dir / "logs-metrics").start()
-    yield service, port
+    yield service, service.metrics_port
     service.stop()
 
 
@@ -40,7 +38,7 @@ async def test_event_outcomes_and_rpc_calls_are_exposed_for_prometheus(metered, 
     key = create_key(ingestion_env, "--source", "metrics-test")
     good, bad = h.event(), h.event()
     bad.ClearField("occurred_at")
-    async with grpc.aio.insecure_channel(service.address) as channel:
+    async with channels.channel(service.address, caller=None) as channel:
         api = h.stub(channel)
         await h.batch(api, key, [good, bad, good])
         await h.failure(api.TrackBatch(pb.TrackBatchRequest(events=[good])))  # no key

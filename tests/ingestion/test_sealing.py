@@ -20,6 +20,7 @@ from bullseye_platform import sealing
 from google.rpc import error_details_pb2
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.conftest import create_key
 from tests.identity import keys_support as ks
 from tests.ingestion import helpers as h
@@ -162,7 +163,7 @@ async def pair(
 
 async def test_with_identity_down_personal_data_is_refused_whole_and_retry_is_safe(pair: Pair, nc: NATS) -> None:
     cached_user, new_user = f"u-{uuid.uuid4().hex[:8]}", f"u-{uuid.uuid4().hex[:8]}"
-    async with grpc.aio.insecure_channel(pair.ingestion.address) as channel:
+    async with channels.channel(pair.ingestion.address, caller=None) as channel:
         api = h.stub(channel)
         assert (await h.track(api, pair.key, identified(person("a"), user_id=cached_user))).status == (
             pb.EVENT_STATUS_ACCEPTED

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from nats.aio.client import Client as NATS
 
+from tests import channels
 from tests.ingestion import helpers as h
 
 SERVICE = "bullseye.ingestion.v1.IngestionService"
@@ -46,7 +47,7 @@ async def test_reflection_lists_the_ingestion_service(channel: grpc.aio.Channel)
 
 def described_methods(address: str) -> dict[str, tuple[str, str, bool, bool]]:
     """The service's methods as a client with no generated code learns them from reflection."""
-    with grpc.insecure_channel(address) as channel:
+    with channels.sync_channel(address, caller=None) as channel:  # reflection is open
         pool = DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
         service = pool.FindServiceByName(SERVICE)
         return {
@@ -63,7 +64,11 @@ async def test_reflection_describes_every_method_with_its_message_types(ingestio
         "Track": (f"{package}.TrackRequest", f"{package}.TrackResponse", False, False),
         "TrackBatch": (f"{package}.TrackBatchRequest", f"{package}.TrackBatchResponse", False, False),
         "Ingest": (f"{package}.IngestRequest", f"{package}.IngestResponse", True, True),
-    }
+        "PublishCatalog": (f"{package}.PublishCatalogRequest", f"{package}.PublishCatalogResponse", False, False),
+        "AppendCorrections": (
+            f"{package}.AppendCorrectionsRequest", f"{package}.AppendCorrectionsResponse", False, False
+        ),
+    }  # fmt: skip
 
 
 async def test_call_with_a_tiny_deadline_fails_fast_or_succeeds_and_a_retry_stores_once(

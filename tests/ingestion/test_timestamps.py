@@ -101,8 +101,8 @@ async def test_backfill_with_a_write_only_key_is_permission_denied(
     error = await h.failure(h.batch(api, write_key, [h.event(occurred_at=h.at(days=-30))], backfill=True))
 
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert "backfill scope" in error.details()
-    assert h.reason(error) == "BACKFILL_SCOPE_MISSING"
+    assert "events:backfill" in error.details()
+    assert h.reason(error) == "SCOPE_MISSING"
     assert await h.last_seq(nc) == mark
 
 

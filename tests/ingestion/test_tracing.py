@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import grpc
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
 
+from tests import channels
 from tests.conftest import create_key
 
 
@@ -20,7 +20,7 @@ async def test_client_trace_id_travels_into_the_stored_message_headers(ingestion
     event.occurred_at.FromDatetime(datetime.now(UTC))
     event.logged_in.method = "password"
     metadata = [("x-api-key", key), ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01")]
-    async with grpc.aio.insecure_channel(ingestion.address) as channel:
+    async with channels.channel(ingestion.address, caller=None) as channel:
         reply = await pb_grpc.IngestionServiceStub(channel).Track(pb.TrackRequest(event=event), metadata=metadata)
 
     stored = await nc.jetstream().get_msg("EVENTS", reply.outcome.stream_sequence)

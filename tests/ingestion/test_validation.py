@@ -112,7 +112,7 @@ BAD: dict[str, Bad] = {
         "message_interacted.interaction",
         ("7", "MESSAGE_INTERACTION_CLICKED"),
     ),
-    # reviews, carts, searches, catalog
+    # reviews, carts, searches
     "review_rating_0": Bad(
         lambda: h.event(review_submitted=ev.ReviewSubmitted(product_id="p1", rating=0)),
         "review_submitted.rating",
@@ -135,11 +135,6 @@ BAD: dict[str, Bad] = {
         lambda: h.event(cart_item_added=ev.CartItemAdded(quantity=1)), "cart_item_added.product_id", ("required",)
     ),
     "empty_search_query": Bad(lambda: h.event(searched=ev.Searched(query="  ")), "searched.query", ("required",)),
-    "catalog_item_without_title": Bad(
-        lambda: h.event(catalog_item_upserted=ev.CatalogItemUpserted(item_id="sku-1")),
-        "catalog_item_upserted.title",
-        ("required",),
-    ),
     # orders and money
     "order_without_items": Bad(lambda: order(items=[]), "order_completed.items", ("at least one line item",)),
     "order_without_revenue": Bad(lambda: order(revenue=None), "order_completed.revenue", ("required",)),
@@ -238,9 +233,6 @@ GOOD: dict[str, ev.Event] = {
     "consent_changed": ev.Event(consent_changed=ev.ConsentChanged(purpose=MARKETING, channel=EMAIL, granted=True)),
     "message_interacted": ev.Event(
         message_interacted=ev.MessageInteracted(message_id="m1", interaction=ev.MESSAGE_INTERACTION_OPENED)
-    ),
-    "catalog_item_upserted": ev.Event(
-        catalog_item_upserted=ev.CatalogItemUpserted(item_id="sku-1", title="Boots", category_path=["Shoes"])
     ),
 }
 

@@ -31,12 +31,25 @@ def token() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture
-async def stream(js: JetStreamContext, token: str) -> AsyncIterator[StreamSpec]:
-    spec = StreamSpec(name=f"T_{token.upper()}", subject_prefix=f"t{token}")
+async def declared(js: JetStreamContext, name: str, subject_prefix: str) -> AsyncIterator[StreamSpec]:
+    """A stream for one test, deleted after it."""
+    spec = StreamSpec(name=name, subject_prefix=subject_prefix)
     await ensure_stream(js, spec)
     yield spec
     await js.delete_stream(spec.name)
+
+
+@pytest.fixture
+async def stream(js: JetStreamContext, token: str) -> AsyncIterator[StreamSpec]:
+    async for spec in declared(js, f"T_{token.upper()}", f"t{token}"):
+        yield spec
+
+
+@pytest.fixture
+async def other_stream(js: JetStreamContext, token: str) -> AsyncIterator[StreamSpec]:
+    """A second stream, for projections that read two."""
+    async for spec in declared(js, f"U_{token.upper()}", f"u{token}"):
+        yield spec
 
 
 @pytest.fixture

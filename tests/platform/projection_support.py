@@ -90,3 +90,15 @@ async def dump(pool: asyncpg.Pool, projection: str = "counting") -> Tables:
         total=await pool.fetchval("SELECT n FROM totals WHERE id = 1"),
         dead_letters=[(r["partition"], r["stream_seq"], r["subject"]) for r in dead],
     )
+
+
+async def in_a_transaction(pool: asyncpg.Pool, schema: str) -> bool:
+    """Whether the process working on `schema` holds a transaction open right now (its pool
+    names its connections after the schema): where a kill proves the most."""
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL "
+            "AND state <> 'idle'",
+            f"bullseye-{schema}",
+        )
+    )

@@ -24,10 +24,11 @@ from grpc_health.v1 import health_pb2
 
 from tests import wire
 from tests.channels import channel as open_channel
-from tests.platform.test_grpc_server import SECRET, details, rich_status
+from tests.platform.test_grpc_server import PROBE_SCOPE, SECRET, details, rich_status, session_verifier
 
 SERVICE = "bullseye.test.v1.Hostile"
 HEALTH = "grpc.health.v1.Health"
+METHODS = ("Estimate", "Track", "Members", "Batches", "Upload")
 GOOD = sg_pb.EstimateRequest(rule=sg_pb.Rule(exists=sg_pb.Exists(field="traits.city"))).SerializeToString()
 # A TrackBatchRequest cut inside its event: a length prefix promising more than follows.
 TRUNCATED = in_pb.TrackBatchRequest(events=[{"event_id": "e-12345678"}]).SerializeToString()[:-3]
@@ -84,10 +85,20 @@ async def hostile() -> Hostile:
     return Hostile()
 
 
+def authenticated(options: ServerOptions) -> GrpcServer:
+    """A server that admits the session's principals: the operator (every channel's caller
+    here) may call every method of the probes, so what they answer is about their requests."""
+    return GrpcServer(options, authenticators=[session_verifier()])
+
+
+def scopes(*methods: str) -> dict[str, str]:
+    return {f"/{SERVICE}/{name}": PROBE_SCOPE for name in methods}
+
+
 @pytest.fixture
 async def channel(hostile: Hostile) -> AsyncIterator[grpc.aio.Channel]:
-    server = GrpcServer(ServerOptions(host="127.0.0.1", port=0, grace=0.5, default_deadline=1.0))
-    server.add(hostile.register, hostile, SERVICE)
+    server = authenticated(ServerOptions(host="127.0.0.1", port=0, grace=0.5, default_deadline=1.0))
+    server.add(hostile.register, hostile, SERVICE, scopes=scopes(*METHODS))
     await server.start()
     async with open_channel(f"127.0.0.1:{server.port}") as opened:
         yield opened
@@ -303,8 +314,8 @@ class Overflowing:
 @pytest.mark.parametrize("letter", ["d", "é", "\U0001f600"])
 async def test_hundreds_of_violations_still_reach_the_client_capped_with_a_count(letter: str) -> None:
     overflowing = Overflowing(letter)
-    server = GrpcServer(ServerOptions(host="127.0.0.1", port=0, grace=0.5))
-    server.add(overflowing.register, overflowing, SERVICE)
+    server = authenticated(ServerOptions(host="127.0.0.1", port=0, grace=0.5))
+    server.add(overflowing.register, overflowing, SERVICE, scopes=scopes("Fail"))
     await server.start()
     try:
         async with open_channel(f"127.0.0.1:{server.port}") as opened:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
+from tests import channels
 from tests.platform.test_grpc_server import SERVICE, Probe, call, failure, start_server
 
 LOGGER = "bullseye.grpc"
@@ -37,7 +37,7 @@ def call_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, str, st
 
 async def test_a_call_that_succeeds_logs_nothing_at_info(server_address: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    async with grpc.aio.insecure_channel(server_address) as channel:
+    async with channels.channel(server_address) as channel:
         assert await call(channel, "Echo", b"ping") == b"ping"
 
     assert call_lines(caplog) == []
@@ -45,7 +45,7 @@ async def test_a_call_that_succeeds_logs_nothing_at_info(server_address: str, ca
 
 async def test_a_call_that_succeeds_is_logged_at_debug(server_address: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    async with grpc.aio.insecure_channel(server_address) as channel:
+    async with channels.channel(server_address) as channel:
         await call(channel, "Echo", b"ping")
 
     assert call_lines(caplog) == [(logging.DEBUG, "rpc", f"/{SERVICE}/Echo", "OK")]
@@ -55,7 +55,7 @@ async def test_a_failed_call_is_logged_as_a_warning_with_its_method_code_and_dur
     server_address: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    async with grpc.aio.insecure_channel(server_address) as channel:
+    async with channels.channel(server_address) as channel:
         await failure(channel, "Fail", b"not_found")
         await failure(channel, "Crash")
 
@@ -70,7 +70,7 @@ async def test_an_unexpected_exception_is_logged_with_its_traceback(
     server_address: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    async with grpc.aio.insecure_channel(server_address) as channel:
+    async with channels.channel(server_address) as channel:
         await failure(channel, "Crash")
 
     [error] = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
@@ -81,7 +81,7 @@ async def test_a_call_slower_than_the_threshold_is_logged_at_info(caplog: pytest
     caplog.set_level(logging.INFO, logger=LOGGER)
     server = await start_server(Probe(), grace=0.0, slow_call=0.0)  # every call is slow
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with channels.channel(f"127.0.0.1:{server.port}") as channel:
             await call(channel, "Echo", b"ping")
     finally:
         await server.stop()

@@ -6,11 +6,14 @@ A generic handler stands in for a generated servicer: requests and responses are
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 import pytest
+from bullseye_platform.auth import Grants, TokenVerifier, TrustedKeys
 from bullseye_platform.grpc import (
     FailedPrecondition,
     GrpcServer,
@@ -24,15 +27,18 @@ from bullseye_platform.grpc import (
     Unavailable,
     violation,
 )
+from bullseye_platform.sockets import socket_path
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from tests import channels, credentials
 from tests.platform.waiting import wait_until
 
 M = TypeVar("M", bound=Message)
 SERVICE = "bullseye.test.v1.Probe"
+PROBE_SCOPE = "probe:call"
 SECRET = "password=hunter2 host=db.internal"
 
 ERRORS: dict[str, Callable[[], ServiceError]] = {
@@ -73,15 +79,23 @@ class Probe:
     async def echo(self, request: bytes, context: Any) -> bytes:
         return request
 
+    def methods(self) -> dict[str, Callable[[bytes, Any], Awaitable[bytes]]]:
+        return {"Fail": self.fail, "Crash": self.crash, "Hang": self.hang, "Echo": self.echo}
+
     def register(self, servicer: Probe, server: grpc.aio.Server) -> None:
-        methods = {"Fail": self.fail, "Crash": self.crash, "Hang": self.hang, "Echo": self.echo}
-        handlers = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in methods.items()}
+        handlers = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in self.methods().items()}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
 
+def session_verifier() -> TokenVerifier:
+    """Admits the session's principals (tests/credentials.py) with the default grants."""
+    return TokenVerifier(TrustedKeys.from_env(credentials.keys()["BULLSEYE_TRUSTED_KEYS"]), Grants())
+
+
 async def start_server(probe: Probe, **options: Any) -> GrpcServer:
-    server = GrpcServer(ServerOptions(host="127.0.0.1", port=0, **options))
-    server.add(probe.register, probe, SERVICE)
+    """The probe served with authentication on: its methods need `probe:call` (the operator's)."""
+    server = GrpcServer(ServerOptions(host="127.0.0.1", port=0, **options), authenticators=[session_verifier()])
+    server.add(probe.register, probe, SERVICE, scopes={f"/{SERVICE}/{name}": PROBE_SCOPE for name in probe.methods()})
     await server.start()
     return server
 
@@ -126,7 +140,7 @@ async def probe() -> Probe:
 @pytest.fixture
 async def channel(probe: Probe) -> AsyncIterator[grpc.aio.Channel]:
     server = await start_server(probe, grace=1.0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with channels.channel(f"127.0.0.1:{server.port}") as channel:
         yield channel
     probe.release.set()
     await server.stop()
@@ -207,7 +221,7 @@ async def test_a_handler_slower_than_the_client_deadline_ends_in_deadline_exceed
 async def test_a_call_without_a_deadline_gets_the_servers_default_one(probe: Probe) -> None:
     server = await start_server(probe, default_deadline=0.3, grace=0.0)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with channels.channel(f"127.0.0.1:{server.port}") as channel:
             error = await failure(channel, "Hang", deadline=None)
     finally:
         await server.stop()
@@ -229,9 +243,23 @@ async def test_a_started_server_reports_serving_and_lists_its_services(channel: 
     assert {SERVICE, "grpc.health.v1.Health"} <= listed
 
 
+async def test_a_server_given_a_socket_serves_there_too_with_the_same_admission(probe: Probe, tmp_path: Path) -> None:
+    path = socket_path(tmp_path / "probe.sock", kind="grpc")
+    server = await start_server(probe, socket=str(path))
+    try:
+        async with channels.channel(f"unix:{path}") as channel:
+            assert await call(channel, "Echo", b"over the socket") == b"over the socket"
+        async with channels.channel(f"unix:{path}", caller=None) as anonymous:
+            assert (await failure(anonymous, "Echo")).code() == grpc.StatusCode.UNAUTHENTICATED
+        async with channels.channel(f"127.0.0.1:{server.port}") as channel:
+            assert await call(channel, "Echo", b"and on its port") == b"and on its port"
+    finally:
+        await server.stop()
+
+
 async def test_stopping_turns_health_not_serving_and_lets_a_call_in_flight_finish(probe: Probe) -> None:
     server = await start_server(probe, drain_delay=1.0, grace=10.0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with channels.channel(f"127.0.0.1:{server.port}") as channel:
         in_flight = asyncio.create_task(call(channel, "Hang"))
         await probe.entered.wait()
         stopping = asyncio.create_task(server.stop())
@@ -262,3 +290,25 @@ async def wait_until_refused(channel: grpc.aio.Channel) -> grpc.StatusCode:
             except grpc.aio.AioRpcError as exc:
                 return exc.code()
             await asyncio.sleep(0.02)
+
+
+async def test_a_failing_worker_stops_the_server_once_the_other_workers_have_finished(probe: Probe) -> None:
+    """They may still hold what the process closes after (a projection's pull subscription)."""
+    server, finished = await start_server(probe), asyncio.Event()
+
+    async def failing(stop: asyncio.Event) -> None:
+        raise RuntimeError("a serving helper exited")
+
+    async def busy(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await asyncio.sleep(0.2)  # the batch in hand, longer than stopping a server with no call in flight
+        finished.set()
+
+    try:
+        with pytest.raises(RuntimeError, match="a serving helper exited"):
+            await server.serve_until_signal([failing, busy])
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # serve_until_signal took them from the test's loop
+            asyncio.get_running_loop().remove_signal_handler(sig)
+
+    assert finished.is_set()

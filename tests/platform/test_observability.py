@@ -9,7 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 from bullseye_platform.logging import JsonFormatter
-from bullseye_platform.telemetry import IdsOnlyTracerProvider, extract_context, inject_headers
+from bullseye_platform.telemetry import (
+    IdsOnlyTracerProvider,
+    batch_span,
+    carried_headers,
+    extract_context,
+    inject_headers,
+)
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -135,3 +141,27 @@ def test_without_an_exporter_a_span_continues_the_callers_trace_with_its_flags()
         _, trace_id, span_id, carried_flags = headers["traceparent"].split("-")
         assert (trace_id, carried_flags) == ("4bf92f3577b34da6a3ce929d0e0e4736", flags)
         assert span_id != "00f067aa0ba902b7", "a span of its own, child of the caller's"
+
+
+def test_a_batch_span_continues_the_first_messages_trace_and_links_to_the_other_traces(tracer: trace.Tracer) -> None:
+    sent = []
+    for request in ("first", "second"):
+        with tracer.start_as_current_span(request) as span:
+            sent.append((span.get_span_context(), inject_headers({})))
+    (first, first_headers), (second, second_headers) = sent
+    with batch_span("project profile", [{}, first_headers, second_headers, first_headers], tracer=tracer) as batch:
+        caused_by_first, caused_by_second = carried_headers(first_headers), carried_headers(second_headers)
+
+    own = batch.get_span_context()
+    assert own.trace_id == first.trace_id and batch.parent is not None and batch.parent.span_id == first.span_id
+    assert [link.context.span_id for link in batch.links] == [second.span_id], "one link per other trace"
+    assert batch.attributes is not None and batch.attributes["messaging.batch.message_count"] == 4
+    # What the batch emits goes on in each message's trace: under the batch span where it continues it.
+    assert caused_by_first["traceparent"].split("-")[1:3] == [format(own.trace_id, "032x"), format(own.span_id, "016x")]
+    assert caused_by_second == second_headers
+
+
+def test_a_batch_without_trace_context_starts_a_trace_of_its_own(tracer: trace.Tracer) -> None:
+    with batch_span("project identity", [{}, {"Nats-Msg-Id": "e-1"}], tracer=tracer) as batch:
+        pass
+    assert batch.get_span_context().is_valid and batch.parent is None and not batch.links

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
-from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec
+from bullseye_platform.eventlog import Appended, LogMessage, LogWriter, StreamSpec
 from bullseye_platform.outbox import CHANNEL_PREFIX, OutboxRelay, emit, emit_many
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -153,11 +153,12 @@ async def test_a_commit_wakes_the_relay_long_before_its_idle_poll(
     nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
 ) -> None:
     writer = LogWriter(nc)
+    await emit_committed(pool, stream, "before")  # committed before the relay listens: found by its first look
     try:
         async with relaying(OutboxRelay(pool=pool, writer=writer, idle_poll=3600)):
-            await asyncio.sleep(0.2)  # the relay has looked once and waits for a notification
+            await stored(js, stream, 1)  # the relay has looked once; it looks again only when woken
             await emit_committed(pool, stream, "woken")
-            await stored(js, stream, 1)
+            await stored(js, stream, 2)
     finally:
         await writer.close()
 
@@ -180,3 +181,38 @@ async def test_facts_notify_only_their_own_schema_channel(pool: asyncpg.Pool, sc
 
     assert got == [CHANNEL_PREFIX + schema] * 2
     assert heard.empty()
+
+
+class HeldWriter(LogWriter):
+    """A writer whose appends wait until released: a relay caught in the middle of its batch."""
+
+    def __init__(self, nc: NATS) -> None:
+        super().__init__(nc)
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    async def append(self, messages: Sequence[LogMessage]) -> list[Appended]:
+        self.entered.set()
+        await self.release.wait()
+        return await super().append(messages)
+
+
+async def test_while_one_relay_moves_rows_another_moves_none_so_facts_keep_their_order(
+    nc: NATS, pool: asyncpg.Pool, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    queued = [f"ordered-{n:02d}" for n in range(50)]
+    await emit_committed(pool, stream, *queued)
+    held, other = HeldWriter(nc), LogWriter(nc)
+    first, second = (OutboxRelay(pool=pool, writer=w, batch_size=25) for w in (held, other))
+    try:
+        moving = asyncio.create_task(first.relay_once())
+        await held.entered.wait()
+        assert await second.relay_once() == 0, "the next batch would be published before the first"
+        held.release.set()
+        assert await moving == 25
+        assert await second.relay_once() == 25
+    finally:
+        await held.close()
+        await other.close()
+
+    published = [await js.get_msg(stream.name, seq) for seq in range(1, len(queued) + 1)]
+    assert [(m.headers or {}).get("Nats-Msg-Id") for m in published] == queued

@@ -38,6 +38,8 @@ async def test_migrate_applies_the_platform_and_package_migrations_in_version_or
         (1, "platform_positions"),
         (2, "platform_outbox"),
         (3, "platform_outbox_notify"),
+        (4, "platform_jobs"),
+        (5, "platform_streams_and_replays"),
         (100, "widgets"),
         (101, "counting_projection"),
     ]
@@ -46,6 +48,9 @@ async def test_migrate_applies_the_platform_and_package_migrations_in_version_or
         "projection_positions",
         "projection_dead_letters",
         "outbox",
+        "scheduled_jobs",
+        "projection_replays",
+        "projection_replay_partitions",
         "widgets",
         "applied",
         "totals",

@@ -37,7 +37,7 @@ from google.protobuf.message import Message
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
 
-from tests.channels import channel
+from tests import channels
 from tests.conftest import service_env
 from tests.platform.waiting import wait_until
 
@@ -46,6 +46,8 @@ PARTITIONS = 4
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # Tables whose content is the profile projection's result (compared by rebuild tests).
 PROJECTED = ("journal", "person_aliases")
+# Whether a replay of RESOLVED was asked for and has not ended (bullseye_platform.replay).
+REPLAYING = "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
 
 
 def ago(days: float = 0, *, hours: float = 0, seconds: float = 0, now: datetime = NOW) -> datetime:
@@ -149,7 +151,7 @@ class ProfileUnderTest:
         marker = ev.Event(event_id=f"catch-up-{uuid.uuid4()}", identifiers=ev.Identifiers(user_id=user))
         marker.occurred_at.GetCurrentTime()
         marker.page_viewed.name = "catch-up"
-        async with channel(ingestion_address) as opened:
+        async with channels.channel(ingestion_address, caller=None) as opened:
             await IngestionServiceStub(opened).Track(TrackRequest(event=marker), metadata=[("x-api-key", api_key)])
         by_user = pb.GetProfileRequest(identifier=IdentifierRef(type=IDENTIFIER_TYPE_USER_ID, value=user))
         await wait_until(lambda: self._found(by_user), within=within, every=0.1)
@@ -225,7 +227,7 @@ async def start_profile(
     service = await asyncio.to_thread(ServiceProcess("profile", "bullseye_profile", env, log_dir / token).start)
     pool = await asyncpg.create_pool(postgres.dsn, min_size=1, max_size=2, server_settings={"search_path": schema})
     assert pool is not None
-    channel = grpc.aio.insecure_channel(service.address)
+    channel = channels.channel(service.address)
     return ProfileUnderTest(service, schema, ResolvedFeed(nc, stream), pool, channel)
 
 
@@ -257,10 +259,10 @@ async def profile_running(
         await stop_profile(started)
 
 
-async def rebuild(env: dict[str, str]) -> None:
-    """Run the real `bullseye_profile.rebuild` tool with a profile process's environment."""
+async def rebuild(env: dict[str, str], *, service: str = "bullseye_profile") -> None:
+    """Run a service's real `rebuild` command (profile's unless told) with its process's environment."""
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **env},
+        subprocess.run, [sys.executable, "-m", service, "rebuild"], env={**os.environ, **env},
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""GetProfile answers from a stored base (snapshots.py) exactly what a fresh fold gives.
+"""GetProfile answers from a stored base (reading/bases.py) exactly what a fresh fold gives.
 
 The reference is `read.load_profiles`, the fold of the journal segments and BatchGetProfiles
 use. The profile process's clock is pinned to support.NOW, so a plain GetProfile stores the
@@ -17,7 +17,7 @@ import pytest
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_devtools.stack import NatsServer, PostgresServer
-from bullseye_profile.read import load_profiles
+from bullseye_profile.reading.load import load_profiles
 from nats.aio.client import Client as NATS
 
 from tests.profile.support import (
@@ -180,9 +180,11 @@ async def test_reads_go_on_after_postgresql_ends_the_read_connections(profile: P
     await profile.feed.events("p-lost", order(ago(2), 10.0))
     await profile.caught_up()
     before = await profile.get("p-lost")
-    ended = await profile.pool.fetchval(  # the read connections (readers.py), as a restart or failover would
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
-        f"bullseye-{profile.schema}-reads",
+    ended = (
+        await profile.pool.fetchval(  # the read connections (reading/connections.py), as a restart or failover would
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            f"bullseye-{profile.schema}-reads",
+        )
     )
 
     assert ended > 0

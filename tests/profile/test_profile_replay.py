@@ -12,7 +12,7 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.profile.support import ago, rebuild, start_profile, stop_profile, view
+from tests.profile.support import REPLAYING, ago, rebuild, start_profile, stop_profile, view
 from tests.profile.test_segment_membership import create, facts, ready, relaunch, settled, story
 from tests.profile.test_segment_rules import event_count
 
@@ -33,13 +33,15 @@ async def test_a_rebuild_announces_nothing_twice_and_its_final_sweep_admits_what
     await asyncio.to_thread(profile.service.stop)
     await profile.feed.events("cid", view(ago(1)))  # written while no profile runs: replayed, never refreshed
     await rebuild(dict(profile.service.env))
-    assert await profile.pool.fetchval("SELECT count(*) FROM profile_replay") == 1
+    assert await profile.pool.fetchval(REPLAYING) == 1
     profile = await relaunch(profile, stack_dir / "logs" / "replayed")
     try:
         await profile.caught_up()
 
         async def replay_over() -> bool:
-            return not await profile.pool.fetchval("SELECT count(*) FROM profile_replay")
+            return not await profile.pool.fetchval(
+                "SELECT count(*) FROM projection_replays WHERE projection = 'profile'"
+            )
 
         async def cid_admitted() -> bool:
             return ("cid", True, 1) in story(await facts(nc, profile, SEGMENT))

@@ -40,8 +40,8 @@ POPULATION = {  # person: (days since last order, orders, revenue)
 async def profile(
     nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path
 ) -> AsyncIterator[ProfileUnderTest]:
-    """Profile with a fast schedule poll, holding the population above."""
-    started = await start_profile(nc, nats_server, postgres, stack_dir / "logs", PROFILE_RFM_POLL="0.2s")
+    """Profile holding the population above, its job worker polling once an hour: what runs is woken."""
+    started = await start_profile(nc, nats_server, postgres, stack_dir / "logs", PROFILE_JOB_POLL="1h")
     for person, (recency, orders, revenue) in POPULATION.items():
         each = revenue / orders
         await started.feed.events(person, *(order(ago(recency + i), each) for i in range(orders)))
@@ -102,17 +102,16 @@ async def test_high_value_tags_the_top_fifth_by_90_day_revenue(profile: ProfileU
     assert high == [max(reply.profiles, key=lambda p: p.value.revenue_90d).person_id]
 
 
-async def test_the_schedule_row_when_due_is_claimed_and_run_by_the_worker(profile: ProfileUnderTest) -> None:
-    await profile.pool.execute("UPDATE rfm_schedule SET next_run_at = '-infinity', last_run_at = NULL")
+async def test_the_scheduled_job_when_due_is_claimed_and_run_by_the_worker(profile: ProfileUnderTest) -> None:
     await profile.pool.execute("DELETE FROM rfm_scores")
+    await profile.pool.execute("UPDATE scheduled_jobs SET due_at = '-infinity' WHERE queue = 'rfm'")
 
     async def has_run() -> bool:
-        return await profile.pool.fetchval("SELECT last_run_at FROM rfm_schedule") is not None
+        return bool(await profile.pool.fetchval("SELECT due_at > $1 FROM scheduled_jobs WHERE queue = 'rfm'", NOW))
 
-    await wait_until(has_run)
+    await wait_until(has_run)  # woken by the row's NOTIFY: no poll is involved
 
-    row = await profile.pool.fetchrow("SELECT last_run_at, next_run_at FROM rfm_schedule")
-    assert row["last_run_at"] == NOW
-    assert row["next_run_at"] == NOW + timedelta(days=1)  # PROFILE_RFM_INTERVAL's default
+    due = await profile.pool.fetchval("SELECT due_at FROM scheduled_jobs WHERE queue = 'rfm'")
+    assert due == NOW + timedelta(days=1)  # PROFILE_RFM_INTERVAL's default, counted from the run
     rfm = await rfm_of(profile)
     assert all(rfm[p].r and rfm[p].computed_at.ToDatetime(tzinfo=NOW.tzinfo) == NOW for p in POPULATION)

@@ -13,6 +13,7 @@ from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_devtools.stack.services import ServiceProcess
 
+from tests import channels
 from tests.conftest import create_key
 from tests.identity.graph_support import event, send, uid
 from tests.ingestion.helpers import failure
@@ -27,7 +28,7 @@ def profile(profile_on_identity: ProfileUnderTest) -> ProfileUnderTest:
 
 @pytest.fixture(scope="module")
 async def front(ingestion: ServiceProcess) -> AsyncIterator[ipb_grpc.IngestionServiceStub]:
-    async with grpc.aio.insecure_channel(ingestion.address) as channel:
+    async with channels.channel(ingestion.address, caller=None) as channel:  # API keys per call
         yield ipb_grpc.IngestionServiceStub(channel)
 
 

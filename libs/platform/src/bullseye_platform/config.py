@@ -24,9 +24,13 @@ class ConfigError(Exception):
     """Raised when one or more environment variables are missing or malformed."""
 
 
-def env(name: str, *, default: Any = _MISSING, help: str = "") -> Any:
-    """Declare a config field read from `<PREFIX>_<name>` (or `name` if it starts with '!')."""
-    return dataclasses.field(default=default, metadata={"env": name, "help": help})
+def env(name: str, *, default: Any = _MISSING, help: str = "", secret: bool = False) -> Any:
+    """Declare a config field read from `<PREFIX>_<name>` (or `name` if it starts with '!').
+
+    `secret`: a credential (a key, a token, a DSN with a password): deployments read it from
+    a Secret, never from plain configuration (the charts' schemas refuse it there).
+    """
+    return dataclasses.field(default=default, metadata={"env": name, "help": help, "secret": secret})
 
 
 def _parse_bool(raw: str) -> bool:
@@ -38,7 +42,7 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("expected one of true/false/1/0/yes/no/on/off")
 
 
-def _parse_duration(raw: str) -> float:
+def parse_duration(raw: str) -> float:
     """Seconds from '250ms', '10s', '5m', '2h', '7d' or a bare number of seconds."""
     units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
     text = raw.strip().lower()
@@ -57,7 +61,7 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
     int: int,
     float: float,
     bool: _parse_bool,
-    Duration: lambda raw: Duration(_parse_duration(raw)),
+    Duration: lambda raw: Duration(parse_duration(raw)),
 }
 
 
@@ -71,7 +75,14 @@ def _parser_for(annotation: Any) -> Callable[[str], Any]:
         return lambda raw: tuple(item(part.strip()) for part in raw.split(",") if part.strip())
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return lambda raw: annotation(raw.strip().lower())
+    if isinstance(annotation, type) and hasattr(annotation, "from_env"):  # a type that parses itself (keys)
+        return annotation.from_env  # type: ignore[no-any-return]
     return _PARSERS[annotation]
+
+
+def _shown(annotation: Any, raw: str) -> str:
+    """How a bad value is quoted in the error: never, for a secret (a type with `secret = True`)."""
+    return "(value not shown: a secret)" if getattr(annotation, "secret", False) else repr(raw)
 
 
 def variable_name(prefix: str, field: dataclasses.Field[Any]) -> str:
@@ -99,7 +110,8 @@ def load(cls: type[T], *, prefix: str, environ: Mapping[str, str] | None = None)
         try:
             values[field.name] = _parser_for(hints[field.name])(raw)
         except (ValueError, KeyError) as exc:
-            problems.append(f"{var}={raw!r} is not a valid {hints[field.name]}: {exc}")
+            kind = hints[field.name]
+            problems.append(f"{var}={_shown(kind, raw)} is not a valid {getattr(kind, '__name__', kind)}: {exc}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return cls(**values)
@@ -112,6 +124,46 @@ def load_or_exit(cls: type[T], *, prefix: str, program: str) -> T:
     except ConfigError as exc:
         print(f"{program}: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+
+
+# How each type is written in an environment variable, as JSON Schema for values files that
+# set variables (YAML may give a number or a boolean where the process reads a string).
+_BOOL_WORDS = "true|false|True|False|TRUE|FALSE|1|0|yes|no|on|off"
+_SCHEMAS: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": ["integer", "string"], "pattern": "^-?[0-9]+$"},
+    float: {"type": ["number", "string"], "pattern": "^-?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$"},
+    bool: {"type": ["boolean", "string"], "pattern": f"^({_BOOL_WORDS})$"},
+    Duration: {"type": ["number", "string"], "pattern": "^[0-9]*[.]?[0-9]+(ms|s|m|h|d)?$"},
+}
+
+
+def _schema_for(annotation: Any) -> dict[str, Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return _schema_for(next(a for a in typing.get_args(annotation) if a is not type(None)))
+    if origin is tuple:
+        return {"type": "string", "description": "comma-separated"}
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return {"type": "string", "enum": [member.value for member in annotation]}
+    if isinstance(annotation, type) and hasattr(annotation, "from_env"):  # a type that parses itself (keys)
+        return {"type": "string"}
+    return dict(_SCHEMAS[annotation])
+
+
+def json_schema(cls: type[Any], *, prefix: str) -> dict[str, dict[str, Any]]:
+    """Every variable of `cls` as a JSON Schema property, with `x-secret` and `x-required`:
+    what the Helm charts' values.schema.json are generated from."""
+    hints = typing.get_type_hints(cls)
+    properties = {}
+    for field in dataclasses.fields(cls):
+        schema = _schema_for(hints[field.name])
+        default = "" if field.default is _MISSING else f" (default: {field.default!r})"
+        schema["description"] = (field.metadata.get("help", "") + default).strip()
+        schema["x-secret"] = bool(field.metadata.get("secret")) or getattr(hints[field.name], "secret", False)
+        schema["x-required"] = field.default is _MISSING
+        properties[variable_name(prefix, field)] = schema
+    return properties
 
 
 def describe(cls: type[Any], *, prefix: str) -> list[tuple[str, str, str]]:

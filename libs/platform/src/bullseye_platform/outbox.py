@@ -10,18 +10,17 @@ fact is in the stream once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 from collections.abc import Mapping, Sequence
 
 import asyncpg
 
 from bullseye_platform.eventlog.writer import AppendError, LogMessage, LogWriter
+from bullseye_platform.instruments.outbox import OutboxInstruments
+from bullseye_platform.jobs.wake import Backoff, Pass, WakeLoop, listening
 from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
 
-log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "bullseye_outbox:"  # + the schema: what the trigger notifies
 # The relay's commit (the DELETE of rows already published) need not wait for its WAL
 # flush: if a crash loses it, the rows come back and are published again under the same
@@ -30,6 +29,14 @@ CHANNEL_PREFIX = "bullseye_outbox:"  # + the schema: what the trigger notifies
 # that *write* outbox rows stay synchronous: they become visible, and relayed, before a
 # lazy flush, and a lost one would be redone with facts that may differ.)
 NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO off"
+
+# What a relay retries after a delay: the log or the database unavailable. Facts wait for it,
+# so the delay stays short.
+RETRIED = (AppendError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+RETRY = Backoff(first=0.5, most=5.0)
+
+# One relay of the schema at a time (see OutboxRelay); the others find nothing to do.
+_ONE_RELAY = "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.outbox relay'))"
 
 # The oldest pending rows, locked past any other relay's (SKIP LOCKED) and deleted.
 _TAKE = """
@@ -77,16 +84,27 @@ async def emit_many(conn: Connection, messages: Sequence[LogMessage]) -> None:
 
 
 class OutboxRelay:
-    """Moves outbox rows to the stream, oldest first; several relays may run (SKIP LOCKED)."""
+    """Moves outbox rows to the stream, oldest first, on the shared claim/wake/poll loop.
+
+    Several relays may run (one per process): one at a time moves rows (`_ONE_RELAY`), so the
+    stream receives the facts in the order of their ids. Two relays taking batches side by side
+    (SKIP LOCKED alone) could publish a later batch first, and a reader would see a person's
+    exit from a segment before the entry it ends. (Ids are drawn at insert and committed in any
+    order, but two facts about one thing are written under the same row lock, so the second
+    one's id is drawn after the first one's commit.)
+    """
 
     def __init__(self, *, pool: asyncpg.Pool, writer: LogWriter, batch_size: int = 500, idle_poll: float = 1.0):
-        self._pool, self._writer = pool, writer
-        self._batch_size, self._idle_poll = batch_size, idle_poll
-        self._wakeup = asyncio.Event()
+        self._pool, self._writer, self._batch_size = pool, writer, batch_size
+        self._loop = WakeLoop(name="outbox relay", step=self._step, poll=idle_poll, retry_on=RETRIED, backoff=RETRY)
+        self._instruments = OutboxInstruments()
 
     async def relay_once(self) -> int:
-        """Publish and delete one batch of pending rows; returns how many."""
+        """Publish and delete one batch of pending rows; returns how many (0 while another relay
+        of the schema is moving rows)."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(_ONE_RELAY):
+                return 0
             await conn.execute(NO_FLUSH_WAIT)
             # Deleted before they are published, in one statement: should the append fail,
             # the transaction rolls back and the rows are pending again.
@@ -99,37 +117,18 @@ class OutboxRelay:
                 for r in rows
             ]  # fmt: skip
             await self._writer.append(messages)
+            self._instruments.relayed(len(rows))
             return len(rows)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop`; wakes on NOTIFY, polls as a safety net."""
-        listener = await self._pool.acquire()
-
-        def on_notify(*_: object) -> None:
-            self._wakeup.set()
-
-        async def wake_on_stop() -> None:  # a stop ends the wait at once, not at the next poll
-            await stop.wait()
-            self._wakeup.set()
-
-        channel = CHANNEL_PREFIX + await listener.fetchval("SELECT current_schema()")
-        await listener.add_listener(channel, on_notify)
-        stopper = asyncio.create_task(wake_on_stop())
+    async def _step(self) -> Pass:
         try:
-            while not stop.is_set():
-                # Cleared before looking, not after: a NOTIFY for a row committed while
-                # relay_once ran (too late for its SELECT) must wake the next wait, not be
-                # forgotten until the idle poll.
-                self._wakeup.clear()
-                try:
-                    moved = await self.relay_once()
-                except (AppendError, OSError, asyncpg.PostgresError) as exc:
-                    log.warning("outbox relay will retry: %s", exc)
-                    moved = 0
-                if moved < self._batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
-        finally:
-            stopper.cancel()
-            await listener.remove_listener(channel, on_notify)
-            await self._pool.release(listener)
+            moved = await self.relay_once()
+        except RETRIED:
+            self._instruments.failed()  # and the loop retries it after a delay
+            raise
+        return Pass(more=moved >= self._batch_size)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop`; wakes on the NOTIFY of the rows' commit, polls as a safety net."""
+        async with listening(self._pool, CHANNEL_PREFIX, lambda _payload: self._loop.wake()):
+            await self._loop.run(stop)

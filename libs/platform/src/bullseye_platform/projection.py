@@ -1,10 +1,15 @@
-"""Exactly-once projections of a partitioned stream into PostgreSQL.
+"""Exactly-once projections of partitioned streams into PostgreSQL.
 
 For each fetched batch the runner applies the records that are past the stored position
 and stores the new position *in the same transaction*; it acks only after the commit.
 A crash before the commit leaves nothing applied and the messages are redelivered; a
 crash after it leaves them applied and the redelivery is recognised by its sequence and
 skipped. (The `Follower.process_event` idea of the eventsourcing library.)
+
+A projection may read several streams (recommendation: RESOLVED and CATALOG; campaign:
+RESOLVED and PROFILE): positions are kept per (stream, partition), each stream is read in
+its own order, and no order between streams is promised. During a replay a rebuild asked for
+(replay.py), the batches it covers go to `apply_quietly`: state only, no side effects.
 """
 
 from __future__ import annotations
@@ -12,21 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import asyncpg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer, partitions_in
-from bullseye_platform.store.pool import Connection, quote_ident
-from bullseye_platform.telemetry import continued_span
+from bullseye_platform.instruments.projection import ProjectionInstruments
+from bullseye_platform.replay import Replay
+from bullseye_platform.store.pool import TRANSIENT, Connection, quote_ident
+from bullseye_platform.telemetry import batch_span
 
 log = logging.getLogger(__name__)
-
-# Errors that say "the database is not there right now", not "this record is bad".
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.DeadlockDetectedError)
 
 
 class Projection(Protocol):
@@ -36,7 +43,35 @@ class Projection(Protocol):
     owned_tables: Sequence[str]
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        """Fold `records` (in stream order, never seen before) into the tables."""
+        """Fold `records` (of one stream, in its order, never seen before) into the tables."""
+
+
+@runtime_checkable
+class Replayable(Projection, Protocol):
+    """A projection whose records cause side effects (facts, refreshes) that a replay must not repeat."""
+
+    async def apply_quietly(self, conn: Connection, records: Sequence[LogRecord]) -> None:
+        """Fold records a rebuild replays into the same state `apply` gives, acting on nothing
+        else: what they caused was announced when they were live."""
+
+    async def replay_ended(self, conn: Connection) -> None:
+        """Catch up, in the transaction that ends the replay, on what it held back (e.g. make
+        one reconciling sweep due)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A stream a projection reads: the partitions this worker owns, and every partition of it
+    (all workers together; a replay ends when all of them reached their ends)."""
+
+    stream: str
+    subject_prefix: str
+    partitions: Sequence[int]
+    every: Sequence[int] = ()
+
+    @property
+    def all_partitions(self) -> Sequence[int]:
+        return self.every or self.partitions
 
 
 def deal(partitions: Sequence[int], readers: int) -> list[list[int]]:
@@ -46,17 +81,28 @@ def deal(partitions: Sequence[int], readers: int) -> list[list[int]]:
     return [owned[len(owned) * n // count : len(owned) * (n + 1) // count] for n in range(count)]
 
 
+async def adopt_positions(conn: Connection, projection: str, stream: str) -> None:
+    """Give the positions stored before they named their stream (migration 0005) to `stream`,
+    the one stream a projection read then."""
+    for table in ("projection_positions", "projection_dead_letters"):
+        await conn.execute(f"UPDATE {table} SET stream = $2 WHERE projection = $1 AND stream = ''", projection, stream)
+
+
 class ProjectionRunner:
-    """Runs one projection over a set of partitions of a stream.
+    """Runs one projection over the partitions this worker owns of one or more streams.
 
     Args:
-        partitions: the partitions this worker owns (workers split them between them).
-        readers: consumers the partitions are dealt to, each applying its batches in its own
-            transactions, concurrently with the others. One reader fills its batches best (a
-            transaction per batch, whatever its size); several overlap one batch's database
-            round trips with another's work when catching up.
+        sources: the streams read; `stream`, `subject_prefix` and `partitions` name one.
+        readers: consumers each source's partitions are dealt to, each applying its batches
+            in its own transactions, concurrently with the others. One reader fills its
+            batches best (a transaction per batch, whatever its size); several overlap one
+            batch's database round trips with another's work when catching up.
         batch_size: records fetched and applied per transaction.
         retry_delay: seconds to wait before retrying a batch the database could not take.
+        replay: the replay this start runs (replay.plan); none by default.
+
+    Raises:
+        ValueError: no source, or a replay for a projection that is not Replayable.
     """
 
     def __init__(
@@ -65,26 +111,61 @@ class ProjectionRunner:
         js: JetStreamContext,
         pool: asyncpg.Pool,
         projection: Projection,
-        stream: str,
-        subject_prefix: str,
-        partitions: Sequence[int],
+        sources: Sequence[Source] = (),
+        stream: str = "",
+        subject_prefix: str = "",
+        partitions: Sequence[int] = (),
         readers: int = 1,
         batch_size: int = 256,
         fetch_timeout: float = 1.0,
         retry_delay: float = 1.0,
+        replay: Replay | None = None,
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
         self._batch_size, self._fetch_timeout, self._retry_delay = batch_size, fetch_timeout, retry_delay
+        self._sources = [*sources, *([Source(stream, subject_prefix, partitions)] if stream else [])]
+        if not self._sources:
+            raise ValueError("a projection reads at least one stream")
+        self._replay = replay or Replay()
+        self._apply_quietly = projection.apply_quietly if isinstance(projection, Replayable) else None
+        if self._replay.requested and self._apply_quietly is None:
+            raise ValueError(f"projection {projection.name} cannot replay quietly (not Replayable)")
         self._consumers = [
-            PartitionConsumer(
-                js, stream=stream, subject_prefix=subject_prefix, consumer=projection.name, partitions=share,
-                ack_all=True,
-            )
-            for share in deal(partitions, readers)
+            PartitionConsumer(js, stream=s.stream, subject_prefix=s.subject_prefix, consumer=projection.name,
+                              partitions=share, ack_all=True)
+            for s in self._sources
+            for share in deal(s.partitions, readers)
         ]  # fmt: skip
+        self._replayed = asyncio.Event()
+        self._instruments = {s.stream: ProjectionInstruments(projection.name, s.stream) for s in self._sources}
+
+    def durables(self, stream: str) -> list[str]:
+        """The durable consumers `stream`'s partitions are read through (their lag is a metric)."""
+        return [consumer.durable for consumer in self._consumers if consumer.stream == stream]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every owned partition until `stop` is set."""
+        await self._follow_all(stop)
+
+    async def run_replay(self, stop: asyncio.Event) -> None:
+        """Run only the replay this start was given (nothing when none), then let go of the
+        streams: for a projection that exists to restore state from the log."""
+        if not self._replay.active:
+            return
+        until = asyncio.Event()
+        watches = [asyncio.create_task(_set_when(stop, until)), asyncio.create_task(_set_when(self._replayed, until))]
+        try:
+            await self._follow_all(until)
+        finally:
+            for watch in watches:
+                watch.cancel()
+            for consumer in self._consumers:
+                await consumer.delete()  # not read again: NATS must not keep its pending messages
+
+    async def _follow_all(self, stop: asyncio.Event) -> None:
+        if len(self._sources) == 1:
+            async with self._pool.acquire() as conn:
+                await adopt_positions(conn, self._projection.name, self._sources[0].stream)
         await self._drop_stale_consumers()
         for consumer in self._consumers:
             await self._open(consumer)
@@ -101,16 +182,18 @@ class ProjectionRunner:
         partitions under another name is left over (another `readers` count, or the former
         one-per-partition scheme); kept, NATS would track its pending messages forever.
         """
-        owned = {p for c in self._consumers for p in c.partitions}
-        current = {c.durable for c in self._consumers}
-        stream = self._consumers[0].stream
-        for info in await self._js.consumers_info(stream):
-            name = info.name or ""
-            read = partitions_in(name, self._projection.name)
-            if name not in current and read and read & owned:
-                log.info("projection %s: deleting the stale consumer %s", self._projection.name, name)
-                with contextlib.suppress(NotFoundError):
-                    await self._js.delete_consumer(stream, name)
+        owned: dict[str, set[int]] = defaultdict(set)
+        for c in self._consumers:
+            owned[c.stream].update(c.partitions)
+        current = {(c.stream, c.durable) for c in self._consumers}
+        for stream, partitions in owned.items():
+            for info in await self._js.consumers_info(stream):
+                name = info.name or ""
+                read = partitions_in(name, self._projection.name)
+                if (stream, name) not in current and read and read & partitions:
+                    log.info("projection %s: deleting the stale consumer %s", self._projection.name, name)
+                    with contextlib.suppress(NotFoundError):
+                        await self._js.delete_consumer(stream, name)
 
     async def _follow(self, consumer: PartitionConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -123,9 +206,11 @@ class ProjectionRunner:
         PostgreSQL, not NATS, says where we are; records at or below their partition's
         position are skipped as they come."""
         value = await self._pool.fetchval(
-            "SELECT min(coalesce(p.stream_seq, 0)) FROM unnest($2::integer[]) AS owned(partition) "
-            "LEFT JOIN projection_positions p ON p.projection = $1 AND p.partition = owned.partition",
+            "SELECT min(coalesce(p.stream_seq, 0)) FROM unnest($3::integer[]) AS owned(partition) "
+            "LEFT JOIN projection_positions p "
+            "ON p.projection = $1 AND p.stream = $2 AND p.partition = owned.partition",
             self._projection.name,
+            consumer.stream,
             consumer.partitions,
         )
         await consumer.open(after=int(value or 0))
@@ -146,13 +231,14 @@ class ProjectionRunner:
                 log.warning("projection %s: database still unavailable: %s", self._projection.name, exc)
 
     async def process(self, records: Sequence[LogRecord]) -> bool:
-        """Apply one fetched batch (records of any owned partitions, in stream order) exactly
-        once, then ack it.
+        """Apply one fetched batch (records of one stream, any owned partitions, in stream
+        order) exactly once, then ack it.
 
         The runner's consumer acks cumulatively (AckPolicy.ALL), so acking the batch's last
         record acks the whole batch: one ack per batch, not one per record.
         Returns False, having acked nothing, when the database was unavailable.
         """
+        started = time.perf_counter()
         try:
             await self._apply_or_isolate(records)
         except TRANSIENT as exc:
@@ -162,6 +248,9 @@ class ProjectionRunner:
             return False
         if records:
             await records[-1].msg.ack()
+            self._instruments[records[0].stream].processed(records, started)
+        if not self._replay.active:
+            self._replayed.set()
         return True
 
     async def _apply_or_isolate(self, records: Sequence[LogRecord]) -> None:
@@ -176,14 +265,18 @@ class ProjectionRunner:
             await self._isolate(records)
 
     async def _commit(self, records: Sequence[LogRecord]) -> None:
+        stream = records[0].stream
         async with self._pool.acquire() as conn, conn.transaction():
-            positions = await self._lock_positions(conn, {r.partition for r in records})
+            positions = await self._lock_positions(conn, stream, {r.partition for r in records})
             fresh = [r for r in records if r.seq > positions[r.partition]]
             if not fresh:
                 return
-            with continued_span(f"project {self._projection.name}", fresh[-1].headers, records=str(len(fresh))):
-                await self._projection.apply(conn, fresh)
-            await self._store_positions(conn, {r.partition: r.seq for r in fresh})  # the last of each
+            quietly = self._apply_quietly if await self._replay.quiet(conn, fresh) else None
+            with batch_span(f"project {self._projection.name}", [r.headers for r in fresh]):
+                await (quietly or self._projection.apply)(conn, fresh)
+            await self._store_positions(conn, stream, {r.partition: r.seq for r in fresh})  # the last of each
+            ended = await self._replay.advance(conn, fresh)
+        self._replay.committed(fresh, ended=ended)
 
     async def _isolate(self, records: Sequence[LogRecord]) -> None:
         """Apply records one by one; set aside the ones that fail so the partition moves on."""
@@ -197,47 +290,53 @@ class ProjectionRunner:
 
     async def _dead_letter(self, record: LogRecord, exc: Exception) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            positions = await self._lock_positions(conn, {record.partition})
+            positions = await self._lock_positions(conn, record.stream, {record.partition})
             if record.seq <= positions[record.partition]:
                 return
             await conn.execute(
-                "INSERT INTO projection_dead_letters (projection, partition, stream_seq, subject, error) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                self._projection.name, record.partition, record.seq, record.subject, repr(exc)[:2000],
+                "INSERT INTO projection_dead_letters (projection, stream, partition, stream_seq, subject, error) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                self._projection.name, record.stream, record.partition, record.seq, record.subject, repr(exc)[:2000],
             )  # fmt: skip
-            await self._store_positions(conn, {record.partition: record.seq})
-        log.error("projection %s: record %d set aside: %r", self._projection.name, record.seq, exc)
+            await self._store_positions(conn, record.stream, {record.partition: record.seq})
+            ended = await self._replay.advance(conn, [record])
+        self._replay.committed([record], ended=ended)
+        self._instruments[record.stream].dead_lettered(record)
+        log.error("projection %s: record %s/%d set aside: %r", self._projection.name, record.stream, record.seq, exc)
 
-    async def _lock_positions(self, conn: Connection, partitions: set[int]) -> dict[int, int]:
+    async def _lock_positions(self, conn: Connection, stream: str, partitions: set[int]) -> dict[int, int]:
         # FOR UPDATE, in partition order: two workers that both think they own a partition
         # (during a rebalance) serialise here, and the second one sees the first one's position.
         owned = sorted(partitions)
-        positions = await self._select_positions(conn, owned)
+        positions = await self._select_positions(conn, stream, owned)
         if len(positions) < len(owned):  # a partition's first batch (rows are made once)
             await conn.execute(
-                "INSERT INTO projection_positions (projection, partition) "
-                "SELECT $1, p FROM unnest($2::integer[]) AS p ON CONFLICT DO NOTHING",
+                "INSERT INTO projection_positions (projection, stream, partition) "
+                "SELECT $1, $2, p FROM unnest($3::integer[]) AS p ON CONFLICT DO NOTHING",
                 self._projection.name,
+                stream,
                 owned,
             )
-            positions = await self._select_positions(conn, owned)
+            positions = await self._select_positions(conn, stream, owned)
         return positions
 
-    async def _select_positions(self, conn: Connection, owned: list[int]) -> dict[int, int]:
+    async def _select_positions(self, conn: Connection, stream: str, owned: list[int]) -> dict[int, int]:
         rows = await conn.fetch(
-            "SELECT partition, stream_seq FROM projection_positions WHERE projection = $1 "
-            "AND partition = ANY($2::integer[]) ORDER BY partition FOR UPDATE",
+            "SELECT partition, stream_seq FROM projection_positions WHERE projection = $1 AND stream = $2 "
+            "AND partition = ANY($3::integer[]) ORDER BY partition FOR UPDATE",
             self._projection.name,
+            stream,
             owned,
         )
         return {int(r["partition"]): int(r["stream_seq"]) for r in rows}
 
-    async def _store_positions(self, conn: Connection, reached: dict[int, int]) -> None:
+    async def _store_positions(self, conn: Connection, stream: str, reached: dict[int, int]) -> None:
         await conn.execute(
             "UPDATE projection_positions AS p SET stream_seq = r.seq, updated_at = now() "
-            "FROM unnest($2::integer[], $3::bigint[]) AS r(partition, seq) "
-            "WHERE p.projection = $1 AND p.partition = r.partition",
+            "FROM unnest($3::integer[], $4::bigint[]) AS r(partition, seq) "
+            "WHERE p.projection = $1 AND p.stream = $2 AND p.partition = r.partition",
             self._projection.name,
+            stream,
             list(reached),
             list(reached.values()),
         )
@@ -245,7 +344,7 @@ class ProjectionRunner:
     async def reset(self) -> None:
         """Forget everything this projection built: positions, owned tables, NATS consumers.
 
-        The next `run()` replays the stream from the start; the result must equal the live one.
+        The next `run()` replays the streams from the start; the result must equal the live one.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             tables = ", ".join(quote_ident(t) for t in self._projection.owned_tables)
@@ -255,3 +354,8 @@ class ProjectionRunner:
             await conn.execute("DELETE FROM projection_dead_letters WHERE projection = $1", self._projection.name)
         for consumer in self._consumers:
             await consumer.delete()
+
+
+async def _set_when(event: asyncio.Event, then: asyncio.Event) -> None:
+    await event.wait()
+    then.set()

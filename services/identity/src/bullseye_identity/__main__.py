@@ -1,4 +1,4 @@
-"""`python -m bullseye_identity [serve|migrate|config]` — the identity process."""
+"""`python -m bullseye_identity [serve|migrate|config|rebuild]` — the identity process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from bullseye_platform.service import run_service
 
 from bullseye_identity import bootstrap
 from bullseye_identity.config import PREFIX, IdentityConfig
+from bullseye_identity.projections.rebuild import rebuild
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix=PREFIX,
         build=bootstrap.build,
         open_store=bootstrap.open_store,
+        commands={"rebuild": rebuild},
     )
 
 

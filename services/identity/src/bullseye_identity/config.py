@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from bullseye_platform.config import env
+from bullseye_platform.config import Duration, env
 from bullseye_platform.service import ServiceConfig
 
 from bullseye_identity.domain.policy import Policy
@@ -14,16 +15,16 @@ PREFIX = "IDENTITY"
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     master_key: str = env(
-        "!BULLSEYE_MASTER_KEY", help="base64 of 32 random bytes; wraps every data key (a Kubernetes Secret)"
+        "!BULLSEYE_MASTER_KEY",
+        help="base64 of 32 random bytes; wraps every data key (a Kubernetes Secret)",
+        secret=True,
     )
     hash_key: str = env(
-        "!BULLSEYE_HASH_KEY", help="base64 of 32 random bytes; keys the hashes that match emails and phones"
-    )
-    key_client_token: str = env(
-        "KEY_CLIENT_TOKEN",
-        default="",
-        help="when set, IssueDataKeys needs metadata x-service-token equal to it (a Kubernetes Secret)",
+        "!BULLSEYE_HASH_KEY",
+        help="base64 of 32 random bytes; keys the hashes that match emails and phones",
+        secret=True,
     )
     grpc_port: int = env("GRPC_PORT", default=50052, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="identity", help="PostgreSQL schema for identity's tables")
@@ -36,8 +37,8 @@ class IdentityConfig(ServiceConfig):
     resolver: bool = env(
         "RESOLVER",
         default=True,
-        help="run resolution (EVENTS -> graph -> RESOLVED) here; exactly one process per deployment, "
-        "other replicas answer RPCs only",
+        help="be a candidate for resolution (EVENTS -> graph -> RESOLVED): the candidate holding the "
+        "resolver's lock (a PostgreSQL advisory lock) resolves, the others stand by; false = answer RPCs only",
     )
     consumer: str = env(
         "CONSUMER", default="identity", help="durable consumer name on EVENTS (and the projection's name)"
@@ -58,6 +59,22 @@ class IdentityConfig(ServiceConfig):
     max_persons_per_value: int = env(
         "MAX_PERSONS_PER_VALUE", default=5, help="an identifier in conflicts of more persons is blocked"
     )
+    ingestion_address: str = env(
+        "INGESTION_ADDRESS",
+        default="127.0.0.1:50051",
+        help="ingestion's gRPC host:port: Merge and Split record their command in EVENTS through it",
+    )
+    ingestion_timeout: Duration = env(
+        "INGESTION_TIMEOUT", default=Duration(5), help="deadline of AppendCorrections (within the call's own)"
+    )
+    correction_wait: Duration = env(
+        "CORRECTION_WAIT",
+        default=Duration(20),
+        help="how long a Merge or Split without a deadline waits for the resolver to apply it (UNAVAILABLE after)",
+    )
+    correction_poll: Duration = env(
+        "CORRECTION_POLL", default=Duration(1), help="a waiting Merge or Split looks again this often (besides NOTIFY)"
+    )
 
     def policy(self) -> Policy:
         """The resolution rules these settings describe."""
@@ -69,5 +86,6 @@ class IdentityConfig(ServiceConfig):
         )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # Malformed rules stop start-up like a malformed variable: ConfigError, naming it.
         self.policy()

@@ -1,4 +1,4 @@
-"""`python -m bullseye_ingestion [serve|migrate|config]` — the ingestion process."""
+"""`python -m bullseye_ingestion [serve|migrate|config|keys ...]` — the ingestion process and its key tool."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from bullseye_platform.service import run_service
 
 from bullseye_ingestion import bootstrap
 from bullseye_ingestion.adapters.database import open_store
+from bullseye_ingestion.api.key_commands import keys
 from bullseye_ingestion.config import PREFIX, IngestionConfig
 
 
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix=PREFIX,
         build=bootstrap.build,
         open_store=open_store,
+        commands={"keys": keys},
     )
 
 

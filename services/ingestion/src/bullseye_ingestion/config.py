@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bullseye_platform.config import Duration, env
+from bullseye_platform.eventlog import StreamSpec
 from bullseye_platform.service import ServiceConfig
 
 PREFIX = "INGESTION"
@@ -12,6 +14,7 @@ PREFIX = "INGESTION"
 
 @dataclass(frozen=True, kw_only=True)
 class IngestionConfig(ServiceConfig):
+    prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50051, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="ingestion", help="PostgreSQL schema for ingestion's tables")
     stream: str = env("STREAM", default="EVENTS", help="JetStream stream written")
@@ -30,9 +33,6 @@ class IngestionConfig(ServiceConfig):
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="127.0.0.1:50052", help="identity's gRPC host:port (issues the data keys)"
     )
-    identity_token: str = env(
-        "IDENTITY_TOKEN", default="", help="sent as x-service-token to IssueDataKeys (identity's KEY_CLIENT_TOKEN)"
-    )
     identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of IssueDataKeys")
     data_key_cache_ttl: Duration = env(
         "DATA_KEY_CACHE_TTL", default=Duration(300), help="data keys kept in memory; a shredded key's last use"
@@ -40,3 +40,16 @@ class IngestionConfig(ServiceConfig):
     data_key_cache_size: int = env("DATA_KEY_CACHE_SIZE", default=100_000, help="most data keys kept in memory")
     publish_batch: int = env("PUBLISH_BATCH", default=500, help="most events per atomic JetStream batch")
     publish_in_flight: int = env("PUBLISH_IN_FLIGHT", default=4, help="atomic batches awaiting ack at once")
+    catalog_stream: str = env("CATALOG_STREAM", default="CATALOG", help="JetStream stream of catalog changes")
+    catalog_subject_prefix: str = env(
+        "CATALOG_SUBJECT_PREFIX", default="catalog", help="subjects are <prefix>.<partition of item_id>.<kind>"
+    )
+    catalog_partitions: int = env(
+        "CATALOG_PARTITIONS", default=16, help="partitions of CATALOG (fixed once data exists)"
+    )
+
+    def catalog_spec(self) -> StreamSpec:
+        """CATALOG: the catalog feeds' changes, owned by ingestion like EVENTS (docs/design.md D2)."""
+        return self.owned_stream(
+            name=self.catalog_stream, subject_prefix=self.catalog_subject_prefix, max_msg_size=self.max_event_bytes * 2
+        )

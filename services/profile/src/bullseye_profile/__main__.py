@@ -1,4 +1,4 @@
-"""`python -m bullseye_profile [serve|migrate|config]` — the profile process."""
+"""`python -m bullseye_profile [serve|migrate|config|rebuild]` — the profile process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from bullseye_platform.service import run_service
 
 from bullseye_profile import bootstrap
 from bullseye_profile.config import PREFIX, ProfileConfig
+from bullseye_profile.projections.rebuild import rebuild
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix=PREFIX,
         build=bootstrap.build,
         open_store=bootstrap.open_store,
+        commands={"rebuild": rebuild},
     )
 
 

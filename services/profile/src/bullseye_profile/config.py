@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
+from bullseye_platform.projection import deal
 from bullseye_platform.service import ServiceConfig
 
 PREFIX = "PROFILE"
@@ -12,12 +15,14 @@ DAY = 86400.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProfileConfig(ServiceConfig):
+class ProfileConfig(ServiceConfig, ClockSettings):
+    prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")
     identity_address: str = env(
         "IDENTITY_ADDRESS", default="", help="identity gRPC host:port (GetProfile by identifier)"
     )
+    identity_timeout: Duration = env("IDENTITY_TIMEOUT", default=Duration(2), help="deadline of a call to identity")
     resolved_stream: str = env("RESOLVED_STREAM", default="RESOLVED", help="JetStream stream read")
     resolved_subject_prefix: str = env("RESOLVED_SUBJECT_PREFIX", default="resolved", help="subjects of RESOLVED")
     resolved_partitions: int = env("RESOLVED_PARTITIONS", default=16, help="partitions of RESOLVED (as identity's)")
@@ -26,9 +31,32 @@ class ProfileConfig(ServiceConfig):
         default="",
         help="RESOLVED partitions this process folds, e.g. '0-7' or '0,2,4' (processes split them); empty = all",
     )
+    worker_count: int = env(
+        "WORKER_COUNT",
+        default=0,
+        help="workers splitting the RESOLVED partitions by ordinal (a StatefulSet's replicas), each folding its "
+        "contiguous share; 0 = PROFILE_WORKER_PARTITIONS says",
+    )
+    worker_ordinal: str = env(
+        "WORKER_ORDINAL",
+        default="",
+        help="this worker's ordinal among PROFILE_WORKER_COUNT: a number, or a pod name ending in -<n>",
+    )
+    projection: bool = env(
+        "PROJECTION",
+        default=True,
+        help="fold RESOLVED and run the durable jobs (RFM schedule, segment recomputes, outbox relay) here; "
+        "false = serve RPCs only (replicas scaled by load)",
+    )
     stream: str = env("STREAM", default="PROFILE", help="JetStream stream written (segment facts)")
     subject_prefix: str = env("SUBJECT_PREFIX", default="profile", help="subjects are <prefix>.<partition>.<kind>")
     batch_size: int = env("BATCH_SIZE", default=500, help="RESOLVED records folded per transaction")
+    # A replay is all catching up: a batch costs a dozen round trips whatever its size, so bigger
+    # ones cut the CPU per record (measured: ~90 us at 500, ~55 us at 2,000). Below the
+    # consumers' max_ack_pending (2,048).
+    replay_batch_size: int = env(
+        "REPLAY_BATCH_SIZE", default=2000, help="RESOLVED records folded per transaction while a rebuild replays"
+    )
     readers: int = env(
         "READERS",
         default=1,
@@ -40,11 +68,13 @@ class ProfileConfig(ServiceConfig):
         default=50_000,
         help="GetProfile bases kept in the process, dropped on change (NOTIFY); about 1 kB each; 0 = off",
     )
-    fixed_now: str = env(
-        "FIXED_NOW", default="", help="ISO-8601 time the clock is pinned to (tests, demos); empty = wall clock"
-    )
     rfm_interval: Duration = env("RFM_INTERVAL", default=Duration(DAY), help="time between scheduled RFM recomputes")
-    rfm_poll: Duration = env("RFM_POLL", default=Duration(5), help="how often the scheduler looks for a due run")
+    job_poll: Duration = env(
+        "JOB_POLL",
+        default=Duration(5),
+        help="longest wait of the job worker (RFM, segment recomputes) between looks "
+        "at its queues when no notification woke it",
+    )
     new_within: Duration = env("NEW_WITHIN", default=Duration(30 * DAY), help="lifecycle: first seen within = new")
     stable_orders: int = env("STABLE_ORDERS", default=3, help="lifecycle: orders from which an active is stable")
     dormant_after: Duration = env("DORMANT_AFTER", default=Duration(60 * DAY), help="lifecycle: inactive for = dormant")
@@ -67,13 +97,37 @@ class ProfileConfig(ServiceConfig):
     def owned_partitions(self) -> tuple[int, ...]:
         """The RESOLVED partitions this process projects: several processes split them, each
         running the projection for its own (the RPCs and durable workers run in all of them)."""
+        if self.worker_count:
+            if self.worker_partitions.strip():
+                raise ConfigError("PROFILE_WORKER_PARTITIONS and PROFILE_WORKER_COUNT: set one, not both")
+            return share_of(self.worker_ordinal, self.worker_count, self.resolved_partitions)
         if not self.worker_partitions.strip():
             return tuple(range(self.resolved_partitions))
         return parse_partitions(self.worker_partitions, self.resolved_partitions)
 
     def __post_init__(self) -> None:
+        # Both bases check their variables; neither calls the other (they are independent).
+        ServiceConfig.__post_init__(self)
+        ClockSettings.__post_init__(self)
         # A malformed list stops start-up like a malformed variable: ConfigError, naming it.
         self.owned_partitions()
+
+
+def share_of(ordinal: str, workers: int, count: int) -> tuple[int, ...]:
+    """The contiguous share of partitions 0..count-1 of worker `ordinal` among `workers`.
+
+    A StatefulSet's pods are named <name>-0 ... <name>-(N-1), so with N workers the shares
+    cover every partition exactly once: no partition without an owner, none with two
+    (while the pods run the same N; see deploy/README.md for changing it).
+    """
+    if not 0 < workers <= count:
+        raise ConfigError(f"PROFILE_WORKER_COUNT={workers} must be between 1 and the {count} partitions")
+    digits = ordinal.strip().rsplit("-", 1)[-1]
+    if not digits.isdigit():
+        raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not a number or a pod name ending in -<n>")
+    if int(digits) >= workers:
+        raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not below PROFILE_WORKER_COUNT={workers}")
+    return tuple(deal(range(count), workers)[int(digits)])
 
 
 def parse_partitions(raw: str, count: int) -> tuple[int, ...]:

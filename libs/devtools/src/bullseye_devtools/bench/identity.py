@@ -18,6 +18,7 @@ import nats
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.quality.run import Pipeline, QualityRun, send_and_score
 from bullseye_devtools.quality.scoring import links_missed, strangers_merged
+from bullseye_devtools.quality.traps import TrapQuality
 from bullseye_devtools.stack.local import LocalStack, create_api_key
 from bullseye_devtools.traffic.journeys import generate_journeys
 
@@ -73,7 +74,21 @@ def _diagnostics(run: QualityRun) -> dict[str, object]:
     }
 
 
-def _quality_detail(run: QualityRun) -> dict[str, object]:
+def trap_detail(figures: TrapQuality) -> dict[str, object]:
+    p = figures.pairs
+    return {
+        "persons": figures.persons,
+        "events": figures.events,
+        "unscorable": figures.unscorable,
+        "not_resolved": figures.not_resolved,
+        "precision": round(p.precision, 6),
+        "recall": round(p.recall, 6),
+        "pairs": {"predicted": p.predicted, "wrong": p.wrong, "linkable": p.linkable, "missed": p.missed},
+    }
+
+
+def quality_detail(run: QualityRun) -> dict[str, object]:
+    """Counts, pairs, merges and conflicts, per trap, and what to look at when a target is missed."""
     q = run.quality
     return {
         "persons_generated": run.journeys.persons,
@@ -90,6 +105,7 @@ def _quality_detail(run: QualityRun) -> dict[str, object]:
                   "found": q.found_pairs},
         "merges_by_rule": dict(run.resolution.merge_rules),
         "conflicts_by_rule": dict(run.conflicts),
+        "by_trap": {trap: trap_detail(figures) for trap, figures in run.by_trap().items()},
         **_diagnostics(run),
     }  # fmt: skip
 
@@ -110,7 +126,7 @@ def quality(session: Session) -> Iterator[Result]:
     session.step(f"{persons:,} persons' journeys: {len(journeys.events):,} events, traps {dict(journeys.traps)}")
     before = asyncio.run(resolved_events(stack.env["NATS_URL"]))
     run = asyncio.run(send_and_score(journeys, pipeline(stack, "bench-journeys"), resolved_before=before))
-    q, detail = run.quality, _quality_detail(run)
+    q, detail = run.quality, quality_detail(run)
     session.step(
         f"precision {q.precision:.4f}, recall {q.recall:.4f}; {q.scorable:,} scorable, {q.unscorable:,} unscorable "
         f"events; {run.persons:,} persons for {journeys.persons:,} true; merges {run.resolution.merges:,}, "

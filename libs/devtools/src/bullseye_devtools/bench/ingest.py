@@ -19,6 +19,7 @@ from bullseye_devtools.bench.events import BATCH
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.services import ServiceProcess
 
 CONCURRENCY = 16
@@ -48,7 +49,7 @@ def create_key(env: dict[str, str]) -> str:
     """A key whose rate limit never throttles the benchmark, made with the real CLI."""
     argv = ["create", "--source", "bench", "--rate", "1000000", "--burst", "1000000"]
     done = subprocess.run(
-        [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
+        [sys.executable, "-m", "bullseye_ingestion", "keys", *argv],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -58,8 +59,9 @@ def create_key(env: dict[str, str]) -> str:
 
 
 def service_env(nats: NatsServer, postgres: PostgresServer) -> dict[str, str]:
-    """Production defaults; INGESTION_* tuning set in the caller's environment wins."""
-    base = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict", **TUNING}
+    """Production defaults, authentication on; INGESTION_* tuning set in the caller's environment wins."""
+    keys = stack_secrets.for_service(stack_secrets.generate_auth(), "ingestion")
+    base = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict", **keys, **TUNING}
     return {**base, **{k: v for k, v in os.environ.items() if k.startswith("INGESTION_")}}
 
 

@@ -6,7 +6,7 @@ Persons with realistic histories (views, searches, carts, orders, traits, consen
 120 days) are written straight into RESOLVED as identity writes them, and the benchmark
 waits until profile has folded every event into its journal. Each person is then read
 once (the cold read: a fold of the journal that stores the person's base, see
-bullseye_profile.snapshots; its latency is in the details), and then:
+bullseye_profile.reading.bases; its latency is in the details), and then:
   (a) closed loop: Health.Check, then GetProfile over all persons, the same calls in
       flight; the ratio is the target (>= 0.6);
   (b) open loop at 1,000 calls/s, Health.Check then GetProfile: p50 and p99 from the scheduled
@@ -25,15 +25,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
+import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +45,8 @@ import psutil
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import resolved_pb2 as rs
 from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.auth import TokenMinter
+from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import (
     Durability,
     LogMessage,
@@ -60,8 +64,8 @@ from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.metrics import by_label, scrape
-from bullseye_devtools.stack.ports import free_port
 from bullseye_devtools.stack.services import ServiceProcess
 
 RESOLVED = StreamSpec(name="RESOLVED", subject_prefix="resolved")
@@ -176,6 +180,7 @@ class ReadStack:
     persons: int
     events: int
     base_env: dict[str, str]  # what every restart starts from
+    operator_key: str  # signs the load generator's calls (benchmarks run with authentication on)
 
     @property
     def processes(self) -> int:
@@ -196,31 +201,21 @@ class ReadStack:
 
     def cache_lookups(self) -> dict[str, float]:
         """Reads the profile processes' caches answered ("hit") or passed on ("miss") so far."""
-        first_port, found = int(self.service.env["PROFILE_METRICS_PORT"]), Counter[str]()
-        for port in range(first_port, first_port + self.processes):  # helpers serve the next ports
+        assert self.service.reported is not None
+        found = Counter[str]()
+        for port in self.service.reported.metrics_ports:  # the first process's, then each helper's
             found.update(
                 by_label(scrape(f"http://127.0.0.1:{port}/metrics"), "profile_read_cache_lookups_total", "result")
             )
         return dict(found)
 
-    def wait_for_helpers(self, *, within: float = 60.0) -> None:
-        """Until every serving process listens: a connection made before a helper listens
-        always lands on the first process."""
-        port, deadline = self.service.port, time.monotonic() + within
-        while time.monotonic() < deadline:
-            listening = [p for p in self.members() if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
-                                                          for c in p.net_connections("tcp"))]  # fmt: skip
-            if len(listening) == self.processes:
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.processes} profile processes did not all listen within {within:.0f}s")
-
     def restart(self, **env: str) -> None:
-        """The profile process again, on the same database and stream, with `env` added to the first's."""
+        """The profile process again, on the same database and stream, with `env` added to the
+        first's. It is reported ready once every serving process listens: a connection made
+        before a helper listens would always land on the first process."""
         self.service.stop()
         self.service = ServiceProcess("profile", "bullseye_profile", {**self.base_env, **env},
                                       self.service.log_dir).start()  # fmt: skip
-        self.wait_for_helpers()
 
 
 @contextlib.contextmanager
@@ -236,12 +231,13 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
+        keys = stack_secrets.generate_auth()
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "BULLSEYE_DURABILITY": "strict",
-               "PROFILE_METRICS_PORT": str(free_port())}  # fmt: skip
+               "PROFILE_METRICS_PORT": "0", **stack_secrets.for_service(keys, "profile")}  # fmt: skip
         service = ServiceProcess("profile", "bullseye_profile", env, root / "logs").start()
         assert service.proc is not None
-        read = ReadStack(service, RssSampler(service.proc.pid, tree=True).start(), persons, events, env)
-        read.wait_for_helpers()
+        rss = RssSampler(service.proc.pid, tree=True).start()
+        read = ReadStack(service, rss, persons, events, env, keys[stack_secrets.OPERATOR_KEY])
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
         asyncio.run(folded(postgres.dsn, events, within=600))
@@ -254,7 +250,8 @@ def drive(stack: ReadStack, *args: str) -> dict[str, float]:
     argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address,
             "--connections", str(stack.connections)]  # fmt: skip
     before, looked_up = stack.cpu_seconds(), stack.cache_lookups()
-    done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True)
+    env = {**os.environ, stack_secrets.OPERATOR_KEY: stack.operator_key}
+    done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
     summary: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -386,16 +383,24 @@ Stub = grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
 class Rpc:
     """One method's calls dealt round-robin over `connections` connections of their own. A
     server of several processes (SO_REUSEPORT) serves each connection from one process, so
-    a single connection would reach one of them."""
+    a single connection would reach one of them. Every call carries the operator's token,
+    Health.Check's too (it is open, but its calls then cost the same bytes to receive), as
+    metadata of the call: an interceptor (bullseye_platform.grpc.client) would add the load
+    generator's own CPU to the machine both share."""
 
-    def __init__(self, address: str, method: str, connections: int) -> None:
+    def __init__(self, address: str, method: str, connections: int, operator: TokenMinter) -> None:
         options = [("grpc.use_local_subchannel_pool", 1)]  # a connection per channel, not a shared one
         self.channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
         self.stubs = [c.unary_unary(method, request_serializer=None, response_deserializer=None) for c in self.channels]
         self._next = itertools.cycle(self.stubs)
+        self._operator = operator
 
     def __call__(self, request: bytes, *, timeout: float) -> Awaitable[bytes]:
-        return next(self._next)(request, timeout=timeout)
+        return self.via(next(self._next), request, timeout=timeout)
+
+    def via(self, stub: Stub, request: bytes, *, timeout: float) -> Awaitable[bytes]:
+        """The call on one given connection."""
+        return stub(request, timeout=timeout, metadata=self._operator.metadata())
 
     async def close(self) -> None:
         await asyncio.gather(*(channel.close(None) for channel in self.channels))
@@ -419,7 +424,7 @@ class Answered:
 ANSWERED = Answered()  # one per load generator process
 
 
-async def _one(rpc: Rpc | Stub, request: bytes) -> bool:
+async def _one(rpc: Callable[..., Awaitable[bytes]], request: bytes) -> bool:
     try:
         await rpc(request, timeout=30.0)
         ANSWERED.calls += 1
@@ -437,7 +442,8 @@ async def prime(rpc: Rpc, bodies: Sequence[bytes], concurrency: int) -> Tally:
     async def worker() -> None:
         while queue:
             sent = time.perf_counter()
-            ok = await _one(*queue.pop())
+            stub, body = queue.pop()
+            ok = await _one(functools.partial(rpc.via, stub), body)
             tally.add(1 if ok else None, time.perf_counter() - sent)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -501,7 +507,7 @@ def summary(windows: list[Tally], args: argparse.Namespace) -> dict[str, object]
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     bodies = requests(args.method, args.persons)
-    rpc = Rpc(args.address, METHODS[args.method], args.connections)
+    rpc = Rpc(args.address, METHODS[args.method], args.connections, operator_credentials(os.environ))
     try:
         for _ in rpc.channels:
             await _one(rpc, bodies[0])  # every connection made before the clock starts

@@ -33,7 +33,9 @@ from bullseye.identity.v1 import resolved_pb2 as rs
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye.profile.v1 import profile_pb2_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
+from bullseye_platform.auth import TokenMinter
 from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure_stream, partition_of, subject_for
+from bullseye_platform.grpc import client
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -67,7 +69,7 @@ class ProfileStack:
         """A profile process with its own schema, PROFILE stream and `extra` settings (not started);
         the workers of one name share them and differ only by their log folder."""
         env = {
-            **self.local.env,
+            **self.local.service_env("profile"),
             "PROFILE_SCHEMA": f"profile_{name}",
             "PROFILE_STREAM": f"PROFILE_{name.upper()}",
             "PROFILE_SUBJECT_PREFIX": f"profile{name}",
@@ -237,17 +239,17 @@ def _cpu_seconds(processes: Sequence[psutil.Process] | psutil.Process) -> float:
 
 
 def rebuild(stack: ProfileStack, process: ServiceProcess) -> None:
-    """`python -m bullseye_profile.rebuild` with the service's settings (the service stopped)."""
-    done = subprocess.run([sys.executable, "-m", "bullseye_profile.rebuild"], env={**os.environ, **process.env},
+    """`python -m bullseye_profile rebuild` with the service's settings (the service stopped)."""
+    done = subprocess.run([sys.executable, "-m", "bullseye_profile", "rebuild"], env={**os.environ, **process.env},
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"rebuild failed: {done.stderr[-2000:]}")
 
 
-async def create_segment(address: str) -> None:
+async def create_segment(address: str, operator: TokenMinter) -> None:
     """A segment every viewer enters: each batch's refresh evaluates it for every person touched."""
     rule = sg.Rule(event_count=sg.EventCount(event_type="page_viewed", op=sg.OPERATOR_GE, count=1))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with client.channel(address, credentials=operator, deadline=None) as channel:
         api = profile_pb2_grpc.ProfileServiceStub(channel)
         await api.CreateSegment(
             sg.CreateSegmentRequest(segment=sg.Segment(segment_id=SEGMENT, name=SEGMENT, rule=rule))
@@ -271,7 +273,7 @@ def write_path(session: Session) -> Iterator[Result]:
     url = stack.local.env["NATS_URL"]
     asyncio.run(make_stream(url))
     first = stack.profile("write", **settings).start(timeout=60.0)  # creates the schema and the segment, then idles
-    asyncio.run(create_segment(first.address))
+    asyncio.run(create_segment(first.address, stack.local.operator()))
     first.stop()
     filled(session, url, 0, live_count, persons=persons)
     raw = asyncio.run(
@@ -365,13 +367,15 @@ class Watch:
     # transaction) to its storing: the commit and the outbox relay's share.
     relayed: list[float] = field(default_factory=list)
 
-    def on_resolved(self, data: bytes, stored: float) -> None:
+    def on_resolved(self, subject: str, data: bytes, stored: float) -> None:
         record = rs.ResolvedRecord.FromString(data)
         journey = self.journeys.get(record.event.event.event_id) if record.WhichOneof("kind") == "event" else None
         if journey is not None and journey.person is None:
             journey.person, journey.resolved = record.event.person_id, stored
 
-    def on_entered(self, data: bytes, stored: float) -> None:
+    def on_entered(self, subject: str, data: bytes, stored: float) -> None:
+        if not subject.endswith(".segment.entered"):
+            return  # the segment's definition
         fact = sg.SegmentMembershipChanged.FromString(data)
         if fact.segment_id == SEGMENT and fact.entered and fact.person_id not in self.entered:
             self.entered[fact.person_id] = stored
@@ -416,7 +420,7 @@ async def measure_freshness(
 ) -> Watch:
     """Send, wait for the facts, then read both streams with the times JetStream stored each
     message at: nothing subscribes while the chain runs, so the measuring costs it no CPU."""
-    await create_segment(profile.address)
+    await create_segment(profile.address, local.operator())
     client: NATS = await nats.connect(local.env["NATS_URL"])
     js = client.jetstream()
     streams = {"resolved": "RESOLVED", "profile": profile.env["PROFILE_STREAM"]}
@@ -427,7 +431,8 @@ async def measure_freshness(
         async with grpc.aio.insecure_channel(local.ingestion_address) as channel:
             await send_paced(ingestion_pb2_grpc.IngestionServiceStub(channel), key, watch, rate=rate, seconds=seconds)
         accepted = sum(1 for j in watch.journeys.values() if j.accepted is not None)
-        facts = await _stored_at_least(js, streams["profile"], accepted, within=settle)
+        # The segment's definition, then an entry per journey.
+        facts = await _stored_at_least(js, streams["profile"], accepted + 1, within=settle)
         await _read(js, streams["resolved"], first, (await js.stream_info(streams["resolved"])).state.last_seq,
                     watch.on_resolved)  # fmt: skip
         await _read(js, streams["profile"], 1, facts, watch.on_entered)
@@ -447,9 +452,9 @@ async def _stored_at_least(js: JetStreamContext, stream: str, count: int, *, wit
 
 
 async def _read(
-    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[bytes, float], None]
+    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[str, bytes, float], None]
 ) -> None:
-    """Hand every message of `stream` from `first` to `last` to `handle` with its stored time."""
+    """Hand every message of `stream` from `first` to `last` to `handle` with its subject and stored time."""
     if last < first:
         return
     config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -459,7 +464,7 @@ async def _read(
         done = first - 1
         while done < last:
             for msg in await sub.fetch(1000, timeout=10.0):
-                handle(msg.data, msg.metadata.timestamp.timestamp())
+                handle(msg.subject, msg.data, msg.metadata.timestamp.timestamp())
                 done = max(done, msg.metadata.sequence.stream)
     finally:
         await sub.unsubscribe()

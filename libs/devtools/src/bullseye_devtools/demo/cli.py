@@ -17,6 +17,7 @@ from bullseye_devtools.demo.context import DemoContext, DemoOptions
 from bullseye_devtools.demo.steps import STEPS, Step
 from bullseye_devtools.stack import secrets
 from bullseye_devtools.stack.process import stop_children_on_sigterm
+from bullseye_devtools.traffic.realistic.generator import FEWEST
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="stack folder, wiped at start")
     parser.add_argument("--report-dir", type=Path, default=defaults.report_dir, help="where demo.md and the PNG go")
     parser.add_argument("--journeys", type=int, default=defaults.journeys, help="persons with ground truth (1000)")
+    parser.add_argument("--realistic", type=int, default=defaults.realistic, help="realistic journeys' persons (500)")
     parser.add_argument("--days", type=float, default=defaults.days, help="traffic reaches back this far (90)")
     parser.add_argument("--resend", type=int, default=defaults.resend, help="events resent to show idempotency")
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up until Ctrl-C")
@@ -57,9 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.shoppers < 1 or args.resend < 0 or args.journeys < 1 or not 1 <= args.days <= 365:
         print("--shoppers and --journeys must be >= 1, --resend >= 0, --days 1 to 365", file=sys.stderr)
         return 2
+    if args.realistic and args.realistic < FEWEST:
+        print(f"--realistic must be 0 (none) or at least {FEWEST}", file=sys.stderr)
+        return 2
     options = DemoOptions(
         shoppers=args.shoppers, seed=args.seed, data_dir=args.data_dir, report_dir=args.report_dir,
-        resend=args.resend, journeys=args.journeys, days=args.days, keep_running=args.keep_running,
+        resend=args.resend, journeys=args.journeys, realistic=args.realistic, days=args.days,
+        keep_running=args.keep_running,
     )  # fmt: skip
     ctx = DemoContext(options)
     stop_children_on_sigterm()

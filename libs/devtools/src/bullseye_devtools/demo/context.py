@@ -7,6 +7,7 @@ checks; a new service joins the demo by adding steps, not by editing the others.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ class DemoOptions:
     report_dir: Path = Path("reports")
     resend: int = 500
     journeys: int = 1000  # persons whose cross-device journeys measure identity's quality
+    realistic: int = 500  # persons of the realistic journeys (issue 17's situations); 0: none
     # The traffic spans the `days` before the demo's start; profile's clock is pinned there
     # (`DemoContext.now`), so windows, RFM recency and lifecycle stages have people in them.
     days: float = 90.0
@@ -35,11 +37,13 @@ class DemoOptions:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled block of label/value rows; `note` is a sentence under it."""
+    """A titled block of label/value rows, or a table when it has a `header` (rows of as many
+    cells); `note` is a sentence under it."""
 
     title: str
-    rows: list[tuple[str, str]]
+    rows: Sequence[tuple[str, ...]]
     note: str = ""
+    header: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class DemoContext:
     resent: SendStats | None = None
     stream_messages: int | None = None
     identity: QualityRun | None = None
+    realistic: QualityRun | None = None
     profiles: ProfileFigures | None = None
     sections: list[Section] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)

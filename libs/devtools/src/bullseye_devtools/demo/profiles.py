@@ -18,6 +18,8 @@ import grpc
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye.profile.v1 import profile_pb2_grpc as pb_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
+from bullseye_platform.auth import TokenMinter
+from bullseye_platform.grpc import client
 from nats.js import JetStreamContext
 
 from bullseye_devtools.demo.audiences import AUDIENCES, Audience
@@ -126,8 +128,10 @@ async def _facts(js: JetStreamContext) -> Facts:
     sub = await js.subscribe(f"{PROFILE.lower()}.>", stream=PROFILE, ordered_consumer=True)
     try:
         for _ in range(info.state.messages):
-            fact = sg.SegmentMembershipChanged.FromString((await sub.next_msg(timeout=10)).data)
-            state.setdefault(fact.segment_id, []).append((fact.person_id, fact.entered))
+            msg = await sub.next_msg(timeout=10)
+            if msg.subject.endswith((".segment.entered", ".segment.exited")):  # not a definition's fact
+                fact = sg.SegmentMembershipChanged.FromString(msg.data)
+                state.setdefault(fact.segment_id, []).append((fact.person_id, fact.entered))
     finally:
         await sub.unsubscribe()
     return state
@@ -200,10 +204,13 @@ async def tally_profiles(api: pb_grpc.ProfileServiceAsyncStub, persons: Iterable
             _tally(figures, profile)
 
 
-async def collect(address: str, js: JetStreamContext, persons: Iterable[str]) -> ProfileFigures:
-    """Everything the report says about profiles, once profile applied all of RESOLVED."""
+async def collect(
+    address: str, js: JetStreamContext, persons: Iterable[str], *, operator: TokenMinter
+) -> ProfileFigures:
+    """Everything the report says about profiles, once profile applied all of RESOLVED (asked as
+    the stack's operator)."""
     figures = ProfileFigures(catch_up_s=await wait_caught_up(js))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with client.channel(address, credentials=operator, deadline=None) as channel:
         api = pb_grpc.ProfileServiceStub(channel)
         figures.purchasers = (await api.RecomputeRfm(pb.RecomputeRfmRequest())).purchasers
         await tally_profiles(api, persons, figures)

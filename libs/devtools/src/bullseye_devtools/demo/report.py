@@ -106,11 +106,31 @@ def _title(ctx: DemoContext) -> str:
     return f"Bullseye demo — {ctx.options.shoppers:,} shoppers, seed {ctx.options.seed}"
 
 
+def _text_rows(section: Section) -> list[str]:
+    if not section.header:
+        return [f"  {label:<34} {value}" for label, value in section.rows]
+    table = [section.header, *section.rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(section.header))]
+    lines = ["  " + "  ".join(_cells(row, widths)) for row in table]
+    return [lines[0], "  " + "  ".join("-" * w for w in widths), *lines[1:]]
+
+
+def _cells(row: tuple[str, ...], widths: list[int]) -> list[str]:
+    """The first cell (a name) left-aligned, the figures after it right-aligned."""
+    return [cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+
+
+def _markdown_rows(section: Section) -> list[str]:
+    header = section.header or ("", "")
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    return lines + [f"| {' | '.join(row)} |" for row in section.rows]
+
+
 def to_text(ctx: DemoContext) -> str:
     lines = ["", _title(ctx), "=" * len(_title(ctx))]
     for section in ctx.sections:
         lines += ["", section.title, "-" * len(section.title)]
-        lines += [f"  {label:<34} {value}" for label, value in section.rows]
+        lines += _text_rows(section)
         if section.note:
             lines.append(f"  ({section.note})")
     lines += ["", "Checks", "------"]
@@ -122,8 +142,7 @@ def to_text(ctx: DemoContext) -> str:
 def to_markdown(ctx: DemoContext) -> str:
     lines = [f"# {_title(ctx)}", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make demo`.", ""]
     for section in ctx.sections:
-        lines += [f"## {section.title}", "", "| | |", "|---|---|"]
-        lines += [f"| {label} | {value} |" for label, value in section.rows]
+        lines += [f"## {section.title}", "", *_markdown_rows(section)]
         lines += ["", f"_{section.note}_", ""] if section.note else [""]
     lines += ["## Checks", ""]
     lines += [f"- {'✅' if c.ok else '❌'} **{c.claim}**: {c.detail}" for c in ctx.checks]

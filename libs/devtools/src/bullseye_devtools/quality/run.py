@@ -13,6 +13,7 @@ import nats
 
 from bullseye_devtools.quality.resolved import Resolution, read_resolved
 from bullseye_devtools.quality.scoring import Quality, score
+from bullseye_devtools.quality.traps import TrapQuality, by_trap
 from bullseye_devtools.quality.truth import Truth, label
 from bullseye_devtools.stack import metrics
 from bullseye_devtools.traffic import SendOptions, SendStats, send
@@ -29,6 +30,10 @@ class QualityRun:
     resolution: Resolution
     quality: Quality
     conflicts: dict[str, float]  # by rule, over everything identity resolved so far
+
+    def by_trap(self) -> dict[str, TrapQuality]:
+        """Precision, recall and what was lost, for the persons of each trap."""
+        return by_trap(self.journeys, self.truth, self.resolution.final())
 
     @property
     def persons(self) -> int:
@@ -63,8 +68,9 @@ async def send_and_score(
         SendError: ingestion refused a batch for good.
         TimeoutError: identity stopped making progress for `stall` seconds.
     """
-    truth = label(journeys.events, journeys.person_of)
-    options = SendOptions(backfill=True)
+    truth = label(journeys.events, journeys.person_of, logged_out_follows_device=journeys.logged_out_follows_device)
+    # One batch in flight: the journeys' order (late arrivals, the CRM export last) is EVENTS'.
+    options = SendOptions(backfill=True, in_flight=1)
     sent = await send(
         journeys.events,
         address=pipeline.ingestion_address,

@@ -21,6 +21,41 @@ def pairs(counts: Iterable[int]) -> int:
 
 
 @dataclass(frozen=True)
+class Pairs:
+    """Pair counts: `predicted` put together, of which `correct` (same true person);
+    `linkable` (same linkable group), of which `found` (put together)."""
+
+    predicted: int
+    correct: int
+    linkable: int
+    found: int
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.correct, self.predicted)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.found, self.linkable)
+
+    @property
+    def wrong(self) -> int:
+        return self.predicted - self.correct
+
+    @property
+    def missed(self) -> int:
+        return self.linkable - self.found
+
+    def __sub__(self, other: Pairs) -> Pairs:
+        return Pairs(
+            self.predicted - other.predicted,
+            self.correct - other.correct,
+            self.linkable - other.linkable,
+            self.found - other.found,
+        )
+
+
+@dataclass(frozen=True)
 class Quality:
     precision: float
     recall: float
@@ -41,28 +76,52 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 1.0
 
 
+def _guess(truth: Truth, predicted: Mapping[str, str]) -> dict[str, str]:
+    """Each scorable event's predicted person; an unresolved event stands alone."""
+    return {e: predicted.get(e) or f"unresolved:{e}" for e in truth.person}
+
+
+def count_pairs(truth: Truth, guess: Mapping[str, str], events: Iterable[str]) -> Pairs:
+    """The pairs among `events` (scorable ones, with their `_guess`)."""
+    chosen = list(events)
+    return Pairs(
+        predicted=pairs(Counter(guess[e] for e in chosen).values()),
+        correct=pairs(Counter((guess[e], truth.person[e]) for e in chosen).values()),
+        linkable=pairs(Counter(truth.group[e] for e in chosen).values()),
+        found=pairs(Counter((guess[e], truth.group[e]) for e in chosen).values()),
+    )
+
+
 def score(truth: Truth, predicted: Mapping[str, str]) -> Quality:
     """Quality of `predicted` (event id -> person id) over the scorable events of `truth`."""
-    events = list(truth.person)
-    guess = {e: predicted.get(e) or f"unresolved:{e}" for e in events}
-    predicted_pairs = pairs(Counter(guess.values()).values())
-    correct_pairs = pairs(Counter((guess[e], truth.person[e]) for e in events).values())
-    linkable_pairs = pairs(Counter(truth.group.values()).values())
-    found_pairs = pairs(Counter((guess[e], truth.group[e]) for e in events).values())
+    guess = _guess(truth, predicted)
+    counted = count_pairs(truth, guess, truth.person)
     return Quality(
-        precision=_ratio(correct_pairs, predicted_pairs),
-        recall=_ratio(found_pairs, linkable_pairs),
-        scorable=len(events),
-        unscorable=sum(truth.unscorable.values()),
-        unresolved=sum(1 for e in events if not predicted.get(e)),
+        precision=counted.precision,
+        recall=counted.recall,
+        scorable=len(guess),
+        unscorable=len(truth.why),
+        unresolved=sum(1 for e in truth.person if not predicted.get(e)),
         true_persons=len(set(truth.person.values())),
         linkable_groups=len(set(truth.group.values())),
         predicted_persons=len(set(guess.values())),
-        predicted_pairs=predicted_pairs,
-        correct_pairs=correct_pairs,
-        linkable_pairs=linkable_pairs,
-        found_pairs=found_pairs,
+        predicted_pairs=counted.predicted,
+        correct_pairs=counted.correct,
+        linkable_pairs=counted.linkable,
+        found_pairs=counted.found,
     )
+
+
+def pairs_involving(truth: Truth, predicted: Mapping[str, str], part_of: Mapping[str, str]) -> dict[str, Pairs]:
+    """For each part (a trap, say) of the scorable events (`part_of[event_id]`), the pairs
+    with at least one event in it: all pairs less those among the other events' alone.
+
+    A pair across two parts counts in both, so the parts' counts add up to more than the whole.
+    """
+    guess = _guess(truth, predicted)
+    whole = count_pairs(truth, guess, truth.person)
+    names = sorted(set(part_of[e] for e in truth.person))
+    return {name: whole - count_pairs(truth, guess, (e for e in truth.person if part_of[e] != name)) for name in names}
 
 
 def strangers_merged(truth: Truth, predicted: Mapping[str, str]) -> dict[str, Counter[int]]:

@@ -1,16 +1,28 @@
-"""Ground truth for identity: which person each event can be attributed to by any rule.
+"""Ground truth for identity: which events a correct system links, and which no rule can attribute.
 
-An identifier links only when it is *exclusive*: used by exactly one person and not a blocked
-bogus value. An event is scorable when it carries an exclusive identifier; its label is its
-true person and its *linkable group*: the events of that person connected through exclusive
-identifiers (a guest's two phones that never meet are two groups, since no rule can join
-them). Events carrying only shared or blocked identifiers (a shared tablet while logged out,
-a cookie "null") are unscorable: counted, never hidden, and left out of the pairs.
+An identifier links only when it is *exclusive*: used by exactly one person, not a placeholder
+(the bogus ids of buggy SDKs, the realistic journeys' `noemail@…`, `[object Object]`, …), and
+readable: an email or phone ingestion cannot normalize (a national number with no country) is
+no identifier, since nothing could compare it; a lenient ingestion drops it and keeps the
+event. A value several persons use links nobody: a kiosk's ids, a family app's device id, a
+shared mailbox, a role address (its successor is a different person). An event is scorable
+when it carries an exclusive identifier; its label is its true person and its *linkable
+group*: the events of that person connected through exclusive identifiers (a guest's two
+phones that never meet are two groups, since no rule can join them). Events carrying only
+shared or placeholder identifiers are unscorable: counted, never hidden, and left out of the
+pairs (a kiosk's cash payment; a child browsing the family app before a parent logs in on the
+same anonymous id). Session ids are not identifiers, so the rest of a guest's kiosk visit
+beside their e-receipt email is unscorable too. Arrival order plays no part: a CRM record sent
+last links what it would link sent first. An event ingestion rejects today (a national
+number beside a good email) stays scorable; the scoring counts it unresolved, alone, which is
+what the rejection costs.
 
-So is an event that carries no user id but a device identifier several persons share, even
-beside an exclusive one: a guest's email typed on the household tablet while nobody is logged
-in. The tablet's identifier is the only link the event has to anyone's past, and no rule can
-tell whose hands were on the shared device; it goes wherever the device goes.
+`logged_out_follows_device` keeps the rule the project's first journeys were scored by (their
+figures stay comparable): an event with no user id on a device several persons share is
+unscorable even beside an exclusive identifier, as a guest's email typed logged out on the
+household tablet, which goes wherever the tablet goes. The realistic journeys turn it off:
+there the exclusive identifier says who made the event (the fresh anonymous id a family app
+issues at each logout, the e-receipt email typed at a kiosk) and a correct system follows it.
 """
 
 from __future__ import annotations
@@ -22,23 +34,29 @@ from dataclasses import dataclass, field
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye_platform.normalize import normalize_email, normalize_phone
 
+from bullseye_devtools.traffic.realistic.placeholders import PLACEHOLDERS
 from bullseye_devtools.traffic.traps import BOGUS_IDS
 
 Key = tuple[str, str]  # (identifier type, normalized value)
-BLOCKED = frozenset(BOGUS_IDS)
+BLOCKED = frozenset(BOGUS_IDS) | {placeholder.canonical for placeholder in PLACEHOLDERS}
 
 
 @dataclass
 class Truth:
-    """`person` and `group` of every scorable event; why the others are unscorable."""
+    """`person` and `group` of every scorable event; why each other event is unscorable."""
 
     person: dict[str, int] = field(default_factory=dict)
     group: dict[str, int] = field(default_factory=dict)
-    unscorable: Counter[str] = field(default_factory=Counter)
+    why: dict[str, str] = field(default_factory=dict)  # unscorable event -> the reason
 
     @property
     def scorable(self) -> int:
         return len(self.person)
+
+    @property
+    def unscorable(self) -> Counter[str]:
+        """Unscorable events by reason."""
+        return Counter(self.why.values())
 
 
 def region(event: ev.Event) -> str | None:
@@ -50,11 +68,11 @@ def region(event: ev.Event) -> str | None:
 
 
 def _canonical(normalize: Callable[[str], str], value: str) -> str:
-    """The form ingestion stores; the raw value where it would refuse it (so still comparable)."""
+    """The form ingestion stores; empty (no identifier) where it cannot read the value."""
     try:
         return normalize(value) if value.strip() else ""
     except ValueError:
-        return value.strip()
+        return ""
 
 
 def identifiers(event: ev.Event) -> list[Key]:
@@ -115,21 +133,23 @@ def _on_shared_device(keys: list[Key], used_by: Mapping[Key, set[int]]) -> bool:
     return any(key[0] in DEVICE_TYPES and not blocked(key) and len(used_by[key]) > 1 for key in keys)
 
 
-def label(events: list[ev.Event], person_of: Mapping[str, int]) -> Truth:
-    """The ground truth of `events`, whose makers are `person_of[event_id]`."""
+def label(events: list[ev.Event], person_of: Mapping[str, int], *, logged_out_follows_device: bool = False) -> Truth:
+    """The ground truth of `events`, whose makers are `person_of[event_id]` (see the module
+    docstring for `logged_out_follows_device`)."""
     used_by = owners(events, person_of)
     groups, truth = _Groups(), Truth()
     exclusive: dict[str, list[Key]] = {}
     for event in events:
         keys = identifiers(event)
         mine = [key for key in keys if not blocked(key) and len(used_by[key]) == 1]
-        if mine and not event.identifiers.user_id and _on_shared_device(keys, used_by):
-            truth.unscorable["logged out on a shared device"] += 1
+        follows = logged_out_follows_device and not event.identifiers.user_id
+        if mine and follows and _on_shared_device(keys, used_by):
+            truth.why[event.event_id] = "logged out on a shared device"
         elif mine:
             exclusive[event.event_id] = mine
             groups.join(mine)
         else:
-            truth.unscorable["only blocked ids" if all(map(blocked, keys)) else "only shared ids"] += 1
+            truth.why[event.event_id] = "only blocked ids" if all(map(blocked, keys)) else "only shared ids"
     numbers: dict[Key, int] = {}
     for event_id, keys in exclusive.items():
         truth.person[event_id] = person_of[event_id]

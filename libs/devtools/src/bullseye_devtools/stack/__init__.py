@@ -1,7 +1,6 @@
 """The local stack: a real nats-server and a real PostgreSQL, started by the project itself."""
 
 from bullseye_devtools.stack.nats import NatsServer
-from bullseye_devtools.stack.ports import free_port, wait_for_port
 from bullseye_devtools.stack.postgres import PostgresServer
 
-__all__ = ["NatsServer", "PostgresServer", "free_port", "wait_for_port"]
+__all__ = ["NatsServer", "PostgresServer"]

@@ -2,8 +2,8 @@
 
 `up` leaves NATS, PostgreSQL, identity, profile and ingestion running on fixed ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
-`up`, kept by later ones so what was sealed stays readable), so grpcurl, psql or a service
-under a debugger can join in; `down` stops them.
+`up`, kept by later ones so what was sealed stays readable), the operator's signing key
+among them, so grpcurl, psql or a service under a debugger can join in; `down` stops them.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from bullseye_devtools.stack.local import LocalStack, Ports, create_api_key
 from bullseye_devtools.stack.services import wait_until_serving
 
 DEFAULT_DIR = Path(".data/local")
-GRPCURL = """grpcurl -plaintext -H "x-api-key: $BULLSEYE_API_KEY" -d '{{"event": {{"event_id": "hello-0001",
+GRPCURL = """grpcurl -plaintext -H "authorization: Bearer $BULLSEYE_API_KEY" -d '{{"event": {{"event_id": "hello-0001",
   "occurred_at": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'", "identifiers": {{"anonymous_id": "me"}},
-  "page_viewed": {{"name": "home"}}}}}}' {address} bullseye.ingestion.v1.IngestionService/Track"""
+  "page_viewed": {{"name": "home"}}}}}}' {address} bullseye.ingestion.v1.IngestionService/Track
+and, as the operator (every scope; BULLSEYE_OPERATOR_KEY signs the token):
+grpcurl -plaintext -H "authorization: Bearer $(.venv/bin/python -m bullseye_platform.auth token)" \\
+  -d '{{}}' {profile} bullseye.profile.v1.ProfileService/ListSegments"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,11 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", parents=[common], help="start NATS, PostgreSQL, identity, profile, ingestion; write <dir>/env"
     )
-    up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222)")
-    up.add_argument("--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433)")
-    up.add_argument("--ingestion-port", type=int, default=50051, help="ingestion gRPC port (default 50051)")
-    up.add_argument("--identity-port", type=int, default=50052, help="identity gRPC port (default 50052)")
-    up.add_argument("--profile-port", type=int, default=50053, help="profile gRPC port (default 50053)")
+    up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222; 0: any free one)")
+    up.add_argument(
+        "--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433; 0: none, a Unix socket only)"
+    )
+    for name, port in (("ingestion", 50051), ("identity", 50052), ("profile", 50053)):
+        up.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} gRPC port (default {port}; 0: any)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
     return parser
@@ -62,7 +66,7 @@ def up(root: Path, ports: Ports) -> int:
         "--profile-port": ports.profile,
     }
     for flag, port in flags.items():
-        if _busy(port):
+        if port and _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))
@@ -83,7 +87,7 @@ def up(root: Path, ports: Ports) -> int:
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
     print(f"\nBullseye is up; logs under {root}. Load the settings with:\n  set -a; . {path}; set +a")
-    print(f"then, for example:\n{GRPCURL.format(address=stack.ingestion_address)}")
+    print(f"then, for example:\n{GRPCURL.format(address=stack.ingestion_address, profile=stack.profile_address)}")
     return 0
 
 

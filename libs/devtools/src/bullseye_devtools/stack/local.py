@@ -1,7 +1,10 @@
 """The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile and ingestion.
 
-Shared by `make demo` (free ports, stopped at the end) and `make up` (fixed ports, left
-running); later services join here so both pick them up.
+Shared by `make demo` (ports the processes bind themselves, stopped at the end) and `make up`
+(fixed ports, left running); later services join here so both pick them up. Each service
+also listens on a Unix socket under `<root>/sockets`, a path known before anything starts:
+identity records corrections through ingestion, which asks identity for data keys, so one
+of them must know the other's address before the other has bound its port.
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bullseye_platform.auth import TokenMinter
+from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import Durability
 
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.nats import NatsServer
-from bullseye_devtools.stack.ports import free_port
 from bullseye_devtools.stack.postgres import PostgresServer
-from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_devtools.stack.services import ServiceProcess, service_socket
 
 
 @dataclass(frozen=True, kw_only=True)
 class Ports:
-    """0 means any free port."""
+    """0 means any free port, bound by the process itself (for PostgreSQL: no TCP port, a Unix
+    socket only)."""
 
     nats: int = 0
     postgres: int = 0
@@ -44,7 +49,8 @@ class LocalStack:
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
     profile: ServiceProcess | None = None
-    # Master and hash keys, service token: pass a previous run's to keep reading its sealed data.
+    # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
+    # sealed data (and its operator key working).
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
     # An existing PostgreSQL (DATABASE_URL) is used as is; without one, an embedded server starts.
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
@@ -57,11 +63,11 @@ class LocalStack:
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
         self.root = self.root.resolve()
-        self._identity_metrics = self.ports.identity_metrics or free_port()
 
     @property
     def env(self) -> dict[str, str]:
-        """What a service, or the key CLI, needs to reach the stack (its secrets included)."""
+        """What a local caller or the key CLI needs to reach the stack (its secrets included;
+        a service gets `service_env`)."""
         dsn = self.database_url or (self.postgres.dsn if self.postgres else None)
         assert self.nats is not None and dsn is not None, "start() first"
         env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
@@ -87,7 +93,8 @@ class LocalStack:
     @property
     def identity_metrics_url(self) -> str:
         """Identity's Prometheus endpoint: merges, conflicts and blocked values by rule."""
-        return f"http://127.0.0.1:{self._identity_metrics}/metrics"
+        assert self.identity is not None, "start() first"
+        return f"http://127.0.0.1:{self.identity.metrics_port}/metrics"
 
     def start(self, *, on_step: Callable[[str], None] = lambda _: None) -> LocalStack:
         """Start everything, in dependency order; on failure stop what was started.
@@ -97,13 +104,15 @@ class LocalStack:
         """
         try:
             on_step("nats-server (JetStream, fsync always)")
-            self.nats = NatsServer(self.root / "nats", Durability.STRICT, port=self.ports.nats or free_port()).start()
+            self.nats = NatsServer(self.root / "nats", Durability.STRICT, port=self.ports.nats).start()
             if not self.database_url:
                 on_step("PostgreSQL (embedded)")
-                self.postgres = PostgresServer(self.root / "postgres", port=self.ports.postgres or free_port()).start()
-            # Identity first: ingestion asks it for the data keys that seal personal data.
+                self.postgres = PostgresServer(self.root / "postgres", port=self.ports.postgres).start()
+            # Identity first: ingestion asks it for the data keys that seal personal data (and
+            # identity tolerates ingestion coming up after it: only Merge and Split need it, at
+            # the socket it will listen on).
             on_step("identity")
-            self.identity = self.identity_process(port=self.ports.identity or free_port()).start()
+            self.identity = self.identity_process(port=self.ports.identity).start()
             if self.with_profile:
                 # After identity: GetProfile by identifier asks identity who it is.
                 on_step("profile")
@@ -116,13 +125,31 @@ class LocalStack:
             raise
         return self
 
+    def service_env(self, service: str) -> dict[str, str]:
+        """What `service` runs with: the stack's settings, and of the private keys only its own."""
+        return stack_secrets.for_service(self.env, service)
+
+    def operator(self) -> TokenMinter:
+        """The operator's tokens, for the tools that call the stack's services (demo, benchmarks)."""
+        return operator_credentials(self.secrets)
+
     def _service(self, name: str, module: str, port: int, **extra: str) -> ServiceProcess:
-        return ServiceProcess(name, module, {**self.env, **extra}, self.root / "logs", port=port or free_port())
+        env = {**self.service_env(name), **extra}
+        return ServiceProcess(name, module, env, self.root / "logs", port=port, socket=self.socket_of(name))
+
+    def socket_of(self, service: str) -> Path:
+        """Where `service` also listens, a Unix socket known before anything starts: services
+        that call each other both ways (identity and ingestion) are wired through these."""
+        return service_socket(self.root / "sockets", service)
 
     def identity_process(self, *, port: int, **extra: str) -> ServiceProcess:
-        """An identity process on `port` with this stack's settings and `extra` ones (not started)."""
-        env = {**self.env, "IDENTITY_METRICS_PORT": str(self._identity_metrics), **extra}
-        return ServiceProcess("identity", "bullseye_identity", env, self.root / "logs", port=port)
+        """An identity process on `port` (0: any) with this stack's settings and `extra` ones (not started)."""
+        settings = {
+            "IDENTITY_METRICS_PORT": str(self.ports.identity_metrics),
+            "IDENTITY_INGESTION_ADDRESS": f"unix:{self.socket_of('ingestion')}",
+            **extra,
+        }
+        return self._service("identity", "bullseye_identity", port, **settings)
 
     def stop(self) -> None:
         """Ingestion, profile, then identity (the others' key and identifier source), then
@@ -144,18 +171,21 @@ class LocalStack:
 
 
 def create_api_key(
-    env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False
-) -> str:
-    """A new ingestion API key, made with the real key tool (`bullseye_ingestion.cli`);
-    `backfill` grants the scope to send events older than the live window.
+    env: dict[str, str], *, source: str, rate: float = 1000.0, burst: float = 2000.0, backfill: bool = False,
+    catalog: bool = False,
+) -> str:  # fmt: skip
+    """A new ingestion API key, made with the real key tool (`python -m bullseye_ingestion keys`);
+    `backfill` grants the scope to send events older than the live window, `catalog` makes
+    a catalog feed's key (PublishCatalog only).
 
     Raises:
         RuntimeError: the tool failed; its message is included.
     """
     argv = ["create", "--source", source, "--rate", f"{rate:g}", "--burst", f"{burst:g}"]
     argv += ["--backfill"] if backfill else []
+    argv += ["--catalog"] if catalog else []
     done = subprocess.run(
-        [sys.executable, "-m", "bullseye_ingestion.cli", *argv],
+        [sys.executable, "-m", "bullseye_ingestion", "keys", *argv],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

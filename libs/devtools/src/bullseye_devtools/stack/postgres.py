@@ -1,23 +1,31 @@
-"""A real PostgreSQL on loopback, from the binaries the pgserver package ships.
+"""A real PostgreSQL, from the binaries the pgserver package ships.
 
-We drive initdb/postgres ourselves rather than `pgserver.get_server()` so the server
-listens on a chosen TCP port (services and tests connect like they would in production)
-and runs with fsync on.
+We drive initdb/postgres ourselves rather than `pgserver.get_server()` so the server runs
+with fsync on and where we say. PostgreSQL cannot bind port 0 and tell which port it got,
+and a port picked for it beforehand can be taken by anything else before it binds; so,
+unless a TCP port is asked for (`make up`), it listens on a Unix socket only, in a folder
+of its own, and clients connect with `?host=<folder>` in the DSN (asyncpg and libpq both
+read it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
-import time
-from dataclasses import dataclass, field
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
+from bullseye_platform.sockets import fits, stand_in
+
 from bullseye_devtools.stack import process
-from bullseye_devtools.stack.ports import free_port, wait_for_port
 
 SYSTEM_USER = "pgserver"  # the same unprivileged user the pgserver package uses
+SOCKET_PORT = 5432  # names the socket file (.s.PGSQL.5432) when no TCP port is asked for
+# postmaster.pid's 8th line: "ready" once the server accepts connections (what pg_ctl -w waits for)
+PID_FILE_STATUS_LINE, READY = 7, "ready"
 
 
 def _run_as() -> str | None:
@@ -49,19 +57,46 @@ def _bin(name: str) -> str:
     return str(POSTGRES_BIN_PATH / name)
 
 
+def _ready(pid_file: Path, pid: int) -> bool | None:
+    """True once postmaster `pid` wrote "ready" in its postmaster.pid; None before, and while
+    the file is a stale one naming another pid."""
+    with contextlib.suppress(FileNotFoundError):
+        lines = pid_file.read_text().splitlines()
+        if len(lines) > PID_FILE_STATUS_LINE and lines[0].strip() == str(pid):
+            return lines[PID_FILE_STATUS_LINE].strip() == READY or None
+    return None
+
+
+def socket_dir(data_dir: Path, port: int) -> Path:
+    """`data_dir`/sockets, or when the socket's path would be too long there, a folder named
+    after `data_dir` in the temp folder (as pgserver does)."""
+    inside = data_dir / "sockets"
+    return inside if fits(inside / f".s.PGSQL.{port}") else stand_in(data_dir, kind="pg")
+
+
 @dataclass
 class PostgresServer:
-    """One PostgreSQL cluster in `data_dir`; `start()` returns once it accepts queries."""
+    """One PostgreSQL cluster in `data_dir`; `start()` returns once it accepts connections.
+
+    `port` 0 (the default): no TCP port, only the Unix socket; else 127.0.0.1:`port` too.
+    """
 
     data_dir: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0
     user: str = "bullseye"
     database: str = "bullseye"
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def sockets(self) -> Path:
+        return socket_dir(self.data_dir.resolve(), self.port or SOCKET_PORT)
+
+    @property
     def dsn(self) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        if self.port:
+            return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        host = urllib.parse.quote(str(self.sockets), safe="/")
+        return f"postgresql://{self.user}@/{self.database}?host={host}&port={SOCKET_PORT}"
 
     def _init_cluster(self) -> None:
         pgdata = self.data_dir / "pgdata"
@@ -71,29 +106,46 @@ class PostgresServer:
         user = _run_as()
         if user:
             _hand_over(self.data_dir, user)
-        subprocess.run(
+        done = subprocess.run(
             [_bin("initdb"), "-D", str(pgdata), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-locale"],
-            check=True,
             capture_output=True,
+            text=True,
             user=user,
             group=user,
             extra_groups=[] if user else None,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed in {pgdata}: {done.stderr.strip()}")
 
-    def start(self) -> PostgresServer:
+    def start(self, *, timeout: float = 30.0) -> PostgresServer:
+        """Start the server and create the database.
+
+        Raises:
+            RuntimeError: initdb failed, the server exited first, or the database could not be
+                created (the message says why).
+            TimeoutError: not accepting connections within `timeout` seconds.
+        """
         # postgres changes into its data folder, so every path it is given must be absolute.
         self.data_dir = self.data_dir.resolve()
         self._init_cluster()
-        sockets = self.data_dir / "sockets"
+        sockets = self.sockets
         sockets.mkdir(exist_ok=True)
         user = _run_as()
         if user:
             _hand_over(sockets, user)
-        argv = [
+        self.proc = process.spawn(self._argv(sockets), log=self.data_dir / "postgres.log", user=user)
+        pid_file, pid = self.data_dir / "pgdata" / "postmaster.pid", self.proc.pid
+        what = f"postgres (see {self.data_dir}/postgres.log)"
+        process.wait_for(lambda: _ready(pid_file, pid), proc=self.proc, timeout=timeout, what=what)
+        self._create_database()
+        return self
+
+    def _argv(self, sockets: Path) -> list[str]:
+        return [
             _bin("postgres"),
             "-D", str(self.data_dir / "pgdata"),
-            "-p", str(self.port),
-            "-h", "127.0.0.1",
+            "-p", str(self.port or SOCKET_PORT),
+            "-h", "127.0.0.1" if self.port else "",  # listen_addresses: '' is no TCP at all
             "-k", str(sockets),
             "-c", "max_connections=200",
             "-c", "shared_buffers=128MB",
@@ -101,22 +153,14 @@ class PostgresServer:
             # sequential scans (deploy/README.md, PostgreSQL).
             "-c", "autovacuum_naptime=5",
         ]  # fmt: skip
-        self.proc = process.spawn(argv, log=self.data_dir / "postgres.log", user=user)
-        wait_for_port(self.port, timeout=30, proc=self.proc)
-        self._create_database()
-        return self
 
     def _create_database(self) -> None:
-        for _ in range(50):
-            done = subprocess.run(
-                [_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database],
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode == 0 or "already exists" in done.stderr:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"could not create database {self.database}: {done.stderr.strip()}")
+        """Once the server is ready: no retries (the socket is there in both modes)."""
+        port = str(self.port or SOCKET_PORT)
+        argv = [_bin("createdb"), "-h", str(self.sockets), "-p", port, "-U", self.user, self.database]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0 and "already exists" not in done.stderr:
+            raise RuntimeError(f"could not create database {self.database}: {done.stderr.strip()}")
 
     def stop(self) -> None:
         if self.proc is not None:

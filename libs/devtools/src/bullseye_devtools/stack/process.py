@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
+
+T = TypeVar("T")
+POLL = 0.05  # seconds between looks in `wait_for`
 
 
 def spawn(
@@ -30,6 +35,25 @@ def spawn(
         )
 
 
+def wait_for(look: Callable[[], T | None], *, proc: subprocess.Popen[bytes], timeout: float, what: str) -> T:
+    """What `look` finds once it finds something (not None), while `proc` lives: how a starter
+    learns that the process it started is ready, and where (a file the process writes).
+
+    Raises:
+        RuntimeError: `proc` exited first (its log says why).
+        TimeoutError: nothing found within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with code {proc.returncode}")
+        found = look()
+        if found is not None:
+            return found
+        time.sleep(POLL)
+    raise TimeoutError(f"{what}: not after {timeout:.0f}s")
+
+
 def stop(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> int:
     """SIGTERM, wait up to `grace` seconds, then SIGKILL. Returns the exit code."""
     if process.poll() is None:
@@ -44,8 +68,6 @@ def stop(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> int:
 
 def stop_pid(pid: int, *, grace: float = 10.0) -> None:
     """Stop a process this Python did not start (from a pid file)."""
-    import time
-
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -1,4 +1,4 @@
-"""Bullseye services as real OS processes: started, health-checked, stopped or killed."""
+"""Bullseye services as real OS processes: started, reported ready, stopped or killed."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from bullseye_platform import ready, sockets
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bullseye_devtools.stack import process
-from bullseye_devtools.stack.ports import free_port
 
 
 def wait_until_serving(address: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -41,29 +42,69 @@ def wait_until_serving(address: str, *, timeout: float = 30.0, proc: subprocess.
     raise TimeoutError(f"service at {address} not serving after {timeout:.0f}s")
 
 
+def service_socket(folder: Path, name: str) -> Path:
+    """Where service `name` of a stack in `folder` listens on a Unix socket: `folder`/`name`.sock,
+    or a stand-in in the temp folder when that path is too long for a socket (the same one each
+    time, so a restarted service is where its callers look)."""
+    return sockets.socket_path(folder / f"{name}.sock", kind="grpc")
+
+
 @dataclass
 class ServiceProcess:
-    """One service (`python -m <module> serve`) on its own gRPC port."""
+    """One service (`python -m <module> serve`) on its own gRPC port.
+
+    With `port` 0 the service binds a port the kernel picks and reports it, with its metrics
+    ports, in a ready file (bullseye_platform.ready): nothing picks a port that something else
+    could bind first. A restart binds the port the previous run got, so that clients (another
+    service's channel) keep their address, as they would with a pod restarted behind its.
+
+    With a `socket` (see `service_socket`) it serves on that Unix socket path too: an address
+    known before it starts, for services that call each other both ways (identity records
+    corrections through ingestion, which asks identity for data keys), whichever starts first.
+    """
 
     name: str
     module: str
     env: Mapping[str, str]
     log_dir: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0
+    socket: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    reported: ready.Ready | None = None
 
     @property
     def address(self) -> str:
+        assert self.port, "start() first: the port is the one the service reports"
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def socket_address(self) -> str:
+        """`unix:<socket>`, known before the service starts (for another service's settings)."""
+        assert self.socket is not None, f"{self.name} was given no socket"
+        return f"unix:{self.socket}"
+
+    @property
+    def metrics_port(self) -> int:
+        """The (first) process's Prometheus port; set `<NAME>_METRICS_PORT` (0: any) to have one."""
+        assert self.reported is not None and self.reported.metrics_ports, f"{self.name} serves no metrics"
+        return self.reported.metrics_ports[0]
 
     @property
     def log_path(self) -> Path:
         return self.log_dir / f"{self.name}.log"
 
     def start(self, *, timeout: float = 30.0) -> ServiceProcess:
-        env = {**os.environ, **self.env, f"{self.name.upper()}_GRPC_PORT": str(self.port)}
+        report = self.log_dir / f"{self.name}-{uuid.uuid4().hex[:12]}.ready"
+        own = {f"{self.name.upper()}_GRPC_PORT": str(self.port), ready.VARIABLE: str(report)}
+        if self.socket is not None:
+            self.socket.parent.mkdir(parents=True, exist_ok=True)
+            own[f"{self.name.upper()}_GRPC_SOCKET"] = str(self.socket)
+        env = {**os.environ, **self.env, **own}
         self.proc = process.spawn([sys.executable, "-m", self.module, "serve"], log=self.log_path, env=env)
-        wait_until_serving(self.address, timeout=timeout, proc=self.proc)
+        what = f"{self.name} reporting ready to {report}"
+        self.reported = process.wait_for(lambda: ready.read(report), proc=self.proc, timeout=timeout, what=what)
+        report.unlink()
+        self.port = self.reported.grpc_port
         return self
 
     def stop(self, *, grace: float = 15.0) -> int:

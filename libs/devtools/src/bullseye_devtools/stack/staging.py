@@ -27,7 +27,7 @@ ACCOUNT = "$G"  # the global account: this stack configures no accounts
 
 # The streams the services own (their *_STREAM defaults); a stream missing here still
 # works, staging on disk until the next restart links it.
-BULLSEYE_STREAMS = ("EVENTS", "RESOLVED", "PROFILE")
+BULLSEYE_STREAMS = ("EVENTS", "CATALOG", "RESOLVED", "PROFILE")
 
 
 def memory_folder(store_dir: Path) -> Path | None:

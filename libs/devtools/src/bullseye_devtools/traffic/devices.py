@@ -127,6 +127,22 @@ def household_tablet(seed: int, household: int, *, locale: str, timezone: str) -
     return make_device(rng, TABLET, locale=locale, timezone=timezone, shared=True)
 
 
+def system_source(*, anonymous_id: str, user_agent: str) -> Device:
+    """A system that sends events on the merchant's behalf (a catalog feed, a CRM export):
+    no device, no address, an identifier only where ingestion needs one."""
+    return Device(
+        anonymous_id=anonymous_id,
+        device_id="",
+        channel=ev.CHANNEL_OTHER,
+        info=ev.Device(type="server"),
+        user_agent=user_agent,
+        locale="en-GB",
+        timezone="Europe/Paris",
+        ip="",
+        roaming=False,
+    )
+
+
 STORES = (
     ("paris-rivoli", "fr-FR", "Europe/Paris"),
     ("lyon-part-dieu", "fr-FR", "Europe/Paris"),

@@ -152,3 +152,18 @@ def place_order(state: JourneyState, visit: Visit, lines: tuple[tuple[Product, i
     visit.show("/checkout/confirmation", "Thank you for your order")
     state.emit(visit, ev.OrderCompleted(order_id=order.order_id, items=items, revenue=eur(order.total_cents)))
     state.orders.append(order)
+
+
+def pay_at_till(state: JourneyState, visit: Visit, shopper: Shopper) -> None:
+    """At a shop's till: one to three items scanned, then paid."""
+    cart = Cart(cart_id=f"c-till-{state.rng.getrandbits(64):016x}")
+    for _ in range(state.rng.randint(1, 3)):
+        product = state.catalog.pick(state.rng, shopper.favourite_leaves)
+        visit.wait(state.rng, 5, 30)
+        price = eur(product.price_cents)
+        state.emit(visit, ev.ProductViewed(product_id=product.item_id, category=product.category, price=price))
+        state.emit(visit, ev.CartItemAdded(cart_id=cart.cart_id, product_id=product.item_id, quantity=1, price=price))
+        cart.lines[product.item_id] = (product, cart.lines.get(product.item_id, (product, 0))[1] + 1)
+    state.emit(visit, ev.CheckoutStarted(cart_id=cart.cart_id, value=eur(cart.value_cents), items_count=cart.items))
+    visit.wait(state.rng, 20, 90)
+    place_order(state, visit, tuple(cart.lines.values()))

@@ -1,4 +1,5 @@
-"""`generate()`: the catalog, then every shopper's events, as one time-ordered stream.
+"""`generate()`: every shopper's events, as one time-ordered stream (the catalog the shoppers
+browse is not an event: `catalog_feed` publishes it on its own stream).
 
 The same (shoppers, seed, now) gives byte-identical events; the same (shoppers, seed) gives
 the same event ids whatever `now` is, so a stream can be sent again as a retry would.
@@ -12,47 +13,11 @@ from itertools import islice
 
 from bullseye.events.v1 import event_pb2 as ev
 
-from bullseye_devtools.traffic.catalog import Catalog, build_catalog
-from bullseye_devtools.traffic.devices import Device
-from bullseye_devtools.traffic.envelope import Visit, stamp
+from bullseye_devtools.traffic.catalog import build_catalog
 from bullseye_devtools.traffic.journey import journey
-from bullseye_devtools.traffic.money import eur
-from bullseye_devtools.traffic.seeds import rng_for
 from bullseye_devtools.traffic.shoppers import make_shopper
 
 DEFAULT_DAYS = 3.0
-# The merchant's catalog feed: a system source, not a shopper, yet ingestion needs an identifier.
-FEED = Device(
-    anonymous_id="system:catalog-feed",
-    device_id="",
-    channel=ev.CHANNEL_OTHER,
-    info=ev.Device(type="server"),
-    user_agent="catalog-sync/1.4",
-    locale="en-GB",
-    timezone="Europe/Paris",
-    ip="",
-    roaming=False,
-)
-
-
-def catalog_events(catalog: Catalog, *, seed: int, at: datetime) -> Iterator[ev.Event]:
-    """One catalog_item_upserted per product, all at `at` (before any shopper sees them)."""
-    rng = rng_for(seed, "catalog-events")
-    visit = Visit(device=FEED, session_id="", at=at, ip="")
-    for product in catalog.products:
-        yield stamp(
-            rng,
-            visit,
-            ev.CatalogItemUpserted(
-                item_id=product.item_id,
-                title=product.title,
-                category_path=product.category_path,
-                brand=product.brand,
-                price=eur(product.price_cents),
-                tags=product.tags,
-                in_stock=product.in_stock,
-            ),
-        )
 
 
 def generate(
@@ -63,16 +28,15 @@ def generate(
     days: float = DEFAULT_DAYS,
     ordered: bool = True,
 ) -> Iterator[ev.Event]:
-    """The catalog, then the events of `shoppers` shoppers over the `days` before `now`.
+    """The events of `shoppers` shoppers over the `days` before `now`.
 
-    Every occurred_at lies in [now - days - 1h, now - 1min]: inside ingestion's live window,
+    Every occurred_at lies in [now - 1min - days, now - 1min]: inside ingestion's live window,
     never in the future. With `ordered` (default) shopper events come sorted by time, as a
     live stream would; `ordered=False` streams shopper by shopper in constant memory.
     """
     end = (now or datetime.now(UTC)) - timedelta(minutes=1)
     start = end - timedelta(days=days)
     catalog = build_catalog(seed)
-    yield from catalog_events(catalog, seed=seed, at=start - timedelta(hours=1))
     journeys = (
         journey(make_shopper(seed, index, catalog), catalog, seed=seed, start=start, end=end)
         for index in range(shoppers)

@@ -13,10 +13,9 @@ from bullseye_devtools.traffic.aftercare import follow_up
 from bullseye_devtools.traffic.catalog import Catalog
 from bullseye_devtools.traffic.devices import STORES, Device, store_till
 from bullseye_devtools.traffic.envelope import open_visit
-from bullseye_devtools.traffic.money import eur
 from bullseye_devtools.traffic.seeds import rng_for
 from bullseye_devtools.traffic.shoppers import Shopper
-from bullseye_devtools.traffic.state import Cart, JourneyState
+from bullseye_devtools.traffic.state import JourneyState
 
 UNSUBSCRIBE = 0.02  # per visit of a logged-in shopper
 LOG_OUT = 0.05  # per visit on a personal device (always on a shared one)
@@ -56,17 +55,7 @@ def _store_visit(state: JourneyState, shopper: Shopper, at: datetime) -> None:
         visit = open_visit(state.rng, replace(till, device_id=""), at, phone=shopper.phone)
     else:
         visit = open_visit(state.rng, till, at, user_id=shopper.user_id)
-    cart = Cart(cart_id=f"c-till-{state.rng.getrandbits(64):016x}")
-    for _ in range(state.rng.randint(1, 3)):
-        product = state.catalog.pick(state.rng, shopper.favourite_leaves)
-        visit.wait(state.rng, 5, 30)
-        price = eur(product.price_cents)
-        state.emit(visit, ev.ProductViewed(product_id=product.item_id, category=product.category, price=price))
-        state.emit(visit, ev.CartItemAdded(cart_id=cart.cart_id, product_id=product.item_id, quantity=1, price=price))
-        cart.lines[product.item_id] = (product, cart.lines.get(product.item_id, (product, 0))[1] + 1)
-    state.emit(visit, ev.CheckoutStarted(cart_id=cart.cart_id, value=eur(cart.value_cents), items_count=cart.items))
-    visit.wait(state.rng, 20, 90)
-    funnel.place_order(state, visit, tuple(cart.lines.values()))
+    funnel.pay_at_till(state, visit, shopper)
 
 
 def journey(shopper: Shopper, catalog: Catalog, *, seed: int, start: datetime, end: datetime) -> list[ev.Event]:

@@ -13,11 +13,12 @@ sent with `backfill=true` by a key that has the backfill scope.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bullseye.events.v1 import event_pb2 as ev
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_devtools.traffic import traps
 from bullseye_devtools.traffic.catalog import Catalog, build_catalog
@@ -25,6 +26,7 @@ from bullseye_devtools.traffic.journey import journey
 from bullseye_devtools.traffic.seeds import rng_for
 from bullseye_devtools.traffic.shoppers import Shopper, make_shopper
 from bullseye_devtools.traffic.state import JourneyState
+from bullseye_devtools.traffic.traps import Actor, Window
 
 # Share of persons drawn into each trap (a pair trap draws a partner too); the rest: none.
 TRAP_SHARES = {
@@ -37,8 +39,8 @@ TRAP_SHARES = {
     "email-typo": 0.05,
 }
 NEEDS_PHONE = {"omnichannel", "recycled-phone"}
-Single = Callable[[traps.Actor, traps.Window], None]
-Pair = Callable[[traps.Actor, traps.Actor, traps.Window], None]
+Single = Callable[[Actor, Window], None]
+Pair = Callable[[Actor, Actor, Window], None]
 SINGLES: dict[str, Single] = {
     "omnichannel": traps.omnichannel,
     "buggy-sdk": traps.buggy_sdk,
@@ -54,16 +56,78 @@ PAIRS: dict[str, Pair] = {
 
 @dataclass
 class Journeys:
-    """The events (time order), each event's true person, and how many persons each trap drew."""
+    """The events (in the order they are sent: time order, unless some arrive late), each
+    event's true person, and how many persons each trap drew.
+
+    `logged_out_follows_device`: how the ground truth reads an event typed logged out on a
+    device several persons share (see `bullseye_devtools.quality.truth`)."""
 
     events: list[ev.Event] = field(default_factory=list)
     person_of: dict[str, int] = field(default_factory=dict)
     traps: Counter[str] = field(default_factory=Counter)
     trap_of: dict[int, str] = field(default_factory=dict)  # person -> the trap they walked into
+    logged_out_follows_device: bool = True
 
     @property
     def persons(self) -> int:
         return len(set(self.person_of.values()))
+
+    def take(self, labelled: list[tuple[ev.Event, int]], *, late: Mapping[str, datetime] | None = None) -> None:
+        """Keep `labelled` (event, person) in the order they reach ingestion: when they
+        happened, or when `late` says they arrive (sorted() is stable: ties keep their order)."""
+        arrival = {event_id: _instant(at) for event_id, at in (late or {}).items()}
+        labelled.sort(key=lambda pair: arrival.get(pair[0].event_id) or _instant(pair[0].occurred_at))
+        self.events = [e for e, _ in labelled]
+        self.person_of = {e.event_id: person for e, person in labelled}
+
+    def walked_into(self, trap: str, cast: list[Actor]) -> list[tuple[ev.Event, int]]:
+        """Count `cast` as drawn into `trap`; their trap events, labelled with their person."""
+        self.traps[trap] += len(cast)
+        self.trap_of.update(dict.fromkeys((actor.shopper.index for actor in cast), trap))
+        return [(e, actor.shopper.index) for actor in cast for e in actor.state.events]
+
+
+def _instant(at: datetime | Timestamp) -> tuple[int, int]:
+    """(seconds, nanos): exact where a float would round, and the same for both kinds."""
+    if isinstance(at, datetime):
+        stamp = Timestamp()
+        stamp.FromDatetime(at)
+        at = stamp
+    return at.seconds, at.nanos
+
+
+@dataclass(frozen=True)
+class Population:
+    """Shoppers `first` to `first + persons - 1` of the seed's population, their catalog, and
+    the window their journeys and traps happen in."""
+
+    seed: int
+    catalog: Catalog
+    shoppers: list[Shopper]
+    window: Window
+
+    @classmethod
+    def drawn(
+        cls, persons: int, seed: int, *, now: datetime | None, days: float, history_days: float, first: int
+    ) -> Population:
+        end = (now or datetime.now(UTC)) - timedelta(minutes=1)
+        window = Window(start=end - timedelta(days=days), end=end, history=end - timedelta(days=history_days))
+        catalog = build_catalog(seed)
+        return cls(seed, catalog, [make_shopper(seed, i, catalog) for i in range(first, first + persons)], window)
+
+    def everyday(self) -> list[tuple[ev.Event, int]]:
+        """Every shopper's ordinary journey (`journey`), each event labelled with its person."""
+        start, end = self.window.start, self.window.end
+        return [
+            (e, shopper.index)
+            for shopper in self.shoppers
+            for e in journey(shopper, self.catalog, seed=self.seed, start=start, end=end)
+        ]
+
+    def actor(self, shopper: Shopper) -> Actor:
+        """`shopper` about to walk into a trap, with an account (traps log in) and its own draws."""
+        rng = rng_for(self.seed, "trap-journey", shopper.index)
+        return Actor(shopper, JourneyState(rng=rng, catalog=self.catalog, end=self.window.end, registered=True))
 
 
 def plan_traps(shoppers: list[Shopper], seed: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -88,25 +152,17 @@ def plan_traps(shoppers: list[Shopper], seed: int) -> list[tuple[str, tuple[int,
     return planned
 
 
-def _actor(shopper: Shopper, catalog: Catalog, seed: int, end: datetime) -> traps.Actor:
-    state = JourneyState(rng=rng_for(seed, "trap-journey", shopper.index), catalog=catalog, end=end, registered=True)
-    return traps.Actor(shopper, state)
-
-
-def _walk_into_traps(
-    shoppers: list[Shopper], catalog: Catalog, seed: int, window: traps.Window, journeys: Journeys
-) -> list[traps.Actor]:
-    actors: list[traps.Actor] = []
-    for name, persons in plan_traps(shoppers, seed):
-        cast = [_actor(shoppers[p], catalog, seed, window.end) for p in persons]
+def _walk_into_traps(population: Population, journeys: Journeys) -> list[tuple[ev.Event, int]]:
+    labelled: list[tuple[ev.Event, int]] = []
+    window = population.window
+    for name, persons in plan_traps(population.shoppers, population.seed):
+        cast = [population.actor(population.shoppers[p]) for p in persons]
         if len(cast) == 2:
             PAIRS[name](cast[0], cast[1], window)
         else:
             SINGLES[name](cast[0], window)
-        journeys.traps[name] += len(cast)
-        journeys.trap_of.update(dict.fromkeys((actor.shopper.index for actor in cast), name))
-        actors += cast
-    return actors
+        labelled += journeys.walked_into(name, cast)
+    return labelled
 
 
 def generate_journeys(
@@ -125,18 +181,9 @@ def generate_journeys(
     `first + persons - 1` of the seed's population: beside `generate(n, seed)` traffic, start
     at `n` so that nobody is in both (phones and emails derive from the number).
     """
-    end = (now or datetime.now(UTC)) - timedelta(minutes=1)
-    start = end - timedelta(days=days)
-    window = traps.Window(start=start, end=end, history=end - timedelta(days=history_days))
-    catalog = build_catalog(seed)
-    shoppers = [make_shopper(seed, index, catalog) for index in range(first, first + persons)]
+    population = Population.drawn(persons, seed, now=now, days=days, history_days=history_days, first=first)
     journeys = Journeys()
-    labelled: list[tuple[ev.Event, int]] = []
-    for shopper in shoppers:
-        labelled += [(e, shopper.index) for e in journey(shopper, catalog, seed=seed, start=start, end=end)]
-    for actor in _walk_into_traps(shoppers, catalog, seed, window, journeys):
-        labelled += [(e, actor.shopper.index) for e in actor.state.events]
-    labelled.sort(key=lambda pair: (pair[0].occurred_at.seconds, pair[0].occurred_at.nanos))
-    journeys.events = [e for e, _ in labelled]
-    journeys.person_of = {e.event_id: person for e, person in labelled}
+    labelled = population.everyday()
+    labelled += _walk_into_traps(population, journeys)
+    journeys.take(labelled)
     return journeys

@@ -23,6 +23,7 @@ from bullseye_devtools.traffic.generator import batched
 from bullseye_devtools.traffic.retry import delay_before_retry
 
 MAX_SAMPLES = 20
+Outcome = pb.EventOutcome | pb.CatalogOutcome
 
 
 class SendError(Exception):
@@ -44,6 +45,13 @@ class SendOptions:
     backfill: bool = False
 
 
+def note_rejections(samples: list[str], outcomes: Iterable[tuple[str, Outcome]]) -> None:
+    """Keep the first few rejections of (id, outcome) pairs as "id: field why; ..." lines."""
+    for name, outcome in outcomes:
+        if outcome.status == pb.EVENT_STATUS_REJECTED and len(samples) < MAX_SAMPLES:
+            samples.append(f"{name}: " + "; ".join(f"{v.field} {v.description}" for v in outcome.violations))
+
+
 @dataclass
 class SendStats:
     events: int = 0
@@ -63,10 +71,7 @@ class SendStats:
         self.accepted += result.accepted
         self.duplicates += result.duplicates
         self.rejected += result.rejected
-        for outcome in result.outcomes:
-            if outcome.status == pb.EVENT_STATUS_REJECTED and len(self.rejections) < MAX_SAMPLES:
-                why = "; ".join(f"{v.field} {v.description}" for v in outcome.violations)
-                self.rejections.append(f"{outcome.event_id}: {why}")
+        note_rejections(self.rejections, [(o.event_id, o) for o in result.outcomes])
 
     def percentile(self, q: float) -> float:
         """Latency (seconds) under which `q` (0-1) of the calls finished; nearest rank."""

@@ -72,12 +72,17 @@ def _email(rng: random.Random, first: str, last: str, index: int) -> str:
     return f" {_ascii(first).title()}.{_ascii(last).title()}.{index}@Example.com " if rng.random() < 0.12 else email
 
 
-def _phone(rng: random.Random, country: str, index: int) -> str:
+def mobile(index: int, *, national: bool = False) -> str:
+    """Shopper `index`'s mobile number: "+33 6 00 xx xx xx", or "06 00 xx xx xx" as the French
+    type it (readable only with a country: the traits' or the locale's)."""
     digits = f"{index // 10_000 % 100:02d} {index // 100 % 100:02d} {index % 100:02d}"
+    return f"06 00 {digits}" if national else f"+33 6 00 {digits}"
+
+
+def _phone(rng: random.Random, country: str, index: int) -> str:
     if rng.random() < 0.4:
         return ""
-    national = country == "FR" and rng.random() < 0.3  # read with the locale's region by ingestion
-    return f"06 00 {digits}" if national else f"+33 6 00 {digits}"
+    return mobile(index, national=country == "FR" and rng.random() < 0.3)  # read in the locale's region
 
 
 def _devices(rng: random.Random, seed: int, index: int, locale: str, zone: str) -> tuple[Device, ...]:

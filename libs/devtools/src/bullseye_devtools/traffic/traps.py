@@ -55,16 +55,16 @@ class Window:
         return self.history + timedelta(hours=rng.uniform(0, 72))
 
 
-def _device(actor: Actor, kind: str, *, shared: bool = False) -> Device:
+def new_device(actor: Actor, kind: str, *, shared: bool = False) -> Device:
     shopper = actor.shopper
     own = shopper.devices[0]
     return make_device(actor.rng, SPEC.get(kind, TABLET), locale=own.locale, timezone=own.timezone, shared=shared)
 
 
-def _own(actor: Actor, channel: ev.Channel.ValueType, kind: str) -> Device:
+def own_device(actor: Actor, channel: ev.Channel.ValueType, kind: str) -> Device:
     """The shopper's own device of that channel, or a new one of `kind`."""
     found = [d for d in actor.shopper.devices if d.channel == channel and not d.shared]
-    return found[0] if found else _device(actor, kind)
+    return found[0] if found else new_device(actor, kind)
 
 
 def browse(actor: Actor, visit: Visit, views: int) -> None:
@@ -101,14 +101,14 @@ def tell(actor: Actor, visit: Visit, *, email: str = "", phone: str = "") -> Non
 def omnichannel(actor: Actor, window: Window) -> None:
     """One person everywhere: app (device id), laptop (cookie), store (phone), email on a tablet."""
     rng, shopper = actor.rng, actor.shopper
-    laptop = logged_in_visit(actor, _own(actor, ev.CHANNEL_WEB, "web-desktop"), window.moment(rng, 0.0, 0.3))
+    laptop = logged_in_visit(actor, own_device(actor, ev.CHANNEL_WEB, "web-desktop"), window.moment(rng, 0.0, 0.3))
     tell(actor, laptop, email=shopper.email, phone=shopper.phone)
-    logged_in_visit(actor, _own(actor, ev.CHANNEL_APP, "ios-app"), window.moment(rng, 0.3, 0.5))
+    logged_in_visit(actor, own_device(actor, ev.CHANNEL_APP, "ios-app"), window.moment(rng, 0.3, 0.5))
     till = open_visit(rng, store_till(rng.randrange(4)), window.moment(rng, 0.5, 0.7), user_id=shopper.user_id)
     tell(actor, till, phone=shopper.phone)  # the cashier asks for the phone number
     product = actor.state.catalog.pick(rng, shopper.favourite_leaves)
     funnel.place_order(actor.state, till, ((product, 1),))
-    tablet = open_visit(rng, _device(actor, "tablet"), window.moment(rng, 0.7, 1.0))
+    tablet = open_visit(rng, new_device(actor, "tablet"), window.moment(rng, 0.7, 1.0))
     message = ev.MessageInteracted(
         message_id=f"m-{uuid_from(rng)}", interaction=ev.MESSAGE_INTERACTION_OPENED,
         campaign_id="weekly-picks", channel=ev.CONTACT_CHANNEL_EMAIL,
@@ -121,7 +121,7 @@ def omnichannel(actor: Actor, window: Window) -> None:
 def shared_device(first: Actor, second: Actor, window: Window, *, kind: str) -> None:
     """A family app (one device id) or browser (one cookie): each logs in with their own account,
     and each also browses logged out, which no rule can attribute."""
-    device = _device(first, kind, shared=True)
+    device = new_device(first, kind, shared=True)
     for actor, (low, high) in ((first, (0.0, 0.5)), (second, (0.5, 1.0))):
         anonymous_visit(actor, device, window.moment(actor.rng, low, low + 0.1))
         logged_in_visit(actor, device, window.moment(actor.rng, low + 0.2, high), log_out=True)
@@ -129,7 +129,7 @@ def shared_device(first: Actor, second: Actor, window: Window, *, kind: str) -> 
 
 def stale_cookie(first: Actor, second: Actor, window: Window) -> None:
     """A browser cookie left from months ago (a second-hand laptop) is reused by another person."""
-    cookie = _device(first, "web-desktop")
+    cookie = new_device(first, "web-desktop")
     logged_in_visit(first, cookie, window.long_ago(first.rng), views=3)
     anonymous_visit(second, cookie, window.moment(second.rng, 0.0, 0.4))
     logged_in_visit(second, cookie, window.moment(second.rng, 0.5, 1.0), views=3)
@@ -140,15 +140,15 @@ def buggy_sdk(actor: Actor, window: Window) -> None:
     rng = actor.rng
     variant = rng.choice(("device_id", "anonymous_id", "user_id"))
     if variant == "device_id":
-        device = replace(_device(actor, "ios-app"), device_id=ZERO_UUID)
+        device = replace(new_device(actor, "ios-app"), device_id=ZERO_UUID)
         anonymous_visit(actor, device, window.moment(rng, 0.0, 0.5))
         logged_in_visit(actor, device, window.moment(rng, 0.5, 1.0))
     elif variant == "anonymous_id":
-        device = replace(_device(actor, "web-mobile"), anonymous_id=rng.choice(BOGUS_IDS[:4]))
+        device = replace(new_device(actor, "web-mobile"), anonymous_id=rng.choice(BOGUS_IDS[:4]))
         anonymous_visit(actor, device, window.moment(rng, 0.0, 0.5))
         logged_in_visit(actor, device, window.moment(rng, 0.5, 1.0))
     else:
-        visit = open_visit(rng, _own(actor, ev.CHANNEL_WEB, "web-desktop"), window.moment(rng))
+        visit = open_visit(rng, own_device(actor, ev.CHANNEL_WEB, "web-desktop"), window.moment(rng))
         visit.user_id = rng.choice(BOGUS_IDS[:4])  # a web snippet that stringifies a missing user
         browse(actor, visit, 3)
 

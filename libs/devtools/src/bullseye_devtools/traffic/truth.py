@@ -62,7 +62,7 @@ def _ratio(part: float, whole: float) -> float:
 
 
 def summarize(events: Iterable[ev.Event]) -> GroundTruth:
-    """Counts, funnel, revenue and refunds of `events` (catalog updates count as events only)."""
+    """Counts, funnel, revenue and refunds of `events`."""
     truth = GroundTruth()
     sessions: dict[str, set[str]] = {}
     devices: set[str] = set()
@@ -71,8 +71,6 @@ def summarize(events: Iterable[ev.Event]) -> GroundTruth:
         kind = event.WhichOneof("payload") or "unknown"
         truth.events += 1
         truth.by_type[kind] += 1
-        if kind == "catalog_item_upserted":
-            continue
         if event.context.session_id and kind not in ("order_refunded", "review_submitted"):
             sessions.setdefault(event.context.session_id, set()).add(kind)
         devices.add(event.identifiers.anonymous_id)

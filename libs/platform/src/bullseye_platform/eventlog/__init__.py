@@ -3,11 +3,19 @@
 from bullseye_platform.eventlog.connection import connect
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer
 from bullseye_platform.eventlog.streams import Durability, StreamSpec, ensure_stream
-from bullseye_platform.eventlog.subjects import ALL_PARTITIONS, partition_filter, partition_of, subject_for
+from bullseye_platform.eventlog.subjects import (
+    ALL_PARTITIONS,
+    CORRECTION_KIND,
+    kind_of,
+    partition_filter,
+    partition_of,
+    subject_for,
+)
 from bullseye_platform.eventlog.writer import Appended, AppendError, LogMessage, LogWriter
 
 __all__ = [
     "ALL_PARTITIONS",
+    "CORRECTION_KIND",
     "AppendError",
     "Appended",
     "Durability",
@@ -18,6 +26,7 @@ __all__ = [
     "StreamSpec",
     "connect",
     "ensure_stream",
+    "kind_of",
     "partition_filter",
     "partition_of",
     "subject_for",

@@ -19,12 +19,12 @@ from bullseye_platform.eventlog.subjects import ALL_PARTITIONS, partition_filter
 class LogRecord:
     """One message read from a stream, with the metadata projections need."""
 
+    stream: str
     seq: int
     subject: str
     partition: int
     headers: Mapping[str, str]
     data: bytes
-    deliveries: int
     msg: Msg
 
     @property
@@ -125,12 +125,12 @@ class PartitionConsumer:
     def _record(self, msg: Msg) -> LogRecord:
         meta = msg.metadata
         return LogRecord(
+            stream=self.stream,
             seq=meta.sequence.stream,
             subject=msg.subject,
             partition=self._partition_of(msg.subject),
             headers=msg.headers or {},
             data=msg.data,
-            deliveries=meta.num_delivered,
             msg=msg,
         )
 

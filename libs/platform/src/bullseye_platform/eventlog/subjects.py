@@ -12,6 +12,11 @@ import hashlib
 # outcome depends on all earlier events, whatever their partition) reads them as one.
 ALL_PARTITIONS = -1
 
+# EVENTS holds two kinds of record: what shoppers did (`bullseye.events.v1.Event`, the kind
+# token being its payload's name) and operators' corrections of identity
+# (`bullseye.identity.v1.IdentityCorrection`, this kind), in one order (docs/design.md D1).
+CORRECTION_KIND = "identity_correction"
+
 
 def partition_of(key: str, partitions: int) -> int:
     """Stable partition of `key` in [0, partitions): the same key always lands in the same one."""
@@ -26,3 +31,8 @@ def subject_for(prefix: str, partition: int, kind: str) -> str:
 def partition_filter(prefix: str, partition: int) -> str:
     """The filter subject of one partition (of every one for ALL_PARTITIONS)."""
     return f"{prefix}.>" if partition == ALL_PARTITIONS else f"{prefix}.{partition}.>"
+
+
+def kind_of(subject: str) -> str:
+    """The kind token of `<prefix>.<partition>.<kind>`: what the record is."""
+    return subject.rsplit(".", 1)[-1]

@@ -2,6 +2,7 @@
 
 from bullseye_platform.grpc.errors import (
     AlreadyExists,
+    Decided,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -16,6 +17,7 @@ from bullseye_platform.grpc.server import GrpcServer, ServerOptions
 
 __all__ = [
     "AlreadyExists",
+    "Decided",
     "FailedPrecondition",
     "GrpcServer",
     "InvalidArgument",

@@ -88,11 +88,30 @@ class ServiceError(Exception):
             packed.append(_pack(info))
         return packed
 
-    def to_status(self) -> grpc.Status:
+    def to_proto(self) -> status_pb2.Status:
+        """The google.rpc.Status this error answers with (what can be stored and answered again)."""
         code = code_pb2.Code.Value(self.code.name)
         message = shortened_bytes(self.message, MAX_MESSAGE_BYTES)
-        proto = status_pb2.Status(code=code, message=message, details=self.details())
-        return rpc_status.to_status(proto)  # type: ignore[no-any-return]
+        return status_pb2.Status(code=code, message=message, details=self.details())
+
+    def to_status(self) -> grpc.Status:
+        return rpc_status.to_status(self.to_proto())  # type: ignore[no-any-return]
+
+
+class Decided(ServiceError):
+    """An error decided earlier and kept as its google.rpc.Status, answered again as it was
+    (e.g. a command's outcome recorded by the process that applied it)."""
+
+    def __init__(self, status: status_pb2.Status) -> None:
+        super().__init__(status.message)
+        self.code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+        self._status = status
+
+    def to_proto(self) -> status_pb2.Status:
+        return self._status
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def _retry_info(seconds: float) -> any_pb2.Any:

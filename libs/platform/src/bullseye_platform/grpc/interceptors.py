@@ -1,11 +1,13 @@
-"""The envelope of every call: trace, deadline, error mapping, metrics and the call log.
+"""The envelope of every call: trace, deadline, admission, error mapping, metrics and the call log.
 
 Every RPC shape goes through it (unary, server streaming, client streaming, bidirectional),
 and every request is parsed and checked by it (`admission.py`) before a servicer sees it.
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
-client cancelled, as CANCELLED.
+client cancelled, as CANCELLED. Every call of a method with a scope is admitted first
+(auth/guard.py: credentials, then the scope), inside the envelope, so a refused call is
+logged and counted like any other; the admitted principal is current for the rest of the call.
 
 The envelope runs on every call, so it is kept cheap (at 1,000 calls/s each microsecond
 here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~100 us now):
@@ -16,7 +18,8 @@ here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~1
   code, duration and trace id; counts and durations of every call are in the metrics;
 - the trace context is extracted only when the caller sent one of the propagator's headers,
   and the span is made current directly rather than through context-manager layers;
-- the metric attributes of a (method, code) are built once.
+- the metric attributes of a (method, code) are built once;
+- a method's admission is built once, and a token verified once per token (auth/tokens.py).
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from bullseye_platform.auth.guard import Admission, Guard, Metadata
+from bullseye_platform.auth.principal import become
 from bullseye_platform.grpc.admission import admit, admit_each, parser_for
 from bullseye_platform.grpc.errors import ServiceError
 
 log = logging.getLogger("bullseye.grpc")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-Unary = Callable[[Any, Context], Awaitable[Any]]
-Streaming = Callable[[Any, Context], AsyncIterator[Any]]
-Admit = Callable[[Any], Any]
+Unary = Callable[[Any, Context], Awaitable[Any]]  # a request (or a request stream) -> a response
+Streaming = Callable[[Any, Context], AsyncIterator[Any]]  # a request (or a request stream) -> responses
+Admit = Callable[[Any], Any]  # what gRPC parsed (a request or a request stream) -> what the servicer reads
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
 
@@ -66,12 +71,17 @@ class CallEnvelope:
 
     Args:
         method: the full method name, `/package.Service/Method`.
+        admission: who may call it; None for an open method (health, reflection).
         default_deadline: seconds a unary call may run when the client set no deadline.
         slow_call: seconds above which a successful call is logged at INFO.
     """
 
-    def __init__(self, method: str, telemetry: _Telemetry, *, default_deadline: float, slow_call: float) -> None:
+    def __init__(
+        self, method: str, telemetry: _Telemetry, *, admission: Admission | None, default_deadline: float,
+        slow_call: float,
+    ) -> None:  # fmt: skip
         self.method = method
+        self._admission = admission
         self._telemetry = telemetry
         self._default_deadline = default_deadline
         self._slow_ms = slow_call * 1000
@@ -95,10 +105,15 @@ class CallEnvelope:
     async def _run(
         self, behaviour: Unary, admitted: Admit, request: Any, context: Context, budget: float | None
     ) -> Any:
-        span, token = self._start_span(context)
+        """The caller admitted, then its request (the request is checked only for a caller who
+        may send it: a stranger learns nothing of the rules), then the behaviour, under `budget`."""
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        span, token = self._start_span(metadata)
         started, code = perf_counter(), _OK
         try:
             async with asyncio.timeout(budget):
+                if self._admission is not None:
+                    become(await self._admission.admit(metadata))
                 return await behaviour(admitted(request), context)
         except BaseException as exc:
             code = _code_of(exc, context)
@@ -110,14 +125,18 @@ class CallEnvelope:
     async def stream(
         self, behaviour: Streaming, admitted: Admit, bounded: bool, request: Any, context: Context
     ) -> AsyncIterator[Any]:
-        """Run a response-streaming behaviour inside the envelope. A `bounded` one (server
-        streaming: one request, a finite answer) gets the default deadline when its client set
-        none, like a unary call; a bidirectional stream lives as long as its client keeps it."""
+        """Run a response-streaming behaviour inside the envelope; `request` is the request, or
+        the request stream. A `bounded` one (server streaming: one request, a finite answer)
+        gets the default deadline when its client set none, like a unary call; a bidirectional
+        stream lives as long as its client keeps it."""
         remaining = context.time_remaining()
         budget = self._default_deadline if remaining is None and bounded else remaining
-        span, token = self._start_span(context)
+        metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+        span, token = self._start_span(metadata)
         started, code = perf_counter(), _OK
         try:
+            if self._admission is not None:
+                become(await self._admission.admit(metadata))
             async for response in _under_deadline(behaviour(admitted(request), context), budget):
                 yield response
         except BaseException as exc:
@@ -127,10 +146,9 @@ class CallEnvelope:
         finally:
             self._finish(span, token, code, started)
 
-    def _start_span(self, context: Context) -> tuple[Span, Token[otel_context.Context]]:
+    def _start_span(self, metadata: Metadata) -> tuple[Span, Token[otel_context.Context]]:
         """A server span, current until `_finish`, that continues the caller's trace if it sent one."""
         parent = _NO_PARENT
-        metadata = context.invocation_metadata() or ()
         headers = self._telemetry.trace_headers
         if any(key in headers for key, _ in metadata):
             parent = propagate.extract({key: value for key, value in metadata if isinstance(value, str)})
@@ -216,15 +234,17 @@ def _as_is(request: Any) -> Any:
 
 
 class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type-arg]
-    """Wraps unary and streaming handlers alike, once per method.
+    """Wraps the handlers of every RPC shape alike, once per method.
 
     Args:
+        guard: admits the calls of every method it does not know to be open.
         default_deadline: seconds a unary call may run when the client set no deadline,
             so a stuck dependency cannot pile up calls forever.
         slow_call: seconds above which a successful call is logged at INFO (below: DEBUG).
     """
 
-    def __init__(self, *, default_deadline: float = 30.0, slow_call: float = 1.0) -> None:
+    def __init__(self, *, guard: Guard, default_deadline: float = 30.0, slow_call: float = 1.0) -> None:
+        self._guard = guard
         self._default_deadline = default_deadline
         self._slow_call = slow_call
         self._telemetry: _Telemetry | None = None
@@ -251,8 +271,9 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         if self._telemetry is None:  # first call: telemetry is set up by now
             self._telemetry = _Telemetry()
         envelope = CallEnvelope(
-            method, self._telemetry, default_deadline=self._default_deadline, slow_call=self._slow_call
-        )
+            method, self._telemetry, admission=self._guard.admission(method),
+            default_deadline=self._default_deadline, slow_call=self._slow_call,
+        )  # fmt: skip
         # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
         # through a partial of a bound method; a partial saves a frame per call over a closure.
         parser = parser_for(handler.request_deserializer)

@@ -10,6 +10,10 @@ import asyncpg
 # What projections and repositories receive: a plain connection or one lent by a pool.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
+# Errors that say "the database is not there right now", not "this work is bad": a worker
+# retries them later instead of setting the work aside.
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.DeadlockDetectedError)
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

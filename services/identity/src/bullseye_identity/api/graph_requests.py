@@ -13,41 +13,17 @@ from bullseye_platform.grpc import InvalidArgument, violation
 from bullseye_platform.normalize import normalize_email, normalize_phone
 from google.rpc.error_details_pb2 import BadRequest
 
-from bullseye_identity.domain.policy import (
-    ANONYMOUS_ID,
-    DEVICE_ID,
-    EMAIL,
-    HASHED_TYPES,
-    LOYALTY_ID,
-    PHONE,
-    USER_ID,
-    Key,
-)
+from bullseye_identity.domain.policy import EMAIL, HASHED_TYPES, Key
+from bullseye_identity.graph.refs import TYPE_NAMES
 from bullseye_identity.vault.keyring import KeyRing
 
 MAX_ID_LENGTH = 256
 MAX_IDENTIFIERS = 100
 MAX_REASON_LENGTH = 500
+MAX_REQUEST_ID_LENGTH = 128
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 
-TYPE_NAMES = {
-    pb.IDENTIFIER_TYPE_USER_ID: USER_ID,
-    pb.IDENTIFIER_TYPE_EMAIL: EMAIL,
-    pb.IDENTIFIER_TYPE_PHONE: PHONE,
-    pb.IDENTIFIER_TYPE_DEVICE_ID: DEVICE_ID,
-    pb.IDENTIFIER_TYPE_ANONYMOUS_ID: ANONYMOUS_ID,
-    pb.IDENTIFIER_TYPE_LOYALTY_ID: LOYALTY_ID,
-}
-TYPE_ENUMS = {name: number for number, name in TYPE_NAMES.items()}
-
 Violations = list[BadRequest.FieldViolation]
-
-
-def ref_of(key: Key) -> pb.IdentifierRef:
-    """An identifier as answers show it: emails and phones only as their keyed hash."""
-    if key[0] in HASHED_TYPES:
-        return pb.IdentifierRef(type=TYPE_ENUMS[key[0]], keyed_hash=key[1])  # type: ignore[arg-type]
-    return pb.IdentifierRef(type=TYPE_ENUMS[key[0]], value=key[1])  # type: ignore[arg-type]
 
 
 def person_violations(person_id: str, field: str) -> Violations:
@@ -59,6 +35,12 @@ def person_violations(person_id: str, field: str) -> Violations:
 def reason_violations(reason: str) -> Violations:
     if not reason.strip() or len(reason) > MAX_REASON_LENGTH:
         return [violation("reason", f"needs why (1 to {MAX_REASON_LENGTH} characters): it goes into the history")]
+    return []
+
+
+def request_id_violations(request_id: str) -> Violations:
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        return [violation("request_id", f"is {len(request_id)} characters; at most {MAX_REQUEST_ID_LENGTH}")]
     return []
 
 

@@ -1,71 +1,44 @@
 """Resolve, GetIdentities, GetHistory, Merge, Split: questions and corrections of the graph.
 
-A merged person's id answers for its survivor everywhere. Merge and Split take the graph
-lock, like the projection's batches, so a correction never interleaves with resolution.
+A merged person's id answers for its survivor everywhere. Merge and Split change nothing
+themselves: they record a correction in EVENTS and answer with what the resolver made of
+it (corrections/), so the graph changes only in EVENTS' order.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
-from bullseye_platform.grpc import FailedPrecondition, NotFound, violation
-from bullseye_platform.store.pool import Connection
-from google.protobuf import any_pb2
-from google.rpc.error_details_pb2 import PreconditionFailure
+from bullseye_platform.grpc import NotFound, violation
 
 from bullseye_identity.api.graph_requests import (
     check,
     identifier_keys,
     person_violations,
     reason_violations,
-    ref_of,
+    request_id_violations,
 )
 from bullseye_identity.config import IdentityConfig
-from bullseye_identity.domain.decide import PersonView
+from bullseye_identity.corrections.commands import answer, merge_command, split_command
+from bullseye_identity.corrections.recorder import Recorder
+from bullseye_identity.corrections.rules import SAME_PERSON
 from bullseye_identity.domain.policy import Policy
-from bullseye_identity.graph import queries, sql
-from bullseye_identity.graph.changes import Cause, GraphChanges
-from bullseye_identity.graph.facts import Facts
-from bullseye_identity.graph.split import split
-from bullseye_identity.graph.workset import Workset
+from bullseye_identity.graph import queries
+from bullseye_identity.graph.refs import ref_of
 from bullseye_identity.vault.keyring import KeyRing
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MANUAL = "manual"
-SAME_PERSON = "is the same person as person_id (after earlier merges): nothing to merge"
 HISTORY_KINDS = {"merged": pb.HISTORY_ENTRY_KIND_MERGED, "split": pb.HISTORY_ENTRY_KIND_SPLIT,
                  "conflict": pb.HISTORY_ENTRY_KIND_CONFLICT}  # fmt: skip
 
 
-class LimitBlocks(FailedPrecondition):
-    """FAILED_PRECONDITION naming the identifier limit, as google.rpc.PreconditionFailure."""
-
-    def __init__(self, message: str, *, rule: str, subject: str) -> None:
-        super().__init__(message, reason="IDENTITY_LIMIT", metadata={"rule": rule})
-        self.rule, self.subject = rule, subject
-
-    def details(self) -> list[any_pb2.Any]:
-        broken = PreconditionFailure.Violation(type="IDENTITY_LIMIT", subject=self.subject, description=self.rule)
-        failure = PreconditionFailure(violations=[broken])
-        packed = any_pb2.Any()
-        packed.Pack(failure)
-        return [*super().details(), packed]
-
-
-def _now() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-async def _live_person(conn: Connection, person_id: str, field: str) -> str:
-    current = await queries.current_person(conn, person_id)
-    if current is None:
-        raise NotFound(f"{field}: no person {person_id!r}", reason="PERSON_NOT_FOUND", metadata={"field": field})
-    return current
 
 
 class GraphRpcs:
@@ -73,8 +46,8 @@ class GraphRpcs:
     _keyring: KeyRing
     _config: IdentityConfig
     _policy: Policy
-    _changes: GraphChanges
-    _facts: Facts
+    _recorder: Recorder
+    _clock: Callable[[], datetime]
 
     async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
         keys, found = identifier_keys(request.identifiers, self._keyring)
@@ -89,7 +62,7 @@ class GraphRpcs:
     async def GetIdentities(self, request: pb.GetIdentitiesRequest, context: Context) -> pb.GetIdentitiesResponse:
         check(person_violations(request.person_id, "person_id"), "person")
         async with self._pool.acquire() as conn:
-            person = await _live_person(conn, request.person_id, "person_id")
+            person = await queries.live_person(conn, request.person_id, "person_id")
             rows = await queries.identities(conn, person)
         reply = pb.GetIdentitiesResponse(person_id=person)
         for r in rows:
@@ -101,7 +74,7 @@ class GraphRpcs:
     async def GetHistory(self, request: pb.GetHistoryRequest, context: Context) -> pb.GetHistoryResponse:
         check(person_violations(request.person_id, "person_id"), "person")
         async with self._pool.acquire() as conn:
-            person = await _live_person(conn, request.person_id, "person_id")
+            person = await queries.live_person(conn, request.person_id, "person_id")
             rows = await queries.history(conn, person)
         reply = pb.GetHistoryResponse(person_id=person)
         for r in rows:
@@ -117,59 +90,17 @@ class GraphRpcs:
             *person_violations(request.person_id, "person_id"),
             *person_violations(request.other_person_id, "other_person_id"),
             *reason_violations(request.reason),
+            *request_id_violations(request.request_id),
         ]
+        if not found and request.person_id == request.other_person_id:
+            found.append(violation("other_person_id", SAME_PERSON))
         check(found, "merge")
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(sql.LOCK, sql.GRAPH_LOCK_ID)
-            one = await _live_person(conn, request.person_id, "person_id")
-            other = await _live_person(conn, request.other_person_id, "other_person_id")
-            if one == other:
-                check([violation("other_person_id", SAME_PERSON)], "merge")
-            ws = Workset(conn)
-            await ws.load_persons([one, other])
-            survivor, merged = sorted((one, other), key=lambda p: (ws.persons[p].created_seq, p))
-            self._check_limits(ws.view(survivor), ws.view(merged))
-            cause = Cause(MANUAL, "", _now(), {}, note=request.reason)
-            self._changes.merge(ws, survivor, merged, rule=MANUAL, cause=cause)
-            await ws.flush()
-        return pb.MergeResponse(survivor_person_id=survivor, merged_person_id=merged)
-
-    def _check_limits(self, a: PersonView, b: PersonView) -> None:
-        union = {t: a.counts.get(t, 0) + b.counts.get(t, 0) for t in self._policy.priority}
-        broken = self._policy.broken_limit(union)
-        if broken is not None:
-            raise LimitBlocks(
-                f"merging {a.person_id} and {b.person_id} would break the identifier limit {broken}",
-                rule=broken,
-                subject=f"persons/{a.person_id}+{b.person_id}",
-            )
+        command = merge_command(request, at=self._clock())
+        return answer(await self._recorder.run(command, remaining=context.time_remaining()), pb.MergeResponse)
 
     async def Split(self, request: pb.SplitRequest, context: Context) -> pb.SplitResponse:
         keys, found = identifier_keys(request.identifiers, self._keyring)
-        check([*person_violations(request.person_id, "person_id"), *found, *reason_violations(request.reason)], "split")
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(sql.LOCK, sql.GRAPH_LOCK_ID)
-            person = await _live_person(conn, request.person_id, "person_id")
-            owned = {(r["id_type"], r["id_value"]) for r in await queries.identities(conn, person)}
-            _check_movable(owned, keys, person)
-            ws = Workset(conn)
-            cause = Cause(MANUAL, "", _now(), {}, note=request.reason)
-            refs = [ref_of(k) for k in keys]
-            done = await split(ws, self._facts, person, keys, refs, new_person_id=str(uuid.uuid4()), cause=cause)
-            await ws.flush()
-        return pb.SplitResponse(new_person_id=done.new_person_id, moved_event_ids=done.moved_event_ids)
-
-
-def _check_movable(owned: set[tuple[str, str]], keys: list[tuple[str, str]], person: str) -> None:
-    strangers = [i for i, k in enumerate(keys) if k not in owned]
-    if strangers:
-        raise FailedPrecondition(
-            f"identifiers{strangers} are not identifiers of person {person}; see GetIdentities",
-            reason="NOT_THE_PERSONS_IDENTIFIERS",
-            metadata={"indexes": ",".join(map(str, strangers))},
-        )
-    if not owned - set(keys):
-        raise FailedPrecondition(
-            f"the split would move every identifier of person {person}; leave at least one",
-            reason="SPLIT_MOVES_EVERYTHING",
-        )
+        found += [*person_violations(request.person_id, "person_id"), *reason_violations(request.reason)]
+        check([*found, *request_id_violations(request.request_id)], "split")
+        command = split_command(request, [ref_of(k) for k in keys], at=self._clock())
+        return answer(await self._recorder.run(command, remaining=context.time_remaining()), pb.SplitResponse)

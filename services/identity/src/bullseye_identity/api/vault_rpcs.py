@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import asyncpg
 import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
-from bullseye_platform.grpc import InvalidArgument, NotFound, PermissionDenied, violation
+from bullseye_platform.grpc import InvalidArgument, NotFound, violation
 from bullseye_platform.normalize import normalize_email, normalize_phone
 from bullseye_platform.sealing import EMAIL_PREFIX, PHONE_PREFIX, SUBJECT_PREFIXES
 from google.rpc.error_details_pb2 import BadRequest
@@ -21,7 +20,6 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 MAX_SUBJECTS = 1000
 MAX_ID_LENGTH = 256
-TOKEN_HEADER = "x-service-token"
 SUBJECT_FORMS = '"user:<user_id>", "anon:<anonymous_id>", "loyalty:<loyalty_id>", "email:<address>" or "phone:<E.164>"'
 CHANNELS = {pb.CONTACT_CHANNEL_EMAIL: contacts.EMAIL, pb.CONTACT_CHANNEL_SMS: contacts.SMS}
 
@@ -66,20 +64,8 @@ class VaultRpcs:
     _keyring: KeyRing
     _config: IdentityConfig
 
-    def _check_service_token(self, context: Context) -> None:
-        """Only ingestion may obtain keys: when a token is configured, the caller shows it."""
-        expected = self._config.key_client_token
-        if not expected:
-            return
-        shown = next((v for k, v in context.invocation_metadata() or () if k == TOKEN_HEADER), "")
-        if not isinstance(shown, str) or not hmac.compare_digest(shown.encode(), expected.encode()):
-            raise PermissionDenied(
-                f"IssueDataKeys needs the service token in the `{TOKEN_HEADER}` metadata",
-                reason="SERVICE_TOKEN_INVALID",
-            )
-
     async def IssueDataKeys(self, request: pb.IssueDataKeysRequest, context: Context) -> pb.IssueDataKeysResponse:
-        self._check_service_token(context)
+        """Only ingestion obtains keys: the scope `datakeys:issue` (checked by the envelope) is granted to it alone."""
         subjects = list(request.subjects)
         if found := subject_violations(subjects):
             raise InvalidArgument(f"{len(found)} invalid subject(s) in IssueDataKeys", found)

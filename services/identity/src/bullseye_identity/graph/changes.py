@@ -13,11 +13,13 @@ from bullseye_identity.graph.facts import Facts
 from bullseye_identity.graph.workset import HistoryRow, Workset
 
 MERGED, SPLIT, CONFLICT = "merged", "split", "conflict"
+# The reason and rule of an operator's correction (an event's are "identifier-shared" and its type).
+MANUAL = "manual"
 
 
 @dataclass(frozen=True)
 class Cause:
-    """Why a change happens: the event (empty for an operator), when, and its trace.
+    """Why a change happens: the event (or an operator's correction command), when, and its trace.
 
     `reason` is the fact's ("identifier-shared", "manual"); `note`, an operator's words,
     replaces it in the history.

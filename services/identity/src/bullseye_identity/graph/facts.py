@@ -16,10 +16,9 @@ from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1 import resolved_pb2 as rpb
 from bullseye_platform.eventlog import LogMessage, partition_of, subject_for
 from bullseye_platform.sealing import PERSONAL_KINDS
+from bullseye_platform.telemetry import carried_headers
 
 MERGED_KIND, SPLIT_KIND = "identity.merged", "identity.split"
-# Trace context travels from the EVENTS record to the RESOLVED record it caused.
-TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,11 @@ class Facts:
     prefix: str
     partitions: int
 
+    def partition_of(self, person_id: str) -> int:
+        return partition_of(person_id, self.partitions)
+
     def _subject(self, person_id: str, kind: str) -> str:
-        return subject_for(self.prefix, partition_of(person_id, self.partitions), kind)
+        return subject_for(self.prefix, self.partition_of(person_id), kind)
 
     def resolved(self, person_id: str, event: ev.Event, *, seq: int, headers: Mapping[str, str]) -> LogMessage:
         """The event, attributed to its person; `event` must already be without personal data."""
@@ -39,7 +41,7 @@ class Facts:
             subject=self._subject(person_id, event.WhichOneof("payload") or "unknown"),
             payload=record.SerializeToString(),
             msg_id=f"resolved:{event.event_id}",
-            headers={k: v for k, v in headers.items() if k in TRACE_HEADERS},
+            headers=carried_headers(headers),  # the trace goes on from the EVENTS record
         )
 
     def merged(
@@ -56,23 +58,25 @@ class Facts:
             subject=self._subject(merged, MERGED_KIND),
             payload=rpb.ResolvedRecord(merged=fact).SerializeToString(),
             msg_id=f"merged:{survivor}:{merged}",
-            headers={k: v for k, v in (headers or {}).items() if k in TRACE_HEADERS},
+            headers=carried_headers(headers or {}),
         )
 
     def split(
         self, person_id: str, new_person_id: str, *, moved: Sequence[idpb.IdentifierRef],
-        moved_event_ids: Sequence[str], reason: str, at: datetime,
+        moved_event_ids: Sequence[str], reason: str, at: datetime, partition: int,
+        headers: Mapping[str, str] | None = None,
     ) -> LogMessage:  # fmt: skip
-        """In the split person's partition, after all of its earlier records."""
+        """The copy for `partition`, listing the moved events whose records are there (graph/split.py)."""
         fact = rpb.PersonSplit(
             person_id=person_id, new_person_id=new_person_id, moved_identifiers=moved,
             moved_event_ids=moved_event_ids, reason=reason,
         )  # fmt: skip
         fact.occurred_at.FromDatetime(at)
         return LogMessage(
-            subject=self._subject(person_id, SPLIT_KIND),
+            subject=subject_for(self.prefix, partition, SPLIT_KIND),
             payload=rpb.ResolvedRecord(split=fact).SerializeToString(),
-            msg_id=f"split:{new_person_id}",
+            msg_id=f"split:{new_person_id}:{partition}",
+            headers=carried_headers(headers or {}),
         )
 
 

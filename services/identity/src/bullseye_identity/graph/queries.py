@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
+from bullseye_platform.grpc import NotFound
 from bullseye_platform.store.pool import Connection
 
 from bullseye_identity.domain.policy import Key, Policy
@@ -23,6 +24,18 @@ FROM history WHERE person_id = $1 ORDER BY id
 async def current_person(conn: Connection, person_id: str) -> str | None:
     """The live person `person_id` stands for (the survivor when it was merged), or None."""
     return await conn.fetchval(sql.CURRENT, person_id)  # type: ignore[no-any-return]
+
+
+async def live_person(conn: Connection, person_id: str, field: str) -> str:
+    """The live person `person_id` (the request's `field`) stands for.
+
+    Raises:
+        NotFound: no such person.
+    """
+    current = await current_person(conn, person_id)
+    if current is None:
+        raise NotFound(f"{field}: no person {person_id!r}", reason="PERSON_NOT_FOUND", metadata={"field": field})
+    return current
 
 
 async def resolve(conn: Connection, keys: Sequence[Key], policy: Policy) -> tuple[str, Key] | None:

@@ -8,22 +8,24 @@ The projection reads EVENTS in ONE total order (all partitions as one consumer, 
 `ALL_PARTITIONS`): an event's person depends on every earlier event whatever its partition,
 and only a fixed order makes a replay after kill -9 produce the same persons and the same
 RESOLVED records as an undisturbed run. Person ids are derived from the event that created
-the person, for the same reason.
+the person, for the same reason. Operators' corrections are records of the same order
+(docs/design.md D1), applied where they stand (corrections/apply.py).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye_platform import sealing
-from bullseye_platform.eventlog import LogRecord
+from bullseye_platform.eventlog import CORRECTION_KIND, LogRecord, kind_of
 from bullseye_platform.store.pool import Connection
 from opentelemetry import metrics
 
+from bullseye_identity.corrections.apply import Corrections
 from bullseye_identity.domain.decide import Decision, decide
+from bullseye_identity.domain.ids import person_id_for
 from bullseye_identity.domain.policy import Key, Policy
 from bullseye_identity.graph import sql
 from bullseye_identity.graph.changes import Cause, GraphChanges
@@ -33,18 +35,13 @@ from bullseye_identity.projections.extract import Extracted, extract
 from bullseye_identity.vault import contacts
 from bullseye_identity.vault.keyring import KeyRing
 
-PERSON_NAMESPACE = uuid.UUID("6f1d3b0e-5a4c-4e8b-9d7a-1c2b3a4d5e6f")
 LINKED = "identifier-shared"
-# What a rebuild empties: everything derived from EVENTS. Never `data_keys`: emptying it would
-# shred every person's personal data.
+# What a rebuild empties: everything derived from EVENTS, operators' corrections included.
+# Never `data_keys`: emptying it would shred every person's personal data.
 OWNED_TABLES = (
     "persons", "identifiers", "resolutions", "history", "conflict_pairs", "value_claims", "blocked_values", "contacts",
+    "corrections",
 )  # fmt: skip
-
-
-def person_id_for(event_id: str) -> str:
-    """The id of the person an event creates: the same in every replay."""
-    return str(uuid.uuid5(PERSON_NAMESPACE, f"person:{event_id}"))
 
 
 def _parsed(data: bytes) -> ev.Event:
@@ -68,12 +65,21 @@ class Resolution:
         self.name = name
         self._keyring, self._policy, self._facts = keyring, policy, facts
         self._changes = GraphChanges(facts, max_persons_per_value=policy.max_persons_per_value)
+        self._corrections = Corrections(changes=self._changes, facts=facts, policy=policy)
         self._duplicates = metrics.get_meter("bullseye.identity").create_counter(
             "identity_duplicate_events", description="events whose id was resolved before (not published again)"
         )
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         await conn.execute(sql.LOCK, sql.GRAPH_LOCK_ID)
+        for run in runs(records):
+            if is_correction(run[0]):
+                await self._corrections.apply(conn, run[0])
+            else:
+                await self._resolve_all(conn, run)
+
+    async def _resolve_all(self, conn: Connection, records: Sequence[LogRecord]) -> None:
+        """Resolve consecutive events: their identifiers loaded at once, their changes flushed at once."""
         events = [_parsed(r.data) for r in records]
         extracted = [await extract(conn, self._keyring, e, self._policy) for e in events]
         ws = Workset(conn)
@@ -127,3 +133,26 @@ class Resolution:
             self._changes.refuse(ws, conflict, cause=cause)
         primary = mine[0] if mine else ("", "")
         ws.add_resolution(ResolutionRow(event.event_id, person, record.seq, primary))
+
+
+def is_correction(record: LogRecord) -> bool:
+    return kind_of(record.subject) == CORRECTION_KIND
+
+
+def runs(records: Sequence[LogRecord]) -> Iterator[Sequence[LogRecord]]:
+    """`records` in order, as runs of consecutive events and corrections one by one.
+
+    A correction changes rows that a run's workset may hold in memory, so the events before
+    it are flushed first and those after it load the graph afresh.
+    """
+    run: list[LogRecord] = []
+    for record in records:
+        if not is_correction(record):
+            run.append(record)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [record]
+    if run:
+        yield run

@@ -1,4 +1,8 @@
-"""Identity's IssueDataKeys, as ingestion calls it: one call for many subjects."""
+"""Identity's IssueDataKeys, as ingestion calls it: one call for many subjects.
+
+The channel comes from the platform's client factory (bootstrap.py): ingestion's token (scope
+`datakeys:issue`), the deadline, and retries (IssueDataKeys is idempotent) are its business.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye_platform.crypto import DataKey
-
-TOKEN_HEADER = "x-service-token"
 
 
 class KeyServiceError(Exception):
@@ -23,10 +25,8 @@ class KeyServiceError(Exception):
 class IdentityKeyClient:
     """Talks to identity over a channel opened (and closed) by the composition root."""
 
-    def __init__(self, channel: grpc.aio.Channel, *, token: str = "", timeout: float = 2.0) -> None:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = pb_grpc.IdentityServiceStub(channel)
-        self._metadata = ((TOKEN_HEADER, token),) if token else ()
-        self._timeout = timeout
 
     async def issue(self, subjects: Sequence[str]) -> dict[str, DataKey]:
         """The data key of every subject, by subject.
@@ -36,7 +36,7 @@ class IdentityKeyClient:
         """
         request = pb.IssueDataKeysRequest(subjects=subjects)
         try:
-            reply = await self._stub.IssueDataKeys(request, timeout=self._timeout, metadata=self._metadata)
+            reply = await self._stub.IssueDataKeys(request)
         except grpc.aio.AioRpcError as exc:
             raise KeyServiceError(exc.code()) from None  # the details may echo the request
         return {k.subject: DataKey(k.key_id, k.secret) for k in reply.keys}

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from bullseye_ingestion.domain.keys import ApiKey, Scope, Trust, hash_secret, new_key
+from bullseye_ingestion.domain.keys import KIND, ApiKey, Scope, Trust, hash_secret, new_key
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ class KeyStore:
         if row is None:
             return None
         return ApiKey(
+            kind=KIND,
             key_id=row["key_id"],
-            source=row["source"],
-            scopes=frozenset(Scope(s) for s in row["scopes"]),
+            name=row["source"],
+            scopes=frozenset(row["scopes"]),
             rate=row["rate"],
             burst=row["burst"],
             secret_hash=row["secret_hash"],

@@ -1,42 +1,35 @@
-"""Who is calling, may they, and how fast: API key from metadata, scopes, rate limit.
+"""Event sources' API keys, as one more kind of credential of the platform's guard, and their
+rate limits.
 
-Keys are cached for `cache_ttl` seconds so a call costs no database round-trip; a
-revocation therefore takes effect within that time on every replica.
+The guard (bullseye_platform.auth) admits every call, tokens and API keys alike, with the
+method's scope; ingestion adds how a `bk_...` key is checked (its own table) and how fast a
+key may send. Keys are cached for `cache_ttl` seconds so a call costs no database round
+trip; a revocation therefore takes effect within that time on every replica.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from bullseye_platform.grpc import PermissionDenied, ResourceExhausted, Unauthenticated
+from bullseye_platform.auth import Principal
+from bullseye_platform.grpc import ResourceExhausted, Unauthenticated
 
 from bullseye_ingestion.adapters.key_store import KeyStore
-from bullseye_ingestion.domain.keys import ApiKey, Scope, split_key
+from bullseye_ingestion.domain.keys import ApiKey, split_key
 from bullseye_ingestion.domain.ratelimit import RateLimiter
 
-MISSING_KEY = "an API key is required: send it in the `x-api-key` metadata or as `authorization: Bearer <key>`"
 
+class ApiKeys:
+    """The `Authenticator` of event sources: every credential that is not a token is taken
+    for an API key (here, it can be nothing else)."""
 
-def presented_key(metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
-    for name, value in metadata:
-        if not isinstance(value, str):
-            continue
-        if name == "x-api-key":
-            return value
-        if name == "authorization" and value.lower().startswith("bearer "):
-            return value[7:]
-    return None
-
-
-class Gatekeeper:
-    """Authenticates, authorizes and rate-limits each call."""
+    describes = "an API key (`authorization: Bearer bk_...`, or `x-api-key: bk_...`)"
 
     def __init__(self, keys: KeyStore, *, cache_ttl: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._keys, self._ttl, self._clock = keys, cache_ttl, clock
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
-        self._limiter = RateLimiter(clock)
 
     async def _lookup(self, key_id: str) -> ApiKey | None:
         hit = self._cache.get(key_id)
@@ -46,36 +39,36 @@ class Gatekeeper:
         self._cache[key_id] = (self._clock(), key)
         return key
 
-    async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]], *, backfill: bool) -> ApiKey:
-        """The caller's key.
+    async def authenticate(self, credential: str) -> ApiKey:
+        """The key presented.
 
         Raises:
-            Unauthenticated: no key, a malformed, unknown or revoked key.
-            PermissionDenied: backfill asked for without the backfill scope.
+            Unauthenticated: a malformed, unknown or revoked key.
         """
-        presented = presented_key(metadata)
-        if presented is None:
-            raise Unauthenticated(MISSING_KEY, reason="API_KEY_MISSING")
-        parts = split_key(presented)
+        parts = split_key(credential)
         key = await self._lookup(parts[0]) if parts else None
         if parts is None or key is None or not key.matches(parts[1]):
             raise Unauthenticated("the API key is not valid", reason="API_KEY_INVALID")
         if key.revoked:
             raise Unauthenticated(f"API key {key.key_id} was revoked", reason="API_KEY_REVOKED")
-        if backfill and not key.can(Scope.BACKFILL):
-            raise PermissionDenied(
-                f"backfill=true needs the backfill scope; key {key.key_id} has "
-                f"only {sorted(s.value for s in key.scopes)}",
-                reason="BACKFILL_SCOPE_MISSING",
-            )
         return key
 
-    def throttle(self, key: ApiKey, events: int) -> None:
-        """Take `events` tokens from the key's bucket.
+
+class Throttle:
+    """A token bucket per API key; service and operator tokens are not limited here."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limiter = RateLimiter(clock)
+
+    def take(self, caller: Principal, events: int) -> None:
+        """Take `events` tokens from the caller's bucket, if it has one.
 
         Raises:
             ResourceExhausted: over the key's rate; RetryInfo says when to retry.
         """
+        if not isinstance(caller, ApiKey):
+            return
+        key = caller
         if events > key.burst:
             raise ResourceExhausted(
                 f"a request of {events} events exceeds key {key.key_id}'s burst of {key.burst:g}; send smaller batches",

@@ -1,8 +1,9 @@
 """API keys: `bk_<key id>_<secret>`; only a SHA-256 of the secret is stored.
 
 The secret is 256 random bits, so a fast hash is enough (no password stretching needed);
-comparison is constant-time. A key also says how far its source is trusted (`Trust`),
-which ingestion stamps on every event it accepts with it.
+comparison is constant-time. A key is the principal of the calls made with it: an event
+source, with the scopes stored with the key. It also says how far its source is trusted
+(`Trust`), which ingestion stamps on every event it accepts with it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from bullseye_platform.auth import Principal
+
 PREFIX = "bk"
+KIND = "api_key"
 
 
-class Scope(enum.Enum):
-    WRITE = "write"
-    BACKFILL = "backfill"
+class Scope(enum.StrEnum):
+    """What a key may be given (the scopes of ingestion's methods that event sources call):
+    send events, load history, publish catalog changes (a catalog feed's key has only this)."""
+
+    WRITE = "events:write"
+    BACKFILL = "events:backfill"
+    CATALOG = "catalog:write"
 
 
 class Trust(enum.Enum):
@@ -35,24 +43,30 @@ class Trust(enum.Enum):
     VERIFIED = "verified"
 
 
-@dataclass(frozen=True)
-class ApiKey:
-    """A stored key (never the secret)."""
+@dataclass(frozen=True, kw_only=True)
+class ApiKey(Principal):
+    """A stored key (never the secret); `name` is its source."""
 
     key_id: str
-    source: str
-    scopes: frozenset[Scope]
     rate: float
     burst: float
     secret_hash: str
     revoked: bool = False
     trust: Trust = Trust.UNVERIFIED
 
-    def can(self, scope: Scope) -> bool:
-        return scope in self.scopes
+    @property
+    def source(self) -> str:
+        return self.name
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+def trust_of(sender: Principal) -> Trust:
+    """How far the events of `sender` are trusted: an API key's own level; a service or an
+    operator (a signed token) is verified, as they send what Bullseye itself checked or what
+    an operator vouches for."""
+    return sender.trust if isinstance(sender, ApiKey) else Trust.VERIFIED
 
 
 def hash_secret(secret: str) -> str:

@@ -278,15 +278,6 @@ def _interaction(path: str, m: Message, e: ev.Event, now: datetime) -> Violation
     yield from _enum(f"{path}.channel", m, "channel", required=False)
 
 
-def _catalog(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
-    assert isinstance(m, ev.CatalogItemUpserted)
-    yield from _required(f"{path}.item_id", m.item_id)
-    yield from _required(f"{path}.title", m.title)
-    yield from _money(f"{path}.price", m.price)
-    for i, part in enumerate(m.category_path):
-        yield from _required(f"{path}.category_path[{i}]", part)
-
-
 def _nothing(path: str, m: Message, e: ev.Event, now: datetime) -> Violations:
     yield from ()
 
@@ -308,7 +299,6 @@ PAYLOAD_CHECKS: dict[str, PayloadCheck] = {
     "identified": _identify,
     "consent_changed": _consent,
     "message_interacted": _interaction,
-    "catalog_item_upserted": _catalog,
 }
 
 

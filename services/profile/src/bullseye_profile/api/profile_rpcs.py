@@ -7,31 +7,31 @@ from typing import Any
 import asyncpg
 import grpc
 from bullseye.profile.v1 import profile_pb2 as pb
+from bullseye_platform.clock import Clock
 from bullseye_platform.grpc.errors import NotFound
+from bullseye_platform.persons import canonical
 
-from bullseye_profile import snapshots
 from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.api import validation
-from bullseye_profile.domain.clock import Clock
 from bullseye_profile.domain.policy import ProfilePolicy
-from bullseye_profile.profile_builder import stamp
-from bullseye_profile.projections.persons import canonical
-from bullseye_profile.read import load_profiles
-from bullseye_profile.read_cache import ReadCache
-from bullseye_profile.readers import Readers
-from bullseye_profile.rfm_recompute import RfmScheduler
+from bullseye_profile.projections.rfm_scores import RfmSchedule
+from bullseye_profile.reading import bases
+from bullseye_profile.reading.cache import ReadCache
+from bullseye_profile.reading.connections import ReadConnections
+from bullseye_profile.reading.fold import to_timestamp
+from bullseye_profile.reading.load import load_profiles
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ProfileRpcs:
     _pool: asyncpg.Pool
-    _readers: Readers
+    _readers: ReadConnections
     _cache: ReadCache
     _clock: Clock
     _policy: ProfilePolicy
     _identity: IdentityClient
-    _rfm: RfmScheduler
+    _rfm: RfmSchedule
 
     async def GetProfile(self, request: pb.GetProfileRequest, context: Context) -> pb.GetProfileResponse:
         validation.check_get(request)
@@ -39,9 +39,9 @@ class ProfileRpcs:
         person_id = request.person_id
         if request.WhichOneof("person") == "identifier":
             person_id = await self._identity.resolve(request.identifier)
-        # A base folded for the service's own clock is kept for the next reads (snapshots.py).
+        # A base folded for the service's own clock is kept for the next reads (reading/bases.py).
         store = not request.HasField("as_of")
-        profile = await snapshots.read_profile(
+        profile = await bases.read_profile(
             self._readers, self._pool, self._cache, person_id, now, self._policy, store=store
         )
         if profile is None:
@@ -67,5 +67,5 @@ class ProfileRpcs:
     async def RecomputeRfm(self, request: pb.RecomputeRfmRequest, context: Context) -> pb.RecomputeRfmResponse:
         result = await self._rfm.run_now()
         return pb.RecomputeRfmResponse(
-            purchasers=result.purchasers, changed=result.changed, computed_at=stamp(result.computed_at)
+            purchasers=result.purchasers, changed=result.changed, computed_at=to_timestamp(result.computed_at)
         )

@@ -15,10 +15,11 @@ from bullseye.profile.v1 import segments_pb2 as pb
 from bullseye_platform.grpc import AlreadyExists, FailedPrecondition, NotFound, violation
 from bullseye_platform.store.pool import Connection
 
-from bullseye_profile.read import iter_profiles
+from bullseye_profile.reading.load import iter_profiles
 from bullseye_profile.segments import Segments, store
 from bullseye_profile.segments import requests as check
 from bullseye_profile.segments.membership import nanos
+from bullseye_profile.segments.recompute import queue_recompute
 from bullseye_profile.segments.rules import compile_rule
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -52,24 +53,26 @@ class SegmentRpcs:
         wanted = check.checked_segment(request.segment, request.HasField("segment"), creating=True)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                created = await store.insert_segment(conn, wanted, self._segments.clock())
-                await store.queue_recompute(conn, created.segment_id, created.version)
+                now = self._segments.clock()
+                created = await store.insert_segment(conn, wanted, now)
+                await self._segments.definitions.emit(conn, pb.SEGMENT_DEFINITION_CHANGE_DEFINED, created, now)
+                await queue_recompute(conn, created.segment_id, created.version, now)
         except asyncpg.UniqueViolationError:
             raise AlreadyExists(
                 f"segment id {wanted.segment_id!r} is taken (ids of deleted segments too)",
                 reason="SEGMENT_EXISTS",
                 metadata={"segment_id": wanted.segment_id},
             ) from None
-        self._segments.recompute.wake()
         return pb.CreateSegmentResponse(segment=created)
 
     async def UpdateSegment(self, request: pb.UpdateSegmentRequest, context: Context) -> pb.UpdateSegmentResponse:
         wanted = check.checked_segment(request.segment, request.HasField("segment"), creating=False)
         async with self._pool.acquire() as conn, conn.transaction():
             _check_version(await self._live(conn, wanted.segment_id, for_update=True), request.expected_version)
-            updated = await store.update_segment(conn, wanted, self._segments.clock())
-            await store.queue_recompute(conn, updated.segment_id, updated.version)
-        self._segments.recompute.wake()
+            now = self._segments.clock()
+            updated = await store.update_segment(conn, wanted, now)
+            await self._segments.definitions.emit(conn, pb.SEGMENT_DEFINITION_CHANGE_UPDATED, updated, now)
+            await queue_recompute(conn, updated.segment_id, updated.version, now)
         return pb.UpdateSegmentResponse(segment=updated)
 
     async def DeleteSegment(self, request: pb.DeleteSegmentRequest, context: Context) -> pb.DeleteSegmentResponse:
@@ -82,6 +85,7 @@ class SegmentRpcs:
             now = self._segments.clock()
             exited = await self._segments.keeper.close_all(conn, segment_id, segment.version, now)
             await store.mark_deleted(conn, segment_id, now)
+            await self._segments.definitions.emit(conn, pb.SEGMENT_DEFINITION_CHANGE_DELETED, segment, now)
         return pb.DeleteSegmentResponse(exited=exited)
 
     async def ListSegments(self, request: pb.ListSegmentsRequest, context: Context) -> pb.ListSegmentsResponse:

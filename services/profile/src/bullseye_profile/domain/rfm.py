@@ -45,8 +45,3 @@ def segment_for(r: int, f: int) -> int:
 def segment_grid() -> list[int]:
     """The grid flattened for SQL: element (r - 1) * 5 + f (1-based) is segment_for(r, f)."""
     return [segment_for(r, f) for r in range(1, 6) for f in range(1, 6)]
-
-
-def quintile(worse: int, n: int) -> int:
-    """The score of a purchaser that `worse` of `n` purchasers are strictly worse than."""
-    return 1 + (5 * worse) // n

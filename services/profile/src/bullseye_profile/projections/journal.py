@@ -18,9 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bullseye.events.v1 import event_pb2
 from google.type import money_pb2
 
-# Event types that are not something a person did (catalog feeds).
-NOT_PERSONAL = frozenset({"catalog_item_upserted"})
-
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "text"), ("person_id", "text"), ("event_type", "text"), ("occurred_at", "timestamptz"),
     ("local_hour", "smallint"), ("channel", "smallint"), ("device_type", "text"), ("timezone", "text"),
@@ -61,10 +58,12 @@ def occurred_at(event: event_pb2.Event) -> datetime:
 
 
 def row_for(person_id: str, event: event_pb2.Event) -> tuple[Any, ...] | None:
-    """The journal row of `event`, or None when it says nothing about a person (no payload, a
-    catalog feed, or no person or event id: identity never sends those, nothing to key them by)."""
+    """The journal row of `event`, or None when it says nothing about a person (no payload, e.g.
+    a catalog item of a RESOLVED stream written before items had their own stream, whose
+    payload field is unknown now; or no person or event id: identity never sends those,
+    nothing to key them by)."""
     kind = event.WhichOneof("payload")
-    if kind is None or kind in NOT_PERSONAL or not person_id or not event.event_id:
+    if kind is None or not person_id or not event.event_id:
         return None
     when = occurred_at(event)
     tz = zone(event.context.timezone)

@@ -1,8 +1,10 @@
 """The profile projection of RESOLVED: events into the journal, identity facts applied in order.
 
-Runs under the platform's ProjectionRunner, so each batch is applied exactly once; at the
-end of the batch, in the same transaction, segment membership is refreshed for every
-person the batch touched (except while a rebuild replays the log: see replay.py).
+Runs under the platform's ProjectionRunner, so each batch is applied exactly once; merges and
+splits are applied by the platform's person handling (bullseye_platform.persons) to the
+journal rows. At the end of a live batch, in the same transaction, segment membership is
+refreshed for every person the batch touched. A rebuild's replay applies batches quietly
+(journal and stored bases only) and its end reconciles once (bullseye_platform.replay).
 """
 
 from __future__ import annotations
@@ -13,68 +15,77 @@ from typing import Any
 
 from bullseye.identity.v1 import resolved_pb2
 from bullseye_platform.eventlog import LogRecord
+from bullseye_platform.persons import apply_resolved
 from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
 
-from bullseye_profile import snapshots
-from bullseye_profile.projections import persons
 from bullseye_profile.projections.journal import COLUMNS, row_for
-from bullseye_profile.projections.replay import Replay
-from bullseye_profile.read_cache import ReadCache
+from bullseye_profile.reading import bases
+from bullseye_profile.reading.cache import ReadCache
 
+NAME = "profile"
 # segments.membership.refresh: re-evaluates segments for the persons a change touched.
 Refresh = Callable[[Connection, Sequence[str], datetime], Awaitable[None]]
+ReplayEnd = Callable[[Connection], Awaitable[None]]
 OWNED_TABLES = ("journal", "person_aliases", "rfm_scores", "population_stats", "profile_snapshots")
 
 
+async def _nothing_held_back(conn: Connection) -> None:
+    """A projection that never replays quietly has nothing to catch up on."""
+
+
 class ResolvedProjection:
+    """The journal, as `bullseye_platform.persons.PersonRows` and as a Replayable projection."""
+
+    name = NAME
     owned_tables: Sequence[str] = OWNED_TABLES
 
     def __init__(
-        self, *, now: Callable[[], datetime], refresh: Refresh, name: str = "profile", replay: Replay | None = None,
-        cache: ReadCache | None = None,
+        self, *, now: Callable[[], datetime], refresh: Refresh, cache: ReadCache | None = None,
+        replay_end: ReplayEnd = _nothing_held_back,
     ) -> None:  # fmt: skip
-        self.name = name
-        self._now, self._refresh = now, refresh
-        self._cache = cache or ReadCache(0)  # this process's GetProfile bases (read_cache.py)
-        self._replay = replay or Replay()
+        self._now, self._refresh, self._replay_end = now, refresh, replay_end
+        self._cache = cache or ReadCache(0)  # this process's GetProfile bases (reading/cache.py)
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        changed: set[str] = set()
-        pending: list[resolved_pb2.ResolvedEvent] = []
-        facts = [resolved_pb2.ResolvedRecord.FromString(record.data) for record in records]
-        await persons.lock_aliases(conn, exclusive=any(f.WhichOneof("kind") != "event" for f in facts))
-        for fact in facts:
-            kind = fact.WhichOneof("kind")
-            if kind == "event":
-                pending.append(fact.event)
-                continue
-            # Identity facts apply to everything before them, so the events read so far go first.
-            changed |= await self._write(conn, pending)
-            pending = []
-            if kind == "merged":
-                changed |= await persons.merge(conn, fact.merged)
-            elif kind == "split":
-                changed |= await persons.split(conn, fact.split)
-        changed |= await self._write(conn, pending)
-        if not changed:
-            return
-        with self._cache.changing(changed):
-            await snapshots.invalidate(conn, sorted(changed))  # stored GetProfile bases (snapshots.py)
-            if not self._replay.covers(records):
-                await self._refresh(conn, sorted(changed), self._now())
-        await self._replay.advance(conn, records)
+        changed = await self._fold(conn, records)
+        if changed:
+            with self._cache.changing(changed):
+                await bases.invalidate(conn, changed)
+                await self._refresh(conn, changed, self._now())
 
-    async def _write(self, conn: Connection, events: Sequence[resolved_pb2.ResolvedEvent]) -> set[str]:
-        if not events:
-            return set()
-        owner = await persons.canonical(conn, (e.person_id for e in events))
+    async def apply_quietly(self, conn: Connection, records: Sequence[LogRecord]) -> None:
+        changed = await self._fold(conn, records)
+        if changed:
+            with self._cache.changing(changed):
+                await bases.invalidate(conn, changed)
+
+    async def replay_ended(self, conn: Connection) -> None:
+        await self._replay_end(conn)
+
+    async def _fold(self, conn: Connection, records: Sequence[LogRecord]) -> list[str]:
+        return sorted(await apply_resolved(conn, records, self))
+
+    async def add(self, conn: Connection, events: Sequence[tuple[str, resolved_pb2.ResolvedEvent]]) -> set[str]:
         rows: dict[str, tuple[Any, ...]] = {}
-        for resolved in events:
-            row = row_for(owner[resolved.person_id], resolved.event)
+        for owner, resolved in events:
+            row = row_for(owner, resolved.event)
             if row is not None:
                 rows.setdefault(row[0], row)  # the same event twice in one batch: once
         # ON CONFLICT DO NOTHING on event_id: an event seen again (after the log's
         # duplicate window) is not counted twice.
         await bulk_upsert(conn, table="journal", columns=COLUMNS, rows=list(rows.values()), key=["event_id"], update=[])
         return {row[1] for row in rows.values()}
+
+    async def repoint(self, conn: Connection, merged: str, survivor: str) -> None:
+        await conn.execute("UPDATE journal SET person_id = $1 WHERE person_id = $2", survivor, merged)
+        # The merged person's RFM standing is void; the survivor's is refreshed at the next run.
+        await conn.execute("DELETE FROM rfm_scores WHERE person_id = $1", merged)
+
+    async def move(self, conn: Connection, target: str, event_ids: Sequence[str]) -> set[str]:
+        rows = await conn.fetch(
+            "UPDATE journal j SET person_id = $1 FROM journal old "
+            "WHERE j.event_id = old.event_id AND j.event_id = ANY($2::text[]) RETURNING old.person_id",
+            target, list(event_ids),
+        )  # fmt: skip
+        return {r["person_id"] for r in rows}

@@ -1,14 +1,15 @@
-"""Segments: typed rules over profiles, membership intervals kept current, entry/exit facts.
+"""Segments: typed rules over profiles, membership intervals kept current, facts of both.
 
 `Segments.build` wires the parts once (in bootstrap): `keeper.refresh` is what the profile
-projection calls at the end of each batch, `recompute.run` is a worker of the server, and
-the segment RPCs (api/segment_rpcs.py) use all of it.
+projection calls at the end of each live batch, `recompute.queues` are run by the service's
+job worker, `definitions` writes the definition facts, and the segment RPCs
+(api/segment_rpcs.py) use all of it.
 
-A projection rebuild should leave the segment tables alone: definitions come from RPCs, not
-from the log, and memberships carry history (point-in-time answers) and have already been
-announced; re-deriving them during a replay would re-announce entries that campaigns act
-on. Replay without refreshing, then let a sweep (`recompute.request_sweep`) reconcile: only
-real differences become facts.
+A projection rebuild leaves the segment tables alone: memberships carry history
+(point-in-time answers) and have been announced; re-deriving them during a replay would
+re-announce entries that campaigns acted on. The replay folds quietly, then one sweep
+reconciles: only real differences become facts. Should the tables themselves be lost, they
+are restored from their facts on PROFILE (projections/segment_facts.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 import asyncpg
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
+from bullseye_profile.segments.definitions import DefinitionFacts
 from bullseye_profile.segments.membership import MembershipKeeper
 from bullseye_profile.segments.recompute import RecomputeWorker
 
@@ -28,6 +30,7 @@ from bullseye_profile.segments.recompute import RecomputeWorker
 class Segments:
     keeper: MembershipKeeper
     recompute: RecomputeWorker
+    definitions: DefinitionFacts
     clock: Callable[[], datetime]
 
     @classmethod
@@ -51,4 +54,5 @@ class Segments:
         worker = RecomputeWorker(
             pool=pool, keeper=keeper, clock=clock, batch_size=batch_size, sweep_interval=sweep_interval
         )
-        return cls(keeper=keeper, recompute=worker, clock=clock)
+        definitions = DefinitionFacts(subject_prefix=subject_prefix, partitions=partitions)
+        return cls(keeper=keeper, recompute=worker, definitions=definitions, clock=clock)

@@ -86,5 +86,5 @@ def not_followed(condition: NotFollowedBy, at: str) -> Callable[[Profile, int], 
     return holds
 
 
-def _nanos(stamp: object) -> int:
-    return int(stamp.seconds) * 1_000_000_000 + int(stamp.nanos)  # type: ignore[attr-defined]
+def _nanos(moment: object) -> int:
+    return int(moment.seconds) * 1_000_000_000 + int(moment.nanos)  # type: ignore[attr-defined]

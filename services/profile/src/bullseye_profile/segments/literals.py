@@ -73,8 +73,8 @@ def _convert(literal: Literal, kind: str, ref: FieldRef) -> Operand | None:
     if ref.kind is Kind.ENUM and kind == "string_value" and ref.enum is not None:
         return enum_number(ref.enum, literal.string_value)
     if ref.kind is Kind.TIMESTAMP and kind == "timestamp_value":
-        stamp = literal.timestamp_value
-        return int(stamp.seconds) * NANOS_PER_SECOND + int(stamp.nanos)
+        moment = literal.timestamp_value
+        return int(moment.seconds) * NANOS_PER_SECOND + int(moment.nanos)
     if ref.kind is Kind.TIMESTAMP and kind == "ago":
         return Ago(duration_nanos(literal.ago.seconds, literal.ago.nanos, limit=MAX_AGO_NANOS))
     return None

@@ -25,8 +25,8 @@ from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
-from bullseye_profile.profile_builder import stamp
-from bullseye_profile.read import load_profiles
+from bullseye_profile.reading.fold import to_timestamp
+from bullseye_profile.reading.load import load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.rules import Predicate, RuleError, compile_rule
 
@@ -139,7 +139,7 @@ class MembershipKeeper:
         done = [c for c in changes if (c.segment_id, c.person_id) in (opened if c.entered else closed)]
         if done:
             # One trace context and one time for the batch's facts: they share their cause.
-            occurred_at, headers = stamp(now), inject_headers({})
+            occurred_at, headers = to_timestamp(now), inject_headers({})
             await emit_many(conn, [self._fact(c, occurred_at, headers) for c in done])
         return done
 
@@ -151,6 +151,7 @@ class MembershipKeeper:
             entered=change.entered,
             rule_version=change.version,
             occurred_at=occurred_at,
+            entered_at=occurred_at if change.entered else to_timestamp(change.interval_start),
         )
         start = nanos(change.interval_start) // 1000
         return LogMessage(

@@ -1,12 +1,13 @@
-"""Full membership recompute after a rule changes, and on a durable schedule, as jobs.
+"""Full membership recompute after a rule changes, and on a durable schedule, as platform jobs.
 
-CreateSegment / UpdateSegment queue a job row (segment, version) in the transaction that
-writes the rule, and the sweep queues one per live segment every `sweep_interval` (profiles
-are computed as of now, so time alone moves people in and out: "added to cart in the last
-day" ends a day later, with no new event; such exits are up to one interval late). A worker
-claims a job with FOR UPDATE SKIP LOCKED, walks every profile in batches and deletes the row
-when done, so a crash mid-way leaves the job to be run again (re-running is harmless:
-reconcile only records differences). Each batch reloads its
+CreateSegment / UpdateSegment schedule a recompute job (key `<segment>@<version>`) in the
+transaction that writes the rule, and the sweep job makes one due per live segment every
+`sweep_interval` (profiles are computed as of now, so time alone moves people in and out:
+"added to cart in the last day" ends a day later, with no new event; such exits are up to one
+interval late). The service's JobWorker claims a job with FOR UPDATE SKIP LOCKED; the handler
+walks every profile in batches and the row is deleted when it is done, so a crash mid-way
+leaves the job to be run again (re-running is harmless: reconcile only records differences).
+While a rebuild replays the journal, both wait: its end makes the sweep due. Each batch reloads its
 profiles under the exclusive membership lock, so it never overwrites what a concurrent
 projection batch decided from newer data. Limits: a job restarts from the first person
 after a crash (no progress cursor), and each profile is loaded twice (to list it, then
@@ -15,17 +16,18 @@ under the lock).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
 from bullseye.profile.v1.profile_pb2 import Profile
+from bullseye_platform import jobs, replay
+from bullseye_platform.jobs import Queue
 from bullseye_platform.store.pool import Connection
 
-from bullseye_profile.read import iter_profiles, load_profiles
+from bullseye_profile.projections.resolved import NAME as PROJECTION
+from bullseye_profile.reading.load import iter_profiles, load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.membership import LiveSegment, MembershipKeeper, compiled
 from bullseye_profile.segments.rules import RuleError
@@ -33,8 +35,23 @@ from bullseye_profile.segments.rules import RuleError
 log = logging.getLogger(__name__)
 
 
+RECOMPUTE, SWEEP = "segment-recompute", "segment-sweep"  # job queues (migration 0400)
+SWEEP_KEY = "scheduled"
+
+
+def job_key(segment_id: str, version: int) -> str:
+    """The recompute job of one rule version (segment ids never contain '@')."""
+    return f"{segment_id}@{version}"
+
+
+async def queue_recompute(conn: Connection, segment_id: str, version: int, now: datetime) -> None:
+    """A durable job to recompute every profile's membership under `version`, in the caller's
+    transaction: the one that wrote the rule."""
+    await jobs.schedule(conn, queue=RECOMPUTE, key=job_key(segment_id, version), due_at=now)
+
+
 class RecomputeWorker:
-    """Runs queued recompute jobs; `wake()` after queueing one to start it without waiting."""
+    """The handlers of the recompute and sweep job queues (run by the service's JobWorker)."""
 
     def __init__(
         self,
@@ -43,77 +60,31 @@ class RecomputeWorker:
         keeper: MembershipKeeper,
         clock: Callable[[], datetime],
         batch_size: int = 500,
-        idle_poll: float = 1.0,
         sweep_interval: float = 900.0,
     ) -> None:
         self._pool, self._keeper, self._clock = pool, keeper, clock
-        self._batch_size, self._idle_poll, self._sweep_interval = batch_size, idle_poll, sweep_interval
-        self._wakeup = asyncio.Event()
+        self._batch_size, self._sweep_interval = batch_size, timedelta(seconds=sweep_interval)
+        self.queues = (Queue(RECOMPUTE, self._recompute), Queue(SWEEP, self._sweep))
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    async def _sweep(self, conn: Connection, job: jobs.Job) -> datetime:
+        """Make a recompute of every live segment due (the ones queued already, too)."""
+        now = self._clock()
+        if not await replay.pending(conn, PROJECTION):  # the replay's end makes a sweep due
+            for segment_id, version, _ in await store.live_rules(conn):
+                await jobs.set_due(conn, queue=RECOMPUTE, key=job_key(segment_id, version), due_at=now)
+        return now + self._sweep_interval
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run jobs until `stop`; wakes on `wake()`, polls as a safety net (jobs of other replicas)."""
-        while not stop.is_set():
-            self._wakeup.clear()
-            try:
-                await self.sweep_if_due()
-                await self.run_pending()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                # The job row survives a failed transaction: the next round runs it again.
-                log.warning("segment recompute will retry: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
-
-    async def sweep_if_due(self) -> bool:
-        """Queue a recompute of every live segment when the sweep is due; True if it was."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            now = self._clock()
-            due = await conn.fetchval(
-                "SELECT 1 FROM segment_sweep_schedule WHERE id = 1 AND next_run_at <= $1 FOR UPDATE SKIP LOCKED", now
-            )
-            if due is None:
-                return False
-            await conn.execute(
-                "INSERT INTO segment_recompute_jobs (segment_id, version) "
-                "SELECT segment_id, version FROM segments WHERE deleted_at IS NULL ON CONFLICT DO NOTHING"
-            )
-            await conn.execute(
-                "UPDATE segment_sweep_schedule SET next_run_at = $1 WHERE id = 1",
-                now + timedelta(seconds=self._sweep_interval),
-            )
-            return True
-
-    async def request_sweep(self) -> None:
-        """Make the sweep due now (after a rebuild, or on an operator's request)."""
-        await self._pool.execute("UPDATE segment_sweep_schedule SET next_run_at = '-infinity' WHERE id = 1")
-        self.wake()
-
-    async def run_pending(self) -> int:
-        """Run every job nobody else holds; returns how many were run or dropped."""
-        done = 0
-        while await self._run_one():
-            done += 1
-        return done
-
-    async def _run_one(self) -> bool:
-        async with self._pool.acquire() as claim, claim.transaction():
-            job = await claim.fetchrow(
-                "SELECT segment_id, version FROM segment_recompute_jobs ORDER BY queued_at, segment_id "
-                "LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
-            if job is None:
-                return False
-            segment_id, version = job["segment_id"], int(job["version"])
-            seen = await self._scan(segment_id, version)
-            if seen is not None:
-                await self._finish(claim, segment_id, version, seen)
-                log.info("segment %s v%d recomputed over %d profiles", segment_id, version, len(seen))
-            await claim.execute(
-                "DELETE FROM segment_recompute_jobs WHERE segment_id = $1 AND version = $2", segment_id, version
-            )
-            return True
+    async def _recompute(self, conn: Connection, job: jobs.Job) -> datetime | None:
+        """Reconcile every profile under one rule version; None (done) also when the version was
+        superseded or deleted meanwhile. Waits (a minute) while a rebuild replays the journal."""
+        if await replay.pending(conn, PROJECTION):
+            return self._clock() + timedelta(minutes=1)
+        segment_id, _, version = job.key.rpartition("@")
+        seen = await self._scan(segment_id, int(version))
+        if seen is not None:
+            await self._finish(conn, segment_id, int(version), seen)
+            log.info("segment %s v%s recomputed over %d profiles", segment_id, version, len(seen))
+        return None
 
     async def _barrier(self) -> None:
         """Wait until every projection batch that may have judged with an older rule has committed.

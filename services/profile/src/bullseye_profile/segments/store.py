@@ -1,4 +1,4 @@
-"""Segment definitions, membership intervals and recompute jobs in PostgreSQL.
+"""Segment definitions and membership intervals in PostgreSQL.
 
 Every value travels as a query parameter; the only SQL text is the constants below.
 """
@@ -94,18 +94,9 @@ async def update_segment(conn: Connection, segment: pb.Segment, now: datetime) -
 
 
 async def mark_deleted(conn: Connection, segment_id: str, now: datetime) -> None:
-    # Its recompute jobs stay: the worker drops them (deleting here could wait on a job the
+    # Its recompute jobs stay: their handler drops them (deleting here could wait on a job the
     # worker holds while the worker waits on this transaction's membership lock).
     await conn.execute("UPDATE segments SET deleted_at = $2, updated_at = $2 WHERE segment_id = $1", segment_id, now)
-
-
-async def queue_recompute(conn: Connection, segment_id: str, version: int) -> None:
-    """A durable job to recompute every profile's membership under `version` (recompute.py)."""
-    await conn.execute(
-        "INSERT INTO segment_recompute_jobs (segment_id, version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        segment_id,
-        version,
-    )
 
 
 async def list_segments(conn: Connection, *, after: str, limit: int) -> list[pb.Segment]:

@@ -1,0 +1,1 @@
+"""Bullseye campaign: the right message, to the right person, at the right moment, measured honestly."""

@@ -1,0 +1,1 @@
+"""Statistics for campaign reports: uplift against the control and the sample-ratio check."""

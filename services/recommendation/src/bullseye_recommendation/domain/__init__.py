@@ -1,0 +1,1 @@
+"""The recommendation's own words: feedback, a person's history."""

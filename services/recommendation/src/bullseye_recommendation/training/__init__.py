@@ -1,0 +1,1 @@
+"""Offline training: interaction sources, model families, evaluation, the pipeline."""
