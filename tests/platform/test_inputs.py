@@ -54,23 +54,62 @@ def test_no_single_line_text_takes_a_control_character(bad: str, code: str) -> N
 
 
 def test_multi_line_text_takes_line_breaks_and_tabs_but_no_other_control() -> None:
-    fine = ev.Event(review_submitted=ev.ReviewSubmitted(text="one\r\ntwo\tthree"))
-    bad = ev.Event(review_submitted=ev.ReviewSubmitted(text="one\x00two"))
+    fine = id_pb.MergeRequest(reason="one\r\ntwo\tthree")
+    bad = id_pb.MergeRequest(reason="one\x1btwo")
 
     assert problems(fine) == {}
     assert problems(bad) == {
-        "review_submitted.text": "contains the control character U+0000 at position 3; "
+        "reason": "contains the control character U+001B at position 3; "
         "only tab, line feed and carriage return are allowed"
     }
 
 
-def test_text_is_at_most_256_characters_unless_its_field_says_more() -> None:
-    event = ev.Event(event_id="e" * 257, context=ev.Context(user_agent="u" * 2048, page=ev.Page(url="u" * 2049)))
+def test_free_text_takes_any_character_but_nul_and_any_length_its_event_allows() -> None:
+    every_control = "".join(map(chr, [*range(1, 32), *range(0x7F, 0xA0)]))
+    fine = ev.Event(
+        review_submitted=ev.ReviewSubmitted(text=every_control), context=ev.Context(user_agent="u" * 30_000)
+    )
+    bad = ev.Event(review_submitted=ev.ReviewSubmitted(text="one\x00two"))
 
-    assert problems(event) == {
-        "event_id": "is 257 characters; at most 256",
-        "context.page.url": "is 2049 characters; at most 2048",
+    assert problems(fine) == {}
+    assert problems(bad) == {
+        "review_submitted.text": "contains NUL (U+0000) at position 3, which no projection can store"
     }
+
+
+NUL_AT = {  # free text at every depth of an event, each given a NUL
+    "context.page.title": lambda e: setattr(e.context.page, "title", "no\x00te"),
+    "context.device.model": lambda e: setattr(e.context.device, "model", "no\x00te"),
+    "context.attribution.utm_term": lambda e: setattr(e.context.attribution, "utm_term", "no\x00te"),
+    "identified.traits.custom['note']": lambda e: e.identified.traits.custom.update(note="no\x00te"),
+    "identified.personal.first_name": lambda e: setattr(e.identified.personal, "first_name", "no\x00te"),
+    "order_completed.coupon": lambda e: setattr(e.order_completed, "coupon", "no\x00te"),
+}
+
+
+@pytest.mark.parametrize("place", list(NUL_AT))
+def test_a_nul_in_free_text_is_found_at_any_depth(place: str) -> None:
+    event = ev.Event(event_id="e-12345678", context=ev.Context(user_agent="Mozilla/5.0", page=ev.Page(url="/")))
+    NUL_AT[place](event)
+
+    assert list(problems(event)) == [place]
+
+
+def test_bytes_holding_a_zero_for_another_reason_find_no_problem() -> None:
+    """A 0x00 byte is also an empty sub-message's length, a zero sent explicitly, a byte
+    field: the screen sends such a message to the walk, which finds nothing."""
+    event = ev.Event(event_id="e-12345678", context=ev.Context(page=ev.Page()))
+
+    assert b"\x00" in event.SerializeToString()
+    assert problems(event) == {}
+
+
+def test_bounded_text_is_at_most_256_characters_unless_its_field_says_more() -> None:
+    event = ev.Event(event_id="e" * 257, identifiers=ev.Identifiers(user_id="u" * 256))
+    request = id_pb.MergeRequest(person_id="p", reason="r" * 501)
+
+    assert problems(event) == {"event_id": "is 257 characters; at most 256"}
+    assert problems(request) == {"reason": "is 501 characters; at most 500"}
 
 
 def test_lengths_count_characters_not_bytes() -> None:
@@ -78,7 +117,8 @@ def test_lengths_count_characters_not_bytes() -> None:
 
 
 def test_map_keys_and_values_and_list_items_are_named_in_the_path() -> None:
-    event = ev.Event(identified=ev.Identified(traits=ev.Traits(custom={"size\x00": "M", "fit": "x" * 1025})))
+    custom = {"size\x00": "M", "fit": "x" * 5000, "k" * 257: "v", "note": "a\x00b", "mood": "\x1b"}
+    event = ev.Event(identified=ev.Identified(traits=ev.Traits(custom=custom)))
     request = sg_pb.EstimateRequest()
     getattr(request.rule, "in").CopyFrom(
         sg_pb.In(field="traits.city", values=[sg_pb.Literal(string_value="Paris"), sg_pb.Literal(string_value="L\x00")])
@@ -86,7 +126,8 @@ def test_map_keys_and_values_and_list_items_are_named_in_the_path() -> None:
 
     assert problems(event) == {
         "identified.traits.custom['size\\x00']": "key contains the control character U+0000 at position 4",
-        "identified.traits.custom['fit']": "is 1025 characters; at most 1024",
+        f"identified.traits.custom['{'k' * 59}...']": "key is 257 characters; at most 256",
+        "identified.traits.custom['note']": "contains NUL (U+0000) at position 1, which no projection can store",
     }
     assert list(problems(request)) == ["rule.in.values[1].string_value"]
 

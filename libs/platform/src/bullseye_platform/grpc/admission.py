@@ -61,7 +61,7 @@ class RequestParser:
         except DecodeError as exc:
             return Refused(self._undecodable(exc))
         message.DiscardUnknownFields()
-        found = inputs.violations(message, skip_items=True)
+        found = inputs.violations(message, skip_items=True, serialized=data)
         if found:
             summary = "; ".join(f"{v.field} {v.description}" for v in found[:_SUMMARIZED])
             more = f" (and {len(found) - _SUMMARIZED} more)" if len(found) > _SUMMARIZED else ""

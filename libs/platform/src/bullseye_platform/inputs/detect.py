@@ -1,4 +1,6 @@
-"""A fast yes/no: does a message hold anything the input rules refuse? Compiled per type.
+"""A fast yes/no: does a message hold anything the input rules refuse in its bounded text,
+timestamps and durations? Compiled per type. (Free text is not read: its one rule, no NUL,
+is decided on the serialized bytes, walk.py.)
 
 Every event ingestion accepts goes through this, so it has to be cheap: on upb each field
 read costs ~0.1 us, and a generic loop over a plan adds as much again in tuple unpacking,
@@ -63,10 +65,45 @@ def _duration_ok(seconds: int, nanos: int) -> bool:
 def _guarded(descriptor: Descriptor) -> bool:
     """Whether a sub-message is worth a HasField() before its reads: several single-line
     strings and nothing else that needs checking."""
-    texts = [f for f in descriptor.fields if f.type == _STRING]
+    texts = [f for f in descriptor.fields if f.type == _STRING and not rules.text_rule(f).free]
     others = [f for f in descriptor.fields if f.message_type is not None]
     single = all(not f.is_repeated and not rules.text_rule(f).multiline for f in texts)
     return len(texts) >= 3 and not others and single
+
+
+_CHECKED: dict[str, bool] = {}
+
+
+def _checked(descriptor: Descriptor, within: frozenset[str] = frozenset()) -> bool:
+    """Whether messages of `descriptor` hold anything the check reads (bounded text, a map's
+    keys, a timestamp or a duration), here or below: a sub-message of free text only (a
+    device, a page) is not even read. A type met again inside itself counts as checked,
+    which only ever errs towards reading."""
+    name = descriptor.full_name
+    if name in _CHECKED or name in within:
+        return _CHECKED.get(name, True)
+    if name in (rules.TIMESTAMP, rules.DURATION):
+        return True
+    inside = within | {name}
+    found = any(_field_checked(fd, inside) for fd in descriptor.fields if not rules.set_by_server(fd))
+    _CHECKED[name] = found
+    return found
+
+
+def _field_checked(fd: FieldDescriptor, within: frozenset[str]) -> bool:
+    if fd.type == _STRING:
+        return not rules.text_rule(fd).free
+    child = fd.message_type
+    if child is None:
+        return False
+    if child.GetOptions().map_entry:  # a map's text rule is its field's, for its values
+        key, value = child.fields_by_name["key"], child.fields_by_name["value"]
+        if key.type == _STRING:
+            return True
+        if value.type == _STRING:
+            return not rules.text_rule(fd).free
+        return value.message_type is not None and _checked(value.message_type, within)
+    return _checked(child, within)
 
 
 def _read(var: str, field: FieldDescriptor) -> str:
@@ -152,7 +189,8 @@ class _Writer:
             if rules.set_by_server(fd):
                 continue
             if child is not None and fd.containing_oneof is not None and not fd.is_repeated:
-                oneofs.setdefault(fd.containing_oneof.name, {})[fd.name] = child
+                if _checked(child):
+                    oneofs.setdefault(fd.containing_oneof.name, {})[fd.name] = child
             else:
                 self.field(fd, var, chain, block)
         for oneof, members in oneofs.items():
@@ -162,6 +200,8 @@ class _Writer:
         read, child = _read(var, fd), fd.message_type
         if fd.type == _STRING:
             rule = rules.text_rule(fd)
+            if rule.free:
+                return  # its only rule, no NUL, is the serialized bytes' to screen (walk.py)
             if fd.is_repeated:
                 block.checks += [
                     f"for v in {read}:",
@@ -171,8 +211,8 @@ class _Writer:
             local = block.local()
             block.reads.append(f"{local} = {read}")
             (block.multiline if rule.multiline else block.texts).append((local, rule.max_length))
-        elif child is None:
-            return  # a number, an enum, bytes: nothing the input rules look at
+        elif child is None or not _field_checked(fd, frozenset(chain)):
+            return  # a number, an enum, bytes, free text only: nothing to read here
         elif child.GetOptions().map_entry:
             block.checks += self.map(fd, child, read)
         elif fd.is_repeated:
@@ -213,7 +253,7 @@ class _Writer:
         checks = []
         if key.type == _STRING:
             checks.append(f"len(k) > {rules.DEFAULT_MAX_LENGTH} or not k.isprintable()")
-        if value.type == _STRING:
+        if value.type == _STRING and not rules.text_rule(fd).free:
             checks.append(f"len(v) > {rules.text_rule(fd).max_length} or not v.isprintable()")
         elif value.message_type is not None:
             checks.append(f"not {self.call(value.message_type)}(v)")

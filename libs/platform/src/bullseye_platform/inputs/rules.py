@@ -1,12 +1,19 @@
 """What a request field accepts: the project's text policy and the well-known types' ranges.
 
-Declared once, in the contract (`protos/bullseye/input/v1/input.proto`): a string field
-holds at most `DEFAULT_MAX_LENGTH` characters and no control character unless its
-`(bullseye.input.v1.text)` option says otherwise. Why these rules: PostgreSQL refuses NUL
-in `text` and in `jsonb` (what ingestion would accept, a projection would then dead-letter);
-other C0 and C1 controls only ever come from broken or hostile clients and turn into
-terminal escapes and forged log lines wherever the value is shown; a bound on every string
-keeps one request from costing megabytes of storage and indexes.
+Declared once, in the contract (`protos/bullseye/input/v1/input.proto`): no string holds a
+NUL, and a string field holds at most `DEFAULT_MAX_LENGTH` characters and no other control
+character unless its `(bullseye.input.v1.text)` option says otherwise.
+
+Why these rules. NUL is the one character PostgreSQL refuses, in `text` and in `jsonb`:
+what ingestion accepted with one, a projection would dead-letter. A bound matters where a
+value becomes a key: a btree entry holds at most ~2,700 bytes, and an identifier or a
+category of 256 characters (1 KiB of UTF-8 at most) always fits. Other control characters
+harm neither PostgreSQL, nor the JSON logs (escaped), nor protobuf; they are refused in
+bounded fields, which are read for their length anyway, because an id or a name with an
+invisible character is another id that looks the same wherever it is shown or matched (a
+NATS header, a CSV export, a terminal). Free text (`free`: a page title, a review) is
+bounded by the item that holds it (an event's 32 KiB) and refuses only NUL, so checking
+it costs no read of its own (walk.py's screen on the serialized bytes).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class TextRule:
 
     max_length: int
     multiline: bool
+    free: bool = False
 
     @property
     def forbidden(self) -> re.Pattern[str]:
@@ -45,7 +53,10 @@ class TextRule:
 
     def problem(self, value: str) -> str | None:
         """What is wrong with `value`, or None. `isprintable()` clears most values in C
-        before the regular expression runs (this is called for every string of every event)."""
+        before the regular expression runs."""
+        if self.free:
+            at = value.find("\x00")
+            return None if at < 0 else f"contains NUL (U+0000) at position {at}, which no projection can store"
         if len(value) > self.max_length:
             return f"is {len(value)} characters; at most {self.max_length}"
         if value.isprintable():
@@ -67,7 +78,7 @@ def text_rule(field: FieldDescriptor) -> TextRule:
     if not options.HasExtension(input_pb2.text):
         return DEFAULT_RULE
     declared = options.Extensions[input_pb2.text]
-    return TextRule(declared.max_length or DEFAULT_MAX_LENGTH, declared.multiline)
+    return TextRule(declared.max_length or DEFAULT_MAX_LENGTH, declared.multiline, declared.free)
 
 
 def checked_per_item(field: FieldDescriptor) -> bool:

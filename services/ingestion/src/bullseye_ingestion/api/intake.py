@@ -87,7 +87,10 @@ class Intake:
 
     def check(self, index: int, event: ev.Event, arrival: Arrival) -> _Checked:
         """Validate one event; a valid one comes back prepared for storage."""
-        size = event.ByteSize()
+        # Its bytes, for its size and for the input rules' screen (a NUL in any of its strings
+        # is a 0x00 byte here): one serialization, about what ByteSize() costs on its own.
+        serialized = event.SerializeToString()
+        size = len(serialized)
         if size > self._policy.max_event_bytes:
             limit = self._policy.max_event_bytes
             too_big = validation.v("", f"event is {size} bytes; the limit is {limit} bytes ({limit // 1024} KiB)")
@@ -95,6 +98,7 @@ class Intake:
         stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source, trust=arrival.trust)
         found = validation.validate(
             stored,
+            serialized=serialized,
             now=arrival.now,
             future_tolerance=self._policy.future_tolerance,
             live_window=self._policy.live_window,

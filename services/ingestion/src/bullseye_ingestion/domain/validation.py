@@ -303,10 +303,17 @@ PAYLOAD_CHECKS: dict[str, PayloadCheck] = {
 
 
 def validate(
-    event: ev.Event, *, now: datetime, future_tolerance: float, live_window: float, backfill: bool
+    event: ev.Event,
+    *,
+    now: datetime,
+    future_tolerance: float,
+    live_window: float,
+    backfill: bool,
+    serialized: bytes | None = None,
 ) -> list[Violation]:
-    """Every violation of `event`; empty means it may be stored."""
-    flagged = inputs.violations(event)
+    """Every violation of `event`; empty means it may be stored. `serialized` is the event as
+    the client sent it, when the caller has its bytes (the input rules' screen reads them)."""
+    flagged = inputs.violations(event, serialized=serialized)
     found: list[Violation] = []
     if not EVENT_ID.match(event.event_id):
         found.append(v("event_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (a UUID is best)"))
