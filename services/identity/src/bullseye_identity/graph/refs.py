@@ -8,16 +8,7 @@ from __future__ import annotations
 
 from bullseye.identity.v1 import identity_pb2 as pb
 
-from bullseye_identity.domain.policy import (
-    ANONYMOUS_ID,
-    DEVICE_ID,
-    EMAIL,
-    HASHED_TYPES,
-    LOYALTY_ID,
-    PHONE,
-    USER_ID,
-    Key,
-)
+from bullseye_identity.domain.kinds import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, LOYALTY_ID, PHONE, USER_ID, Key
 
 TYPE_NAMES = {
     pb.IDENTIFIER_TYPE_USER_ID: USER_ID,
