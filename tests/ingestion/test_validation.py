@@ -75,11 +75,17 @@ BAD: dict[str, Bad] = {
         lambda: with_identifiers(device_id="dev\x00ice"), "identifiers.device_id", ("control",)
     ),
     "payload_missing": Bad(no_payload, "payload", ("required", "page_viewed", "order_completed")),
+    # formats bound what the input rules leave to ingestion: matched whole, no line feed after
+    "event_id_with_a_line_feed": Bad(lambda: h.event(event_id="e-12345678\n"), "event_id", ("[A-Za-z0-9._:-]",)),
+    "identifying_email_with_a_control": Bad(
+        lambda: with_identifiers(email="a\x1bb@example.com"), "identifiers.email", ("email",)
+    ),
     # context
     "unknown_channel": Bad(lambda: with_context(channel=99), "context.channel", ("99", *CHANNELS)),
     "invalid_ip": Bad(lambda: with_context(ip="999.1.2.3"), "context.ip", ("IPv4 or IPv6",)),
     "bad_timezone": Bad(lambda: with_context(timezone="Mars/Olympus_Mons"), "context.timezone", ("IANA",)),
     "bad_locale": Bad(lambda: with_context(locale="english!"), "context.locale", ("BCP 47",)),
+    "locale_with_a_line_feed": Bad(lambda: with_context(locale="en-US\n"), "context.locale", ("BCP 47",)),
     "session_id_too_long": Bad(lambda: with_context(session_id="s" * 257), "context.session_id", ("256",)),
     "page_url_with_a_nul": Bad(lambda: with_context(page=ev.Page(url="https://x/\x00")), "context.page.url", ("NUL",)),
     "user_agent_with_a_nul": Bad(lambda: with_context(user_agent="Mozilla\x00"), "context.user_agent", ("NUL",)),

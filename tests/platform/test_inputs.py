@@ -105,15 +105,27 @@ def test_bytes_holding_a_zero_for_another_reason_find_no_problem() -> None:
 
 
 def test_bounded_text_is_at_most_256_characters_unless_its_field_says_more() -> None:
-    event = ev.Event(event_id="e" * 257, identifiers=ev.Identifiers(user_id="u" * 256))
+    event = ev.Event(identifiers=ev.Identifiers(user_id="u" * 257, anonymous_id="a" * 256))
     request = id_pb.MergeRequest(person_id="p", reason="r" * 501)
 
-    assert problems(event) == {"event_id": "is 257 characters; at most 256"}
+    assert problems(event) == {"identifiers.user_id": "is 257 characters; at most 256"}
     assert problems(request) == {"reason": "is 501 characters; at most 500"}
 
 
 def test_lengths_count_characters_not_bytes() -> None:
-    assert problems(ev.Event(event_id="é" * 256)) == {}
+    assert problems(ev.Event(identifiers=ev.Identifiers(user_id="é" * 256))) == {}
+
+
+def test_fields_the_service_checks_are_left_to_it_but_for_nul() -> None:
+    """An event's id, times, IP, locale, time zone, email and phone meet ingestion's formats,
+    stricter than the rules; a NUL in one is still the rules' to find."""
+    odd = ev.Event(event_id="e\x01" * 200, context=ev.Context(ip="\x1b" * 300, locale="x" * 300, timezone="\n"))
+    odd.identifiers.email, odd.identifiers.phone = "\x07@example.com", "p" * 300
+    odd.occurred_at.seconds = 253_402_300_800  # year 10000
+    with_nul = ev.Event(event_id="e-1234\x005678", context=ev.Context(ip="1.2.3.4\x00"))
+
+    assert problems(odd) == {}
+    assert set(problems(with_nul)) == {"event_id", "context.ip"}
 
 
 def test_map_keys_and_values_and_list_items_are_named_in_the_path() -> None:
@@ -166,10 +178,10 @@ def test_a_duration_out_of_range_or_of_mixed_signs_is_a_problem(seconds: int, na
 
 
 def test_fields_the_service_checks_item_by_item_are_left_to_it() -> None:
-    batch = in_pb.TrackBatchRequest(events=[ev.Event(event_id="\x00")])
+    batch = in_pb.TrackBatchRequest(events=[ev.Event(context=ev.Context(session_id="\x01"))])
 
     assert problems(batch, skip_items=True) == {}
-    assert problems(batch) == {"events[0].event_id": "contains the control character U+0000 at position 0"}
+    assert problems(batch) == {"events[0].context.session_id": "contains the control character U+0001 at position 0"}
 
 
 def test_fields_the_server_sets_are_not_read() -> None:

@@ -85,7 +85,7 @@ def _checked(descriptor: Descriptor, within: frozenset[str] = frozenset()) -> bo
     if name in (rules.TIMESTAMP, rules.DURATION):
         return True
     inside = within | {name}
-    found = any(_field_checked(fd, inside) for fd in descriptor.fields if not rules.set_by_server(fd))
+    found = any(_field_checked(fd, inside) for fd in descriptor.fields if not rules.left_to_service(fd))
     _CHECKED[name] = found
     return found
 
@@ -186,7 +186,7 @@ class _Writer:
         oneofs: dict[str, dict[str, Descriptor]] = {}
         for fd in descriptor.fields:
             child = fd.message_type
-            if rules.set_by_server(fd):
+            if rules.left_to_service(fd):
                 continue
             if child is not None and fd.containing_oneof is not None and not fd.is_repeated:
                 if _checked(child):

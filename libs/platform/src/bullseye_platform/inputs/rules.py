@@ -69,12 +69,16 @@ class TextRule:
 
 
 DEFAULT_RULE = TextRule(DEFAULT_MAX_LENGTH, multiline=False)
+# What the rules still ask of a field the service checks itself: no NUL (the bytes' screen).
+NUL_ONLY = TextRule(0, multiline=False, free=True)
 
 
 @cache
 def text_rule(field: FieldDescriptor) -> TextRule:
     """The rule of a string field (or of a map field's values): its option, else the default."""
     options = field.GetOptions()
+    if options.Extensions[input_pb2.checked_by_service]:
+        return NUL_ONLY
     if not options.HasExtension(input_pb2.text):
         return DEFAULT_RULE
     declared = options.Extensions[input_pb2.text]
@@ -86,9 +90,13 @@ def checked_per_item(field: FieldDescriptor) -> bool:
     return bool(field.GetOptions().Extensions[input_pb2.checked_per_item])
 
 
-def set_by_server(field: FieldDescriptor) -> bool:
-    """Whether the server sets the field (dropping what a client sent): nothing to check."""
-    return bool(field.GetOptions().Extensions[input_pb2.set_by_server])
+def left_to_service(field: FieldDescriptor) -> bool:
+    """Whether the rules read nothing of a field: the server sets it, or it is a message (a
+    time) the service checks itself. A string the service checks is still screened for NUL."""
+    options = field.GetOptions()
+    if options.Extensions[input_pb2.set_by_server]:
+        return True
+    return field.message_type is not None and bool(options.Extensions[input_pb2.checked_by_service])
 
 
 def timestamp_problem(seconds: int, nanos: int) -> str | None:

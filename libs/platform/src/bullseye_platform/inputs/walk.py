@@ -172,7 +172,7 @@ def _plan(descriptor: Descriptor) -> _Plan:
     for fd in descriptor.fields:
         if rules.checked_per_item(fd):
             plan.per_item |= {fd.name}
-        if not rules.set_by_server(fd):
+        if not rules.left_to_service(fd):
             _add(plan, fd, oneofs)
     plan.oneofs = list(oneofs.items())
     return plan

@@ -40,7 +40,7 @@ def validate_corrections(
 
 
 def _correction(c: cpb.IdentityCorrection, *, latest: float) -> Violations:
-    if not EVENT_ID.match(c.command_id):
+    if not EVENT_ID.fullmatch(c.command_id):
         yield v("command_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (identity derives a UUID)")
     if not c.HasField("occurred_at") or not valid_timestamp(c.occurred_at):
         yield v("occurred_at", "is required: when the operator asked")

@@ -35,10 +35,12 @@ from bullseye_ingestion.domain.normalize import is_ip, normalize_email, normaliz
 Violation: TypeAlias = BadRequest.FieldViolation
 Violations = Iterator[Violation]
 
-EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+# Matched whole (`fullmatch`: `$` would let a trailing line feed through): the input rules
+# leave these fields to ingestion (`checked_by_service`), so these formats are what bound them.
+EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,7}")
+CURRENCY = re.compile(r"[A-Z]{3}")
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 def v(field: str, description: str) -> Violation:
@@ -81,7 +83,7 @@ def _money(path: str, money: Money, *, required: bool = False, positive: bool = 
         if required:
             yield v(path, "is required")
         return
-    if not CURRENCY.match(code):
+    if not CURRENCY.fullmatch(code):
         yield v(f"{path}.currency_code", f"{code!r} is not an ISO 4217 code like 'EUR'")
     if not -999_999_999 <= nanos <= 999_999_999:
         yield v(f"{path}.nanos", "must be within ±999,999,999")
@@ -162,7 +164,7 @@ def context(found: list[Violation], ctx: ev.Context) -> None:
     ip, locale, timezone = ctx.ip, ctx.locale, ctx.timezone
     if ip and not is_ip(ip):
         found.append(v("context.ip", f"{ip!r} is not an IPv4 or IPv6 address"))
-    if locale and not LOCALE.match(locale):
+    if locale and not LOCALE.fullmatch(locale):
         found.append(v("context.locale", f"{locale!r} is not a BCP 47 tag like 'en-US'"))
     if timezone and timezone not in _zones():
         found.append(v("context.timezone", f"{timezone!r} is not an IANA time zone like 'Europe/Paris'"))
@@ -186,7 +188,7 @@ def _contact(path: str, data: ev.PersonalData | ev.Identifiers, *, region: str |
 def traits(path: str, t: ev.Traits, *, year: int) -> Violations:
     if t.birth_year and not 1900 <= t.birth_year <= year:
         yield v(f"{path}.birth_year", f"is {t.birth_year}; must be between 1900 and {year}")
-    if t.country and not COUNTRY.match(t.country):
+    if t.country and not COUNTRY.fullmatch(t.country):
         yield v(f"{path}.country", f"{t.country!r} is not an ISO 3166-1 alpha-2 code like 'FR'")
     if len(t.custom) > 100:
         yield v(f"{path}.custom", f"has {len(t.custom)} entries; at most 100")
@@ -315,7 +317,7 @@ def validate(
     the client sent it, when the caller has its bytes (the input rules' screen reads them)."""
     flagged = inputs.violations(event, serialized=serialized)
     found: list[Violation] = []
-    if not EVENT_ID.match(event.event_id):
+    if not EVENT_ID.fullmatch(event.event_id):
         found.append(v("event_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (a UUID is best)"))
     if event.HasField("sent_at") and not valid_timestamp(event.sent_at):
         found.append(v("sent_at", "is not a valid timestamp"))
