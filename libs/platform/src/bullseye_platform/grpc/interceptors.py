@@ -1,7 +1,7 @@
 """The envelope of every call: trace, deadline, admission, error mapping, metrics and the call log.
 
 Every RPC shape goes through it (unary, server streaming, client streaming, bidirectional),
-and every request is parsed and checked by it (`admission.py`) before a servicer sees it.
+and every request is parsed and checked by it (`parsing.py`) before a servicer sees it.
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
@@ -40,15 +40,15 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from bullseye_platform.auth.guard import Admission, Guard, Metadata
 from bullseye_platform.auth.principal import become
-from bullseye_platform.grpc.admission import admit, admit_each, parser_for
 from bullseye_platform.grpc.errors import ServiceError
+from bullseye_platform.grpc.parsing import checked, checked_each, parser_for
 
 log = logging.getLogger("bullseye.grpc")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]  # a request (or a request stream) -> a response
 Streaming = Callable[[Any, Context], AsyncIterator[Any]]  # a request (or a request stream) -> responses
-Admit = Callable[[Any], Any]  # what gRPC parsed (a request or a request stream) -> what the servicer reads
+Check = Callable[[Any], Any]  # what gRPC parsed (a request or a request stream) -> what the servicer reads
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
 
@@ -89,22 +89,20 @@ class CallEnvelope:
         self._duration_attributes = {"rpc.method": method}  # prebuilt, never mutated: OTel copies them
         self._call_attributes: dict[grpc.StatusCode, dict[str, str]] = {}
 
-    async def unary(self, behaviour: Unary, admitted: Admit, request: Any, context: Context) -> Any:
-        """Run a unary-response behaviour inside the envelope, under a deadline; `admitted`
+    async def unary(self, behaviour: Unary, check: Check, request: Any, context: Context) -> Any:
+        """Run a unary-response behaviour inside the envelope, under a deadline; `check`
         turns what gRPC parsed (one request or a stream of them) into what the servicer reads."""
         remaining = context.time_remaining()
         return await self._run(
-            behaviour, admitted, request, context, self._default_deadline if remaining is None else remaining
+            behaviour, check, request, context, self._default_deadline if remaining is None else remaining
         )
 
-    async def writing(self, behaviour: Unary, admitted: Admit, request: Any, context: Context) -> Any:
+    async def writing(self, behaviour: Unary, check: Check, request: Any, context: Context) -> Any:
         """Run a streaming behaviour that writes its responses itself (`context.write`, e.g.
         health's Watch, which lasts as long as its client watches) under its client's deadline."""
-        return await self._run(behaviour, admitted, request, context, context.time_remaining())
+        return await self._run(behaviour, check, request, context, context.time_remaining())
 
-    async def _run(
-        self, behaviour: Unary, admitted: Admit, request: Any, context: Context, budget: float | None
-    ) -> Any:
+    async def _run(self, behaviour: Unary, check: Check, request: Any, context: Context, budget: float | None) -> Any:
         """The caller admitted, then its request (the request is checked only for a caller who
         may send it: a stranger learns nothing of the rules), then the behaviour, under `budget`."""
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
@@ -114,7 +112,7 @@ class CallEnvelope:
             async with asyncio.timeout(budget):
                 if self._admission is not None:
                     become(await self._admission.admit(metadata))
-                return await behaviour(admitted(request), context)
+                return await behaviour(check(request), context)
         except BaseException as exc:
             code = _code_of(exc, context)
             await self._abort(exc, code, context)
@@ -123,7 +121,7 @@ class CallEnvelope:
             self._finish(span, token, code, started)
 
     async def stream(
-        self, behaviour: Streaming, admitted: Admit, bounded: bool, request: Any, context: Context
+        self, behaviour: Streaming, check: Check, bounded: bool, request: Any, context: Context
     ) -> AsyncIterator[Any]:
         """Run a response-streaming behaviour inside the envelope; `request` is the request, or
         the request stream. A `bounded` one (server streaming: one request, a finite answer)
@@ -137,7 +135,7 @@ class CallEnvelope:
         try:
             if self._admission is not None:
                 become(await self._admission.admit(metadata))
-            async for response in _under_deadline(behaviour(admitted(request), context), budget):
+            async for response in _under_deadline(behaviour(check(request), context), budget):
                 yield response
         except BaseException as exc:
             code = _code_of(exc, context)
@@ -277,21 +275,21 @@ class EnvelopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,type
         # grpc tells coroutine handlers from async generator ones by inspecting them, which sees
         # through a partial of a bound method; a partial saves a frame per call over a closure.
         parser = parser_for(handler.request_deserializer)
-        one, each = (admit, admit_each) if parser else (_as_is, _as_is)
-        shapes: tuple[tuple[Any, Any, Admit, bool | None], ...] = (  # behaviour, maker, admission, bounded
+        one, each = (checked, checked_each) if parser else (_as_is, _as_is)
+        shapes: tuple[tuple[Any, Any, Check, bool | None], ...] = (  # behaviour, maker, check, bounded
             (handler.unary_unary, grpc.unary_unary_rpc_method_handler, one, None),
             (handler.stream_unary, grpc.stream_unary_rpc_method_handler, each, None),
             (handler.unary_stream, grpc.unary_stream_rpc_method_handler, one, True),
             (handler.stream_stream, grpc.stream_stream_rpc_method_handler, each, False),
         )
-        behaviour, make, admitted, bounded = next(shape for shape in shapes if shape[0])
+        behaviour, make, check, bounded = next(shape for shape in shapes if shape[0])
         run: functools.partial[Any]
         if bounded is None:
-            run = functools.partial(envelope.unary, behaviour, admitted)
+            run = functools.partial(envelope.unary, behaviour, check)
         elif inspect.isasyncgenfunction(behaviour):
-            run = functools.partial(envelope.stream, behaviour, admitted, bounded)
+            run = functools.partial(envelope.stream, behaviour, check, bounded)
         else:  # a streaming behaviour that writes through its context
-            run = functools.partial(envelope.writing, behaviour, admitted)
+            run = functools.partial(envelope.writing, behaviour, check)
         return make(  # type: ignore[no-any-return]
             run,
             request_deserializer=parser or handler.request_deserializer,

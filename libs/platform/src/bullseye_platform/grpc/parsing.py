@@ -8,7 +8,7 @@ with the fields this server does not know dropped (an email in an unknown field 
 otherwise ride along into EVENTS, RESOLVED and PostgreSQL, past sealing; a megabyte of
 them would be stored with a segment's rule) and checked against the input rules
 (`bullseye_platform.inputs`), or a `Refused` holding the error to answer. The envelope
-raises that error inside the call (`admit`), after the call's own first steps, so a refused
+raises that error inside the call (`checked`), once the guard admitted the caller, so a refused
 request is traced, counted and logged in one line like any other failed call.
 """
 
@@ -35,17 +35,17 @@ class Refused:
     error: InvalidArgument
 
 
-def admit(request: Any) -> Any:
+def checked(request: Any) -> Any:
     """The request, or its refusal raised."""
     if type(request) is Refused:
         raise request.error
     return request
 
 
-async def admit_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """A stream of requests, the first refused one raised where the servicer reads it."""
     async for request in requests:
-        yield admit(request)
+        yield checked(request)
 
 
 class RequestParser:
