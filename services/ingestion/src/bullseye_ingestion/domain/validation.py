@@ -105,6 +105,14 @@ def valid_timestamp(ts: Timestamp) -> bool:
     return 0 <= ts.seconds <= 253402300799 and 0 <= ts.nanos < 1_000_000_000
 
 
+def timestamp_problem(ts: Timestamp) -> str:
+    """What is wrong with a time `valid_timestamp` refused, said as the input rules say it (an
+    event's times are left to this check: `checked_by_service`)."""
+    if not 0 <= ts.nanos < 1_000_000_000:
+        return f"has nanos {ts.nanos}; they must be 0 to 999,999,999"
+    return "is out of range: an event's time is between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+
+
 def when(
     found: list[Violation],
     event: ev.Event,
@@ -122,7 +130,7 @@ def when(
         found.append(v("occurred_at", "is required"))
         return
     if not valid_timestamp(occurred_at):
-        found.append(v("occurred_at", "is not a valid timestamp"))
+        found.append(v("occurred_at", timestamp_problem(occurred_at)))
         return
     age = now - occurred_at.seconds - occurred_at.nanos / 1e9
     if age < -future_tolerance:
@@ -320,7 +328,7 @@ def validate(
     if not EVENT_ID.fullmatch(event.event_id):
         found.append(v("event_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (a UUID is best)"))
     if event.HasField("sent_at") and not valid_timestamp(event.sent_at):
-        found.append(v("sent_at", "is not a valid timestamp"))
+        found.append(v("sent_at", timestamp_problem(event.sent_at)))
     at = now.timestamp()
     when(found, event, now=at, future_tolerance=future_tolerance, live_window=live_window, backfill=backfill)
     identifiers(found, event.identifiers, event)
