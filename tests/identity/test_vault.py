@@ -201,7 +201,9 @@ async def _identity(graph: pb_grpc.IdentityServiceStub, person: str, value: str,
     [
         ([], {"person_ids"}),
         ([f"p-{n}" for n in range(501)], {"person_ids"}),
-        (["p-1", "", "p" * 300], {"person_ids[1]", "person_ids[2]"}),
+        (["p-1", "", "p-2", ""], {"person_ids[1]", "person_ids[3]"}),
+        # Past the platform's input rules the request is refused before the service reads it.
+        (["p-1", "", "p" * 300], {"person_ids[2]"}),
     ],
 )
 async def test_a_batch_names_the_bad_person_ids(
