@@ -62,6 +62,15 @@ async def test_campaigns_are_listed_by_id_in_pages_and_by_state(stack: CampaignS
     assert all(c.state == S.CAMPAIGN_STATE_RUNNING for c in running.campaigns)
 
 
+async def test_listing_by_a_state_the_contract_does_not_know_names_it(stack: CampaignStack) -> None:
+    request = apb.ListCampaignsRequest(states=[S.CAMPAIGN_STATE_RUNNING, 40_000])
+
+    error = await h.failure(stack.api.ListCampaigns(request))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert h.field_violations(error)["states[1]"].startswith("unknown state 40000: one of CAMPAIGN_STATE_DRAFT")
+
+
 async def test_an_invalid_template_is_refused_with_its_field_line_and_column(stack: CampaignStack) -> None:
     broken = email_only(f"broken-{token()}", "anything")
     broken.variants[1].contents[0].body = "Hello\n{{ traits.first_name "

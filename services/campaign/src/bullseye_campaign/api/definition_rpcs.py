@@ -115,8 +115,9 @@ class DefinitionRpcs:
     async def ListCampaigns(self, request: apb.ListCampaignsRequest, context: Context) -> apb.ListCampaignsResponse:
         size = check.page_size(request.page_size, default=100, most=500)
         (after,) = check.untoken(request.page_token, 1)
+        states = check.states(list(request.states))
         async with self._pool.acquire() as conn:
-            found = await store.page(conn, after=after, limit=size, states=list(request.states))
+            found = await store.page(conn, after=after, limit=size, states=states)
         token = check.token(found[-1].campaign_id) if len(found) == size else ""
         return apb.ListCampaignsResponse(campaigns=[s.campaign for s in found], next_page_token=token)
 

@@ -7,6 +7,7 @@ import binascii
 import json
 from datetime import datetime
 
+from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye_platform.grpc import InvalidArgument, NotFound, violation
 
 from bullseye_campaign.domain.validation.ids import id_problem
@@ -34,6 +35,17 @@ def reason(value: str) -> str:
     if len(value) > MAX_REASON:
         raise invalid("reason", f"at most {MAX_REASON} characters")
     return value
+
+
+def states(values: list[int], field: str = "states") -> list[int]:
+    """States to list by: each one of the contract's (an unknown number reached the database
+    as an out-of-range smallint, an INTERNAL error the fuzzed-request test found)."""
+    known = [v for v in cpb.CampaignState.values() if v != cpb.CAMPAIGN_STATE_UNSPECIFIED]
+    for index, value in enumerate(values):
+        if value not in known:
+            names = ", ".join(cpb.CampaignState.Name(v) for v in known)
+            raise invalid(f"{field}[{index}]", f"unknown state {value}: one of {names}")
+    return values
 
 
 def page_size(value: int, *, default: int, most: int, field: str = "page_size") -> int:
