@@ -17,7 +17,7 @@ here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~1
   code, duration and trace id; counts and durations of every call are in the metrics;
 - the trace context is extracted only when the caller sent one of the propagator's headers,
   and the span is made current directly rather than through context-manager layers;
-- the metric attributes of a (method, code) are built once;
+- the count of a (method, code) is bound once and added to as an integer (instruments/tally.py);
 - a method's admission is built once, and a token verified once per token (auth/tokens.py).
 """
 
@@ -40,6 +40,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from bullseye_platform.auth.guard import Admission, Guard, Metadata
 from bullseye_platform.auth.principal import become
 from bullseye_platform.grpc.errors import ServiceError
+from bullseye_platform.instruments.tally import Count, tally
 
 log = logging.getLogger("bullseye.grpc")
 
@@ -58,7 +59,7 @@ class _Telemetry:
         # the API's proxies (without providers the proxies are what get_tracer returns).
         self.tracer = trace.get_tracer("bullseye.grpc")
         meter = metrics.get_meter("bullseye.grpc")
-        self.calls = meter.create_counter("rpc_server_calls", description="gRPC calls handled, by method and code")
+        self.calls = tally("bullseye.grpc", "rpc_server_calls", description="gRPC calls handled, by method and code")
         self.duration = meter.create_histogram("rpc_server_duration", unit="ms", description="gRPC call duration")
         self.trace_headers = frozenset(propagate.get_global_textmap().fields)
 
@@ -84,7 +85,7 @@ class CallEnvelope:
         self._slow_ms = slow_call * 1000
         self._span_attributes = {"rpc.method": method}
         self._duration_attributes = {"rpc.method": method}  # prebuilt, never mutated: OTel copies them
-        self._call_attributes: dict[grpc.StatusCode, dict[str, str]] = {}
+        self._calls: dict[grpc.StatusCode, Count] = {}
 
     async def unary(self, behaviour: Unary, request: Any, context: Context) -> Any:
         """Run a unary (or client-streaming) behaviour inside the envelope, under a deadline."""
@@ -155,10 +156,12 @@ class CallEnvelope:
     def _finish(self, span: Span, token: Token[otel_context.Context], code: grpc.StatusCode, started: float) -> None:
         """Count, time and log the call while its span is current (logs carry its trace id), then end the span."""
         elapsed_ms = (perf_counter() - started) * 1000
-        attributes = self._call_attributes.get(code)
-        if attributes is None:
-            attributes = self._call_attributes[code] = {"rpc.method": self.method, "rpc.grpc.status_code": code.name}
-        self._telemetry.calls.add(1, attributes)
+        calls = self._calls.get(code)
+        if calls is None:
+            calls = self._calls[code] = self._telemetry.calls.bind(
+                {"rpc.method": self.method, "rpc.grpc.status_code": code.name}
+            )
+        calls.add()
         self._telemetry.duration.record(elapsed_ms, self._duration_attributes)
         if code is _OK or code is _CANCELLED:
             self._log_done(code, elapsed_ms)
