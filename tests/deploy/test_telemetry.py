@@ -88,19 +88,24 @@ async def traffic(
     traces in one span), then identity and profile, then personal data, a rejected event, an
     undecodable record (a dead letter), a segment and reads; once all of it is through, a
     GetProfile by identifier and a Merge, each in a trace of its own: every metric has a
-    reason to exist, and every call between services happens inside a client's trace."""
+    reason to exist (a family app handed over: a value marked shared and an automatic split),
+    and every call between services happens inside a client's trace."""
     stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry")
     ingestion = await asyncio.to_thread(stack.start, "ingestion")
     key = create_key(dict(ingestion.env), "--source", "telemetry")
     user, anon, tablet, loner = uid("user"), uid("anon"), uid("anon"), uid("anon")
     email, phone, name = f"{uid('jo')}@example.org", f"+3361{uuid.uuid4().int % 10**7:07d}", uid("Jo")
     first = Sent([event(anon=anon), event(anon=anon, user=user, logged_in=ev.LoggedIn())])
+    app, handed_over = uid("device"), uid("anon")
     second = Sent([
         event(anon=tablet), event(anon=tablet, user=user, logged_in=ev.LoggedIn()),  # the tablet's person merges
         event(anon=anon, user=uid("user"), logged_in=ev.LoggedIn()),  # a second user id: a refused link
+        event(anon=uid("anon"), device=app, user=user, logged_in=ev.LoggedIn()), event(anon=handed_over, device=app),
+        event(anon=handed_over, device=app, user=uid("user"), logged_in=ev.LoggedIn()),  # the next member: healed
     ])  # fmt: skip
     third = Sent([identified(user=user, email=email, phone=phone, first_name=name), event(anon=loner)])
     wrong = identified(user=user, email=f"{email}@@", phone="not a phone", first_name=name)
+    wrong.context.ip = "not an address"  # rejected (a bad email or phone alone is dropped, the event kept)
     started: list[str] = ["ingestion"]
     try:
         async with channel(ingestion.address) as ch:
@@ -336,6 +341,8 @@ async def test_every_metric_a_dashboard_or_an_alert_uses_is_exported(traffic: Tr
     assert total(identity, "leadership_leading") == 1
     assert by_label(identity, "stream_limit_bytes", "stream") == {f"RESOLVED_T{stack.tag}": float(STREAM_LIMIT)}
     assert by_label(identity, "identity_merges_total", "reason") == {"identifier-shared": 1.0, "manual": 1.0}
+    assert by_label(identity, "identity_automatic_splits_total", "reason") == {"contradicted": 1.0}
+    assert by_label(identity, "identity_shared_values_total", "type") == {"anonymous_id": 1.0, "device_id": 1.0}
 
 
 async def exported(stack: Stack) -> set[str]:
