@@ -3,9 +3,11 @@
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
-client cancelled, as CANCELLED. Every call of a method with a scope is admitted first
-(auth/guard.py: credentials, then the scope), inside the envelope, so a refused call is
-logged and counted like any other; the admitted principal is current for the rest of the call.
+client cancelled, as CANCELLED. A failed call is counted, timed and logged before its
+status is sent, so a client that saw the failure finds it in the metrics. Every call of a
+method with a scope is admitted first (auth/guard.py: credentials, then the scope), inside
+the envelope, so a refused call is logged and counted like any other; the admitted
+principal is current for the rest of the call.
 Every RPC shape goes through it: unary, client-, server- and bidirectional streaming.
 
 The envelope runs on every call, so it is kept cheap (at 1,000 calls/s each microsecond
@@ -49,6 +51,7 @@ Unary = Callable[[Any, Context], Awaitable[Any]]  # a request (or a request stre
 Streaming = Callable[[Any, Context], AsyncIterator[Any]]  # a request (or a request stream) -> responses
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
+_Status = tuple[grpc.StatusCode, str, Metadata]  # what `context.abort` sends: code, details, trailing metadata
 
 
 class _Telemetry:
@@ -98,36 +101,33 @@ class CallEnvelope:
         a streaming one that writes its responses itself (`context.write`, e.g. health's Watch)."""
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
         span, token = self._start_span(metadata)
-        started, code = perf_counter(), _OK
+        started = perf_counter()
         try:
             async with asyncio.timeout(budget):
                 if self._admission is not None:
                     become(await self._admission.admit(metadata))
-                return await behaviour(request, context)
+                response = await behaviour(request, context)
         except BaseException as exc:
-            code = _code_of(exc, context)
-            await self._abort(exc, code, context)
+            await self._fail(exc, context, span, token, started)
             raise
-        finally:
-            self._finish(span, token, code, started)
+        self._finish(span, token, _OK, started)
+        return response
 
     async def stream(self, behaviour: Streaming, request: Any, context: Context) -> AsyncIterator[Any]:
         """Run a response-streaming behaviour (server- or bidirectional streaming) inside the
         envelope; `request` is the request, or the request stream. Its client sets the deadline."""
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
         span, token = self._start_span(metadata)
-        started, code = perf_counter(), _OK
+        started = perf_counter()
         try:
             if self._admission is not None:
                 become(await self._admission.admit(metadata))
             async for response in behaviour(request, context):
                 yield response
         except BaseException as exc:
-            code = _code_of(exc, context)
-            await self._abort(exc, code, context)
+            await self._fail(exc, context, span, token, started)
             raise
-        finally:
-            self._finish(span, token, code, started)
+        self._finish(span, token, _OK, started)
 
     def _start_span(self, metadata: Metadata) -> tuple[Span, Token[otel_context.Context]]:
         """A server span, current until `_finish`, that continues the caller's trace if it sent one."""
@@ -140,18 +140,32 @@ class CallEnvelope:
         )
         return span, otel_context.attach(trace.set_span_in_context(span))
 
-    async def _abort(self, exc: BaseException, code: grpc.StatusCode, context: Context) -> None:
-        """End the call with `code` (abort raises); cancellation, or an abort by the servicer
-        itself, has ended it already and returns, to be re-raised as it is."""
+    async def _fail(
+        self, exc: BaseException, context: Context, span: Span, token: Token[otel_context.Context], started: float
+    ) -> None:
+        """Count, time and log a call that raised `exc`, then end it with its status (abort raises).
+
+        In that order because grpc.aio's `abort` sends the status to the client before it raises:
+        a client that has seen the failure must find it in the metrics. Cancellation, or an abort
+        by the servicer itself, has ended the call already: it is only recorded, then re-raised.
+        """
+        code = _code_of(exc, context)
+        status = self._status_of(exc, code)  # logs an unhandled error while the span is current
+        self._finish(span, token, code, started)
+        if status is not None:
+            await context.abort(*status)
+
+    def _status_of(self, exc: BaseException, code: grpc.StatusCode) -> _Status | None:
+        """What the client is told of a call that raised `exc`; None when the call has ended already."""
         if not isinstance(exc, Exception) or isinstance(exc, grpc.aio.AbortError):
-            return
+            return None
         if isinstance(exc, ServiceError):
             status = exc.to_status()
-            await context.abort(status.code, status.details, status.trailing_metadata)
+            return status.code, status.details, status.trailing_metadata
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-            await context.abort(code, f"{self.method} did not finish before its deadline")
+            return code, f"{self.method} did not finish before its deadline", ()
         log.exception("unhandled error in %s", self.method, exc_info=exc)
-        await context.abort(code, "internal error; the server log has the details")
+        return code, "internal error; the server log has the details", ()
 
     def _finish(self, span: Span, token: Token[otel_context.Context], code: grpc.StatusCode, started: float) -> None:
         """Count, time and log the call while its span is current (logs carry its trace id), then end the span."""
