@@ -76,7 +76,7 @@ SEED = 20261123
 CONCURRENCY = 8
 SCALED_OUT = 2  # profile processes on one port in (e) (PROFILE_SERVE_PROCESSES, bullseye_platform.serving)
 CONNECTIONS_PER_PROCESS = 4  # the kernel deals connections at random: enough for every process to get some
-ROUNDS = 3  # closed loops of each method, in turn
+ROUNDS = 5  # closed loops of each method, in turn
 RATE = 1000.0
 APPEND = 1000  # records per atomic append while seeding
 METHODS = {"health": "/grpc.health.v1.Health/Check", "profile": "/bullseye.profile.v1.ProfileService/GetProfile"}
@@ -267,7 +267,7 @@ def drive(stack: ReadStack, *args: str) -> Summary:
 
 def closed_loops(session: Session, stack: ReadStack) -> tuple[Summary, Summary]:
     """Health.Check and GetProfile closed loops, `CONCURRENCY` in flight, in turn (bench.rounds)."""
-    warmup, duration, windows = ("0.3", "1", "1") if session.quick else ("1", "2", "2")
+    warmup, duration, windows = ("0.3", "1", "1") if session.quick else ("0.5", "1.5", "2")
     closed = ["--mode", "closed", "--concurrency", str(CONCURRENCY), "--warmup", warmup, "--duration", duration,
               "--windows", windows]  # fmt: skip
     return in_turn(
