@@ -87,14 +87,13 @@ def projection_runner(
 
     A replay is all catching up: bigger batches (PROFILE_REPLAY_BATCH_SIZE), and a reader per
     partition to overlap the transactions' round trips (measured: 17.3k records/s against 15.2k with one reader per
-    process); the process keeps these settings until it restarts.
+    process); once the process's partitions have replayed, it reads live (PROFILE_READERS, PROFILE_BATCH_SIZE).
     """
     owned = range(config.resolved_partitions) if partitions is None else partitions
-    replaying = plan is not None and plan.active
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, sources=[resolved_source(config, owned)], replay=plan,
-        readers=len(owned) if replaying else config.readers,
-        batch_size=config.replay_batch_size if replaying else config.batch_size,
+        readers=config.readers, batch_size=config.batch_size,
+        replay_readers=len(owned), replay_batch_size=config.replay_batch_size,
     )  # fmt: skip
 
 
