@@ -1,0 +1,26 @@
+"""`python -m bullseye_recommendation [serve|migrate|config|rebuild|train]` — the recommendation process."""
+
+from __future__ import annotations
+
+from bullseye_platform.service import run_service
+
+from bullseye_recommendation import bootstrap
+from bullseye_recommendation.config import PREFIX, RecommendationConfig
+from bullseye_recommendation.projections.rebuild import rebuild
+from bullseye_recommendation.registry.trainer import train
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_service(
+        argv,
+        name="recommendation",
+        config_type=RecommendationConfig,
+        prefix=PREFIX,
+        build=bootstrap.build,
+        open_store=bootstrap.open_store,
+        commands={"rebuild": rebuild, "train": train},
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
