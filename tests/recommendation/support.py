@@ -33,6 +33,7 @@ from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure
 from google.protobuf.message import Message
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 
 from tests import channels
 from tests.conftest import service_env
@@ -126,7 +127,7 @@ class CatalogFeed:
                         msg_id=f"{msg_id}@{when.isoformat()}",
                     )
                 )
-                self.ends[partition] = 0  # set below from the acks
+                self.ends.setdefault(partition, 0)  # raised below from the acks
             appended = await writer.append(messages)
         finally:
             await writer.close()
@@ -167,6 +168,37 @@ class RecommendationUnderTest:
             for feed in (self.events, self.catalog)
             for p, end in feed.ends.items()
         )
+
+    async def settled(self, nc: NATS, *, within: float = 60.0) -> None:
+        """Until the projection also reached the end of RECO (the impressions this process wrote)."""
+        reco, prefix = self.env["RECOMMENDATION_STREAM"], self.env["RECOMMENDATION_SUBJECT_PREFIX"]
+
+        async def reached() -> bool:
+            rows = await self.pool.fetch(
+                "SELECT partition, stream_seq FROM projection_positions WHERE projection = 'recommendation' "
+                "AND stream = $1", reco,
+            )  # fmt: skip
+            positions = {r["partition"]: r["stream_seq"] for r in rows}
+            for partition in range(PARTITIONS):
+                try:
+                    last = await nc.jetstream().get_last_msg(reco, f"{prefix}.{partition}.>")
+                except NotFoundError:
+                    continue
+                if positions.get(partition, 0) < (last.seq or 0):
+                    return False
+            return True
+
+        await self.caught_up(within=within)
+        await wait_until(reached, within=within, every=0.05)
+
+    async def restart(self, **settings: str) -> None:
+        """The process again (stopped, or killed before), on the same schema, streams and storage."""
+        await asyncio.to_thread(self.service.stop)
+        self.env = {**self.env, **settings}
+        self.service = ServiceProcess("recommendation", "bullseye_recommendation", self.env, self.service.log_dir)
+        await asyncio.to_thread(self.service.start)
+        await self.channel.close()
+        self.channel = channels.channel(self.service.address)
 
     async def recommend(self, person_id: str, k: int = 5, **fields: Any) -> pb.RecommendResponse:
         response: pb.RecommendResponse = await self.api.Recommend(
