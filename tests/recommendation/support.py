@@ -246,17 +246,19 @@ def recommendation_env(
     nats_server: NatsServer, postgres: PostgresServer, root: Path, *, token: str, resolved: StreamSpec,
     catalog: StreamSpec, **extra: str,
 ) -> dict[str, str]:  # fmt: skip
-    return service_env(
-        nats_server, postgres,
-        RECOMMENDATION_SCHEMA=f"recommendation_{token}", RECOMMENDATION_MODEL_DIR=str(root / "models"),
-        RECOMMENDATION_SPOOL_DIR=str(root / "spool"), RECOMMENDATION_STREAM=f"RECO_{token.upper()}",
-        RECOMMENDATION_SUBJECT_PREFIX=f"reco{token}", RECOMMENDATION_PARTITIONS=str(PARTITIONS),
-        RECOMMENDATION_RESOLVED_STREAM=resolved.name, RECOMMENDATION_RESOLVED_SUBJECT_PREFIX=resolved.subject_prefix,
-        RECOMMENDATION_RESOLVED_PARTITIONS=str(PARTITIONS), RECOMMENDATION_CATALOG_STREAM=catalog.name,
-        RECOMMENDATION_CATALOG_SUBJECT_PREFIX=catalog.subject_prefix, RECOMMENDATION_CATALOG_PARTITIONS=str(PARTITIONS),
-        RECOMMENDATION_SNAPSHOT_INTERVAL="0.2", RECOMMENDATION_IMPRESSION_FLUSH="0.2", RECOMMENDATION_MODEL_POLL="2",
-        RECOMMENDATION_METRICS_PORT="0", **extra,
-    )  # fmt: skip
+    """Its own schema, RECO, storage and spool, the given streams; `extra` wins over all of it."""
+    own = {
+        "RECOMMENDATION_SCHEMA": f"recommendation_{token}", "RECOMMENDATION_MODEL_DIR": str(root / "models"),
+        "RECOMMENDATION_SPOOL_DIR": str(root / "spool"), "RECOMMENDATION_STREAM": f"RECO_{token.upper()}",
+        "RECOMMENDATION_SUBJECT_PREFIX": f"reco{token}", "RECOMMENDATION_PARTITIONS": str(PARTITIONS),
+        "RECOMMENDATION_RESOLVED_STREAM": resolved.name,
+        "RECOMMENDATION_RESOLVED_SUBJECT_PREFIX": resolved.subject_prefix,
+        "RECOMMENDATION_RESOLVED_PARTITIONS": str(PARTITIONS), "RECOMMENDATION_CATALOG_STREAM": catalog.name,
+        "RECOMMENDATION_CATALOG_SUBJECT_PREFIX": catalog.subject_prefix,
+        "RECOMMENDATION_CATALOG_PARTITIONS": str(PARTITIONS), "RECOMMENDATION_SNAPSHOT_INTERVAL": "0.2",
+        "RECOMMENDATION_IMPRESSION_FLUSH": "0.2", "RECOMMENDATION_MODEL_POLL": "2", "RECOMMENDATION_METRICS_PORT": "0",
+    }  # fmt: skip
+    return service_env(nats_server, postgres, **{**own, **extra})
 
 
 async def start_recommendation(
