@@ -214,10 +214,13 @@ class RecommendationUnderTest:
                 digest.update(row["row"].encode() + b"\n")
         return digest.hexdigest()
 
-    async def train(self, *arguments: str) -> dict[str, Any]:
-        """The real `train` command with this process's environment; its JSON outcome."""
+    async def train(
+        self, *arguments: str, program: Sequence[str] = ("bullseye_recommendation", "train")
+    ) -> dict[str, Any]:
+        """The real `train` command with this process's environment (or the console script's
+        `--projection` form, by `program`); its JSON outcome."""
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "bullseye_recommendation", "train", *arguments],
+            subprocess.run, [sys.executable, "-m", *program, *arguments],
             env={**os.environ, **self.env}, capture_output=True, text=True,
         )  # fmt: skip
         assert done.returncode in (0, 3), done.stderr

@@ -46,7 +46,10 @@ async def registered(
     try:
         await shop.open_shop(running)
         unpublished = await running.recommend(shop.shopper(1), k=5)
-        first, second, ease = await asyncio.gather(running.train(), running.train(), running.train("--family", "ease"))
+        trainer = ("bullseye_recommendation.train", "--projection")  # the console script's way in
+        first, second, ease = await asyncio.gather(
+            running.train(), running.train(), running.train("--family", "ease", program=trainer)
+        )
         yield Registered(running, first["version"], second["version"], ease["version"], unpublished)
     finally:
         await support.stop_recommendation(running)

@@ -1,4 +1,4 @@
-"""`python -m bullseye_recommendation [serve|migrate|config|rebuild|train]` — the recommendation process."""
+"""`python -m bullseye_recommendation [serve|migrate|config|rebuild|train|register]` — the recommendation process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from bullseye_platform.service import run_service
 from bullseye_recommendation import bootstrap
 from bullseye_recommendation.config import PREFIX, RecommendationConfig
 from bullseye_recommendation.projections.rebuild import rebuild
-from bullseye_recommendation.registry.trainer import train
+from bullseye_recommendation.registry.commands import register, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix=PREFIX,
         build=bootstrap.build,
         open_store=bootstrap.open_store,
-        commands={"rebuild": rebuild, "train": train},
+        commands={"rebuild": rebuild, "train": train, "register": register},
     )
 
 
