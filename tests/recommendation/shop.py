@@ -65,4 +65,5 @@ async def open_shop(running: support.RecommendationUnderTest) -> dict[str, list[
     for person, events in shoppers.items():
         await running.events.events(person, *events)
     await running.caught_up()
+    await running.shows(ITEMS)
     return shoppers

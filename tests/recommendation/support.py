@@ -169,6 +169,15 @@ class RecommendationUnderTest:
             for p, end in feed.ends.items()
         )
 
+    async def shows(self, items: int, *, within: float = 30.0) -> None:
+        """Until the serving process's catalog (reloaded on the projection's notice) has `items` items."""
+
+        async def loaded() -> bool:
+            response = await self.api.Popular(pb.PopularRequest(k=100, filters=pb.Filters(exclude_out_of_stock=False)))
+            return len(response.items) >= items
+
+        await wait_until(loaded, within=within, every=0.05)
+
     async def settled(self, nc: NATS, *, within: float = 60.0) -> None:
         """Until the projection also reached the end of RECO (the impressions this process wrote)."""
         reco, prefix = self.env["RECOMMENDATION_STREAM"], self.env["RECOMMENDATION_SUBJECT_PREFIX"]

@@ -30,6 +30,7 @@ async def running(
     try:
         await started.catalog.upsert(*shop.catalog())
         await started.caught_up()
+        await started.shows(len(shop.catalog()))
         yield started
     finally:
         await support.stop_recommendation(started)

@@ -31,6 +31,8 @@ async def running(
     started = await support.start_recommendation(nc, nats_server, postgres, stack_dir / "projection")
     try:
         await started.catalog.upsert(*shop.catalog())
+        await started.caught_up()
+        await started.shows(len(shop.catalog()))
         yield started
     finally:
         await support.stop_recommendation(started)

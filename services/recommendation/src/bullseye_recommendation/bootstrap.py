@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -26,12 +26,15 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bullseye_recommendation.adapters.identity_client import IdentityClient
+from bullseye_recommendation.api.convert import Rendered
 from bullseye_recommendation.api.servicer import RecommendationServicer
 from bullseye_recommendation.config import RecommendationConfig
+from bullseye_recommendation.projections import changes
 from bullseye_recommendation.projections.changes import CHANNEL_PREFIX
 from bullseye_recommendation.projections.interactions import InteractionRows
 from bullseye_recommendation.projections.projection import RecommendationProjection
 from bullseye_recommendation.registry.registry import KIND, Registry
+from bullseye_recommendation.serving.answers import AnswerCache
 from bullseye_recommendation.serving.impressions import ImpressionWriter, count_lost
 from bullseye_recommendation.serving.instruments import RecommendationInstruments
 from bullseye_recommendation.serving.models import ModelHolder
@@ -70,8 +73,14 @@ def sources(config: RecommendationConfig) -> list[Source]:
     ]
 
 
-def projection_runner(config: RecommendationConfig, js: JetStreamContext, pool: asyncpg.Pool) -> ProjectionRunner:
-    rows = InteractionRows(weights=config.feedback_weights, half_life=config.popularity_half_life)
+def projection_runner(
+    config: RecommendationConfig, js: JetStreamContext, pool: asyncpg.Pool,
+    *, hold: Callable[[Collection[str]], None] | None = None,
+) -> ProjectionRunner:  # fmt: skip
+    """The projection over its three streams; `hold` tells this process's ranking cache of the
+    persons a batch changes before its commit (serving/answers.py)."""
+    held = {} if hold is None else {"hold": hold}
+    rows = InteractionRows(weights=config.feedback_weights, half_life=config.popularity_half_life, **held)
     projection = RecommendationProjection.of(
         resolved=config.resolved_stream, catalog_stream=config.catalog_stream, reco=config.stream, rows=rows
     )
@@ -99,12 +108,15 @@ def once_streams_exist(js: JetStreamContext, streams: Sequence[str], worker: Wor
     return run
 
 
-def folding(config: RecommendationConfig, js: JetStreamContext, pool: asyncpg.Pool, relay: OutboxRelay) -> list[Worker]:
+def folding(
+    config: RecommendationConfig, js: JetStreamContext, pool: asyncpg.Pool, relay: OutboxRelay,
+    answers: AnswerCache[Rendered],
+) -> list[Worker]:  # fmt: skip
     """The projection owner's workers (RECOMMENDATION_PROJECTION): the fold, the outbox relay
     (model.published facts) and their metrics; none in a serving-only process."""
     if not config.projection:
         return []
-    runner = projection_runner(config, js, pool)
+    runner = projection_runner(config, js, pool, hold=answers.hold)
     read = [s.stream for s in sources(config)]
     probes = [consumer_lag(js, s, lambda s=s: runner.durables(s)) for s in read]  # type: ignore[misc]
     probes += [stream_storage(js, config.stream), outbox_backlog(pool)]
@@ -141,13 +153,21 @@ async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
     recommender = Recommender(snapshots=snapshots, models=holder, weights=config.feedback_weights,
                               consent_required=config.consent_required)  # fmt: skip
     server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
+    answers: AnswerCache[Rendered] = AnswerCache(config.answer_cache_size)  # until person, model, catalog change
     servicer = RecommendationServicer(
         pool=pool, config=config, clock=clock, identity=identity, recommender=recommender, registry=registry,
-        impressions=impressions, instruments=instruments,
+        impressions=impressions, instruments=instruments, answers=answers,
     )  # fmt: skip
     server.add(recommendation_pb2_grpc.add_RecommendationServiceServicer_to_server, servicer, SERVICE_NAME)
-    listener = Listener(config.database_url, CHANNEL_PREFIX + config.schema, on_notify=snapshots.on_notify,
-                        on_live=snapshots.on_live)  # fmt: skip
+
+    def live(listening: bool) -> None:
+        snapshots.on_live(listening)
+        answers.on_live(listening)
+
+    listener = Listener(
+        config.database_url, CHANNEL_PREFIX + config.schema, on_live=live,
+        on_notify=lambda payload: changes.route(payload, snapshot=snapshots.on_notify, persons=answers.on_notify),
+    )  # fmt: skip
     published = subject_for(config.subject_prefix, 0, KIND)
 
     async def follow_models(stop: asyncio.Event) -> None:
@@ -155,7 +175,7 @@ async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
 
     everywhere = [snapshots.run, listener.run, follow_models, impressions.run]
     try:
-        yield Running(server, folding(config, js, pool, OutboxRelay(pool=pool, writer=writer)), everywhere)
+        yield Running(server, folding(config, js, pool, OutboxRelay(pool=pool, writer=writer), answers), everywhere)
     finally:
         await identity.close()
         await writer.close()

@@ -85,6 +85,12 @@ class RecommendationConfig(ServiceConfig, ClockSettings):
     impression_flush: Duration = env(
         "IMPRESSION_FLUSH", default=Duration(0.5), help="longest an impression waits to be written to RECO"
     )
+    answer_cache_size: int = env(
+        "ANSWER_CACHE_SIZE",
+        default=20_000,
+        help="rankings each serving process keeps until their person, the model or the catalog change; about "
+        "2 kB each; 0 = off",
+    )
     snapshot_interval: Duration = env(
         "SNAPSHOT_INTERVAL", default=Duration(2), help="least time between two reloads of the catalog and popularity"
     )

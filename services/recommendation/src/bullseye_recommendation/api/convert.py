@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from bullseye.recommendation.v1 import facts_pb2
@@ -42,16 +43,28 @@ def items(answer: Answer) -> list[pb.RecommendedItem]:
     return [item(pick) for pick in answer.picks]
 
 
-def served(answer: Answer, *, recommendation_id: str, person_id: str, variant: str, placement: str,
-           at: datetime) -> facts_pb2.Served:  # fmt: skip
-    fact = facts_pb2.Served(
-        recommendation_id=recommendation_id, person_id=person_id, variant=variant, placement=placement,
-        model_version=answer.model_version,
-        items=[facts_pb2.ServedItem(item_id=p.item.item_id, score=p.score, reason=REASONS[p.reason])
-               for p in answer.picks],
-    )  # fmt: skip
-    fact.served_at.FromDatetime(at)
-    return fact
+@dataclass(frozen=True)
+class Rendered:
+    """An answer as the response and its impression carry it: built once, kept with the
+    ranking (serving/answers.py), so a cached answer costs no conversion."""
+
+    answer: Answer
+    items: list[pb.RecommendedItem]
+    served: list[facts_pb2.ServedItem]
+
+    @classmethod
+    def of(cls, answer: Answer) -> Rendered:
+        served = [facts_pb2.ServedItem(item_id=p.item.item_id, score=p.score, reason=REASONS[p.reason])
+                  for p in answer.picks]  # fmt: skip
+        return cls(answer, items(answer), served)
+
+    def fact(self, *, recommendation_id: str, variant: str, placement: str, at: datetime) -> facts_pb2.Served:
+        fact = facts_pb2.Served(
+            recommendation_id=recommendation_id, person_id=self.answer.person_id, variant=variant,
+            placement=placement, model_version=self.answer.model_version, items=self.served,
+        )  # fmt: skip
+        fact.served_at.FromDatetime(at)
+        return fact
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:

@@ -1,10 +1,12 @@
 """Recommend, SimilarItems and Popular: the reading RPCs.
 
 Recommend names its person by id or by an identifier (identity's Resolve; an identifier
-identity never saw is a new shopper: a cold start, not an error), reads what it needs of the
-person in one round trip (serving/people.py), picks the variant (the request's, or the
-person's stable arm) and the blend, ranks, and hands the impression to the batch writer
-before it answers: the answer never waits for RECO.
+identity never saw is a new shopper: a cold start, not an error), picks the variant (the
+request's, or the person's stable arm) and the blend, and ranks: from the process's cache
+when the same request was answered and nothing it was made from changed (serving/answers.py),
+else from what it reads of the person in one round trip (serving/people.py). Every answer
+gets its own recommendation id, and its impression goes to the batch writer before it is
+sent: the answer never waits for RECO.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from bullseye_platform.grpc.errors import NotFound
 
 from bullseye_recommendation.adapters.identity_client import IdentityClient
 from bullseye_recommendation.api import convert, validation
-from bullseye_recommendation.domain.blend import Blends
+from bullseye_recommendation.domain.blend import Blend, Blends
 from bullseye_recommendation.domain.variants import Variants
-from bullseye_recommendation.serving.asks import UnknownCategory, UnknownItems
+from bullseye_recommendation.serving.answers import AnswerCache
+from bullseye_recommendation.serving.asks import Ask, UnknownCategory, UnknownItems
 from bullseye_recommendation.serving.impressions import ImpressionWriter
 from bullseye_recommendation.serving.instruments import RecommendationInstruments
-from bullseye_recommendation.serving.people import NOBODY, Person, read_person
+from bullseye_recommendation.serving.people import NOBODY, read_person
 from bullseye_recommendation.serving.recommender import Recommender
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -39,41 +42,51 @@ class ReadingRpcs:
     _blends: Blends
     _variants: Variants
     _impressions: ImpressionWriter
+    _answers: AnswerCache[convert.Rendered]
     _instruments: RecommendationInstruments
     _history_length: int
 
     async def Recommend(self, request: pb.RecommendRequest, context: Context) -> pb.RecommendResponse:
         ask = validation.recommend_ask(request, self._variants.names)
-        person, unit = await self._person(request)
+        person_id, unit = await self._who(request)
         variant = request.variant or self._variants.assign(unit)
-        _, blend = self._blends.choose(ask.placement, variant)
+        name, blend = self._blends.choose(ask.placement, variant)
         try:
-            answer = self._recommender.recommend(person, ask, blend)
+            rendered = await self._rank(person_id, ask, name, blend)
         except UnknownItems as exc:
             raise NotFound(f"{exc.field}: no such item in the catalog: {', '.join(exc.item_ids[:5])}",
                            reason="ITEM_NOT_FOUND") from exc  # fmt: skip
-        recommendation_id = str(uuid.uuid4())
-        self._impressions.record(convert.served(
-            answer, recommendation_id=recommendation_id, person_id=person.person_id, variant=variant,
-            placement=ask.placement, at=self._clock.now(),
-        ))  # fmt: skip
+        recommendation_id, answer = str(uuid.uuid4()), rendered.answer
+        fact = rendered.fact(recommendation_id=recommendation_id, variant=variant, placement=ask.placement,
+                             at=self._clock.now())  # fmt: skip
+        self._impressions.record(fact)
         self._instruments.served(answer.path)
         return pb.RecommendResponse(
-            items=convert.items(answer), recommendation_id=recommendation_id, model_version=answer.model_version,
-            variant=variant, person_id=person.person_id,
+            items=rendered.items, recommendation_id=recommendation_id, model_version=answer.model_version,
+            variant=variant, person_id=answer.person_id,
         )  # fmt: skip
 
-    async def _person(self, request: pb.RecommendRequest) -> tuple[Person, str]:
-        """The person asked for, and the unit their variant is drawn for (a shopper identity
-        does not know yet keeps one by their identifier)."""
+    async def _who(self, request: pb.RecommendRequest) -> tuple[str | None, str]:
+        """The person asked for (None: a shopper identity does not know yet), and the unit their
+        variant is drawn for (such a shopper keeps one by their identifier)."""
         if request.WhichOneof("person") == "person_id":
-            person_id: str | None = request.person_id
-        else:
-            person_id = await self._identity.person_of(request.identifier)
+            return request.person_id, request.person_id
+        found = await self._identity.person_of(request.identifier)
+        return found, found or f"{request.identifier.type}:{request.identifier.value}"
+
+    async def _rank(self, person_id: str | None, ask: Ask, name: str, blend: Blend) -> convert.Rendered:
+        """The ranking, from this process's cache when nothing it was made from changed since."""
         if person_id is None:
-            return NOBODY, f"{request.identifier.type}:{request.identifier.value}"
+            return convert.Rendered.of(self._recommender.recommend(NOBODY, ask, blend))
+        key, since = (person_id, ask, name), self._answers.epoch
+        kept = self._answers.get(key, self._recommender.basis())
+        if kept is not None:
+            return kept
         person = await read_person(self._pool, person_id, limit=self._history_length)
-        return person, person.person_id
+        basis = self._recommender.basis()  # the ranking below is made from it, without a pause
+        rendered = convert.Rendered.of(self._recommender.recommend(person, ask, blend))
+        self._answers.put(key, rendered, basis=basis, persons={person_id, person.person_id}, since=since)
+        return rendered
 
     async def SimilarItems(self, request: pb.SimilarItemsRequest, context: Context) -> pb.SimilarItemsResponse:
         validation.check_similar(request)

@@ -93,14 +93,14 @@ CREATE TABLE attributions (
 );
 CREATE INDEX attributions_recommendation ON attributions (recommendation_id);
 
--- Impressions (RECO `served` facts) and those a serving process lost (`impressions.lost`).
+-- Impressions (RECO `served` facts) and those a serving process lost (`impressions.lost`):
+-- what the experiment report counts. The items shown stay in the facts on RECO.
 CREATE TABLE impressions (
     recommendation_id text PRIMARY KEY,
     person_id text NOT NULL,
     variant text NOT NULL,
     placement text NOT NULL,
     model_version text NOT NULL,
-    items text[] NOT NULL,
     served_at timestamptz NOT NULL
 );
 CREATE INDEX impressions_served ON impressions (served_at);

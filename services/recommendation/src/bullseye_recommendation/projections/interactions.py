@@ -13,7 +13,7 @@ gives exactly what the increments gave (numeric sums are exact).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from bullseye_platform.store.pool import Connection
 
 from bullseye_recommendation.domain import signals
 from bullseye_recommendation.domain.feedback import FeedbackWeights
-from bullseye_recommendation.projections.changes import notify
+from bullseye_recommendation.projections.changes import notify, notify_persons
 from bullseye_recommendation.projections.popularity import EPOCH
 
 # Rows given, and the refunds' rows (each refund takes back its order's purchases, found in
@@ -96,6 +96,10 @@ PERSON_TABLES = ("interactions", "interests", "consent_statements")
 OWNED_TABLES = (*PERSON_TABLES, "person_items", "item_popularity", "person_aliases", "attributions")
 
 
+def _nobody(persons: Collection[str]) -> None:
+    """No ranking cache to tell (the rebuild command)."""
+
+
 @dataclass
 class _Batch:
     """The rows of a batch of events, column by column as the statements take them."""
@@ -110,11 +114,18 @@ class _Batch:
 class InteractionRows:
     """The per-person rows, as `bullseye_platform.persons.PersonRows`."""
 
-    def __init__(self, *, weights: FeedbackWeights, half_life: float) -> None:
-        self._weights, self._half_life = weights, half_life
+    def __init__(
+        self, *, weights: FeedbackWeights, half_life: float, hold: Callable[[Collection[str]], None] = _nobody
+    ) -> None:  # fmt: skip
+        self._weights, self._half_life, self._hold = weights, half_life, hold
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        await apply_resolved(conn, records, self)
+        """Fold the batch; tell this process's ranking cache of the persons it changes before the
+        commit (`hold`), and every process at the commit (the notification)."""
+        changed = await apply_resolved(conn, records, self)
+        if changed:
+            self._hold(changed)
+            await notify_persons(conn, changed)
 
     async def add(self, conn: Connection, events: Sequence[tuple[str, resolved_pb2.ResolvedEvent]]) -> set[str]:
         batch = _Batch()

@@ -18,6 +18,7 @@ from bullseye_platform.eventlog import connect
 
 from bullseye_recommendation import bootstrap
 from bullseye_recommendation.config import RecommendationConfig
+from bullseye_recommendation.projections import changes
 
 
 async def rebuild(config: RecommendationConfig, arguments: Sequence[str]) -> int:
@@ -27,6 +28,9 @@ async def rebuild(config: RecommendationConfig, arguments: Sequence[str]) -> int
     nc = await connect(config.nats_url, name="bullseye-recommendation-rebuild")
     try:
         await bootstrap.projection_runner(config, nc.jetstream(), pool).reset()
+        async with pool.acquire() as conn:  # serving-only processes drop what they hold of the old tables
+            await changes.notify(conn, "items")
+            await changes.notify_persons(conn, [changes.EVERYONE])
     finally:
         await nc.drain()
         await pool.close()

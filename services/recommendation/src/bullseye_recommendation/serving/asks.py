@@ -48,6 +48,7 @@ class Answer:
     picks: tuple[Pick, ...]
     model_version: str
     path: str  # how it was made: model, no_model, cold_start, not_personalized, similar, popular
+    person_id: str = ""  # whom it was made for (the survivor of the person asked for)
 
 
 class UnknownItems(Exception):

@@ -33,6 +33,7 @@ class RecommendationInstruments:
         self._impressions = meter.create_counter("recommendation_impressions", description="impressions, by outcome")
         self._pending = meter.create_gauge("recommendation_impressions_pending", description="not yet written")
         self._version = ""
+        self._paths: dict[str, dict[str, str]] = {}
 
     def swapped(self, version: str, seconds: float) -> None:
         if self._version:
@@ -46,7 +47,10 @@ class RecommendationInstruments:
         self._swaps.add(1, {"outcome": "refused"})
 
     def served(self, path: str) -> None:
-        self._served.add(1, {"path": path})
+        attributes = self._paths.get(path)
+        if attributes is None:  # one dict per path: metrics hash the attributes of every call
+            attributes = self._paths[path] = {"path": path}
+        self._served.add(1, attributes)
 
     def impressions(self, outcome: str, count: int) -> None:
         if count:

@@ -32,8 +32,10 @@ class Trail:
 
     @classmethod
     def of(cls, snapshot: Snapshot, item_ids: Sequence[str], weights: Sequence[float]) -> Trail:
-        known = [(snapshot.index[i], w) for i, w in zip(item_ids, weights, strict=True) if i in snapshot.index]
-        return cls(np.array([p for p, _ in known], dtype=np.int64), np.array([w for _, w in known], dtype=np.float64))
+        found = [snapshot.index.get(i, -1) for i in item_ids]
+        positions = np.array(found, dtype=np.int64)
+        known = positions >= 0
+        return cls(positions[known], np.asarray(weights, dtype=np.float64)[known])
 
     def then(self, older: Trail) -> Trail:
         """This trail first, then `older`'s items that are not in it."""

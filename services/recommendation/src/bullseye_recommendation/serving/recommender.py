@@ -18,6 +18,7 @@ scored it):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
@@ -54,8 +55,16 @@ class Recommender:
         choice = person.consent.choice("personalization", CHANNELS.get(channel, DISPLAY_CHANNEL))
         return choice.granted if choice is not None else not self._consent_required
 
+    def basis(self) -> tuple[int, str]:
+        """What an answer made now is made from: the snapshot's generation, the model's version."""
+        model = self._models.current
+        return self._snapshots.current.generation, model.version if model is not None else ""
+
     def recommend(self, person: Person, ask: Ask, blend: Blend) -> Answer:
         """Raises: UnknownItems (the current item or a candidate)."""
+        return replace(self._recommend(person, ask, blend), person_id=person.person_id)
+
+    def _recommend(self, person: Person, ask: Ask, blend: Blend) -> Answer:
         snapshot = self._snapshots.current
         require(snapshot, "context.current_item_id", [ask.current_item] if ask.current_item else [])
         require(snapshot, "candidate_item_ids", ask.candidates)
@@ -97,11 +106,12 @@ class Recommender:
         context = Trail.of(snapshot, ask.context_items, [self._weights.of(Signal.VIEW)] * len(ask.context_items))
         trail = context.then(Trail.of(snapshot, person.history, person.weights))
         model = self._models.current
-        scored = {Part.CONTENT: parts.content_scores(snapshot, trail, shown),
-                  Part.POPULAR: parts.popularity(snapshot, shown)}  # fmt: skip
+        used = blend if model is not None else (blend.without(Part.COLLABORATIVE) or POPULAR_ONLY)
+        scored = {Part.POPULAR: parts.popularity(snapshot, shown)}  # also what an unscorable blend falls back on
+        if used.weight(Part.CONTENT) > 0:
+            scored[Part.CONTENT] = parts.content_scores(snapshot, trail, shown)
         if model is None:
-            used = blend.without(Part.COLLABORATIVE) or POPULAR_ONLY
-            if len(context):
+            if len(context) and used.weight(Part.SESSION) > 0:
                 scored[Part.SESSION] = parts.content_scores(snapshot, context, shown)
             return _answer(snapshot, shown, scored, used, ask.k, "", "no_model")
         alignment = self._models.alignment(snapshot, model)

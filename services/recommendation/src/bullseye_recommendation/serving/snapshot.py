@@ -53,7 +53,7 @@ class Snapshot:
     """Items (not deleted) in a fixed order; position i of every array is item i."""
 
     items: tuple[Item, ...] = ()
-    index: Mapping[str, int] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)  # a plain dict: looked up per history item per call
     published: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
     in_stock: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
     vectors: scipy.sparse.csr_matrix = field(default_factory=lambda: scipy.sparse.csr_matrix((0, 1)))
@@ -88,7 +88,7 @@ def build(rows: Sequence[asyncpg.Record]) -> Snapshot:
     attributes = [Attributes(i.category_path, i.brand, i.tags, i.price) for i in items]
     return Snapshot(
         items=items,
-        index=MappingProxyType({item.item_id: n for n, item in enumerate(items)}),
+        index={item.item_id: n for n, item in enumerate(items)},
         published=np.array([r["published"] for r in rows], dtype=np.bool_),
         in_stock=np.array([r["in_stock"] for r in rows], dtype=np.bool_),
         vectors=item_vectors(attributes),
