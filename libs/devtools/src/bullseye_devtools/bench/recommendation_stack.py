@@ -3,7 +3,8 @@ and CATALOG (bench/movielens.py), and one recommendation process that has folded
 
 `--quick` loads a small generated shop instead (figures meaningless). The process's RSS is
 sampled from its start, so `recommendation.rss_peak` covers folding, loading the model and
-serving.
+serving. RECOMMENDATION_* variables of the benchmark's own environment reach the service
+(to measure another setting, e.g. RECOMMENDATION_HISTORY_LENGTH).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         keys = stack_secrets.generate_auth()
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "RECOMMENDATION_METRICS_PORT": "0",
                "RECOMMENDATION_MODEL_DIR": str(root / "models"), "RECOMMENDATION_SPOOL_DIR": str(root / "spool"),
-               **stack_secrets.for_service(keys, "recommendation")}  # fmt: skip
+               **stack_secrets.for_service(keys, "recommendation"),
+               **{k: v for k, v in os.environ.items() if k.startswith("RECOMMENDATION_")}}  # fmt: skip
         seconds: dict[str, float] = {}
         started = time.perf_counter()
         session.step(f"loading {len(data.movies):,} movies and {data.interactions:,} views into CATALOG and RESOLVED")
