@@ -121,7 +121,7 @@ async def traffic(
 
 async def recommend_with_a_model(stack: Stack, folder: Path) -> None:
     """A model trained by the file trainer, registered and published by the service's command;
-    then, once every process swapped to it, a Recommend call (answers, impressions, the cache)."""
+    then, once the process swapped to it, a Recommend call (answers, impressions, the cache)."""
     process = stack.services["recommendation"]
     lines = ["person\titem\torder", *(f"p{n}\ti{(n + step) % 9}\t{step}" for n in range(30) for step in range(4))]
     (folder / "interactions.tsv").write_text("\n".join(lines) + "\n")
@@ -133,14 +133,14 @@ async def recommend_with_a_model(stack: Stack, folder: Path) -> None:
         done = await asyncio.to_thread(subprocess.run, argv, env={**os.environ, **process.env}, capture_output=True,
                                        text=True)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
-    async with channel(process.address) as ch:
-        api = rpb_grpc.RecommendationServiceStub(ch)
 
-        async def served() -> bool:
-            reply = await api.Recommend(rpb.RecommendRequest(person_id="p1", k=3))
-            return reply.model_version == "telemetry-v1"
+    async def swapped() -> bool:
+        text = await asyncio.to_thread(scrape, f"http://127.0.0.1:{process.metrics_port}/metrics")
+        return by_label(text, "recommendation_model_info", "version").get("telemetry-v1") == 1
 
-        await wait_until(served, within=60)
+    await wait_until(swapped, within=60)
+    async with channel(process.address) as ch:  # a shopper it knows nothing of: a cold start
+        await rpb_grpc.RecommendationServiceStub(ch).Recommend(rpb.RecommendRequest(person_id="p1", k=3))
 
 
 async def set_aside(postgres: PostgresServer, stack: Stack) -> bool:

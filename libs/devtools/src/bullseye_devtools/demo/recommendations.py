@@ -92,8 +92,9 @@ def _requests(events: list[ev.Event]) -> list[tuple[str, pb.RecommendRequest]]:
     ]  # fmt: skip
 
 
-async def _serving(api: pb_grpc.RecommendationServiceAsyncStub, version: str, *, within: float = 60.0) -> None:
-    probe = pb.RecommendRequest(k=1, person_id="demo-probe")
+async def _serving(api: pb_grpc.RecommendationServiceAsyncStub, probe: pb.RecommendRequest, version: str,
+                   *, within: float = 60.0) -> None:  # fmt: skip
+    """Until `probe` (a shopper with a history who allows personalization) is scored by `version`."""
     deadline = time.monotonic() + within
     while (await api.Recommend(probe)).model_version != version:
         if time.monotonic() > deadline:
@@ -109,8 +110,9 @@ async def collect(stack: LocalStack, js: object, events: list[ev.Event]) -> Reco
     channel = client.channel(stack.recommendation_address, credentials=stack.operator(), deadline=30)
     try:
         api = pb_grpc.RecommendationServiceStub(channel)
-        await _serving(api, str(figures.trained["version"]))
-        for label, request in _requests(events):
+        asked = _requests(events)
+        await _serving(api, asked[1][1], str(figures.trained["version"]))  # the loyal shopper
+        for label, request in asked:
             figures.shoppers.append(Shopper(label, request, await api.Recommend(request)))
     finally:
         await channel.close(None)
