@@ -58,12 +58,18 @@ def next_after(number: int) -> str:
     return sku(successor(number))
 
 
+async def stock(running: support.RecommendationUnderTest) -> None:
+    """The catalog fed in, folded, and in the serving process's snapshot."""
+    await running.catalog.upsert(*catalog())
+    await running.caught_up()
+    await running.shows(ITEMS)
+
+
 async def open_shop(running: support.RecommendationUnderTest) -> dict[str, list[ev.Event]]:
     """The catalog and every shopper's journey fed in; returns the journeys once folded."""
-    await running.catalog.upsert(*catalog())
+    await stock(running)
     shoppers = journeys()
     for person, events in shoppers.items():
         await running.events.events(person, *events)
     await running.caught_up()
-    await running.shows(ITEMS)
     return shoppers

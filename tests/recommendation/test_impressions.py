@@ -28,9 +28,7 @@ async def running(
         nc, nats_server, postgres, stack_dir / "impressions", RECOMMENDATION_VARIANTS="control=1,hybrid=1"
     )
     try:
-        await started.catalog.upsert(*shop.catalog())
-        await started.caught_up()
-        await started.shows(len(shop.catalog()))
+        await shop.stock(started)
         yield started
     finally:
         await support.stop_recommendation(started)

@@ -30,9 +30,7 @@ async def running(
 ) -> AsyncIterator[support.RecommendationUnderTest]:
     started = await support.start_recommendation(nc, nats_server, postgres, stack_dir / "projection")
     try:
-        await started.catalog.upsert(*shop.catalog())
-        await started.caught_up()
-        await started.shows(len(shop.catalog()))
+        await shop.stock(started)
         yield started
     finally:
         await support.stop_recommendation(started)

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -507,7 +507,13 @@ def summary(windows: list[Tally], args: argparse.Namespace) -> dict[str, object]
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     bodies = requests(args.method, args.persons)
-    rpc = Rpc(args.address, METHODS[args.method], args.connections, operator_credentials(os.environ))
+    return await drive_calls(Rpc(args.address, METHODS[args.method], args.connections,
+                                 operator_credentials(os.environ)), bodies, args)  # fmt: skip
+
+
+async def drive_calls(rpc: Rpc, bodies: Sequence[bytes], args: argparse.Namespace) -> dict[str, object]:
+    """The calls `args.mode` asks for (prime, closed or open loop), then the summary; closes `rpc`.
+    Shared by the read benchmarks' load generators (profile's, recommendation's)."""
     try:
         for _ in rpc.channels:
             await _one(rpc, bodies[0])  # every connection made before the clock starts
@@ -524,18 +530,23 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await rpc.close()
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bullseye-bench-profile-read", description=__doc__.split("\n")[0])
+def load_arguments(parser: argparse.ArgumentParser, methods: Iterable[str], default: str) -> None:
+    """What every read load generator takes (`drive` reads them)."""
     parser.add_argument("--address", required=True)
-    parser.add_argument("--method", choices=sorted(METHODS), default="profile")
+    parser.add_argument("--method", choices=sorted(methods), default=default)
     parser.add_argument("--mode", choices=["prime", "closed", "open"], default="closed")
-    parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="calls in flight (closed, prime)")
     parser.add_argument("--connections", type=int, default=1, help="connections the calls are dealt over")
     parser.add_argument("--rate", type=float, default=RATE, help="offered calls/s (open)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured (per window)")
     parser.add_argument("--windows", type=int, default=1, help="measured windows; the best one counts (closed)")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bullseye-bench-profile-read", description=__doc__.split("\n")[0])
+    load_arguments(parser, METHODS, "profile")
+    parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
     return parser.parse_args(argv)
 
 
