@@ -24,7 +24,7 @@ from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_recommendation.adapters.projection_source import read_projection
 from bullseye_recommendation.domain.feedback import FeedbackWeights, Signal, fold
-from bullseye_recommendation.model import files
+from bullseye_recommendation.model import export
 from bullseye_recommendation.model.linear import LinearItemModel
 from bullseye_recommendation.projections import popularity
 from bullseye_recommendation.registry.registry import Registry
@@ -62,7 +62,7 @@ async def served(nc: NATS, nats_server: NatsServer, postgres: PostgresServer, st
         journeys = await shop.open_shop(running)
         dataset = await read_projection(running.pool)
         trained = await asyncio.to_thread(train, dataset, TrainSettings(family="sequence"))
-        files.write(running.model_dir / "reference", trained.model, dataset.item_ids, {"family": "sequence"})
+        export.write(running.model_dir / "reference", trained.model, dataset.item_ids, {"family": "sequence"})
         registry = Registry(pool=running.pool, storage=running.model_dir, subject_prefix="-", tolerance=0,
                             now=lambda: support.START)  # fmt: skip
         await registry.register("reference")

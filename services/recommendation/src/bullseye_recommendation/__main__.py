@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from bullseye_platform.service import run_service
+import importlib
+from collections.abc import Sequence
+
+from bullseye_platform.service import Command, run_service
 
 from bullseye_recommendation import bootstrap
 from bullseye_recommendation.config import PREFIX, RecommendationConfig
 from bullseye_recommendation.projections.rebuild import rebuild
-from bullseye_recommendation.registry.commands import register, train
+
+
+def registry_command(name: str) -> Command[RecommendationConfig]:
+    """A command of registry/commands.py, imported when it runs: the trainer's scipy and onnx
+    (about 20 MB) stay out of every serving process."""
+
+    async def run(config: RecommendationConfig, arguments: Sequence[str]) -> int:
+        commands = importlib.import_module("bullseye_recommendation.registry.commands")
+        code: int = await getattr(commands, name)(config, arguments)
+        return code
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix=PREFIX,
         build=bootstrap.build,
         open_store=bootstrap.open_store,
-        commands={"rebuild": rebuild, "train": train, "register": register},
+        commands={"rebuild": rebuild, "train": registry_command("train"), "register": registry_command("register")},
     )
 
 

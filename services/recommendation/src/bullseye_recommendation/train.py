@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bullseye_recommendation import __main__ as service
-from bullseye_recommendation.model import files
+from bullseye_recommendation.model import export
 from bullseye_recommendation.training import peers
 from bullseye_recommendation.training.blend import BlendSettings
 from bullseye_recommendation.training.evaluation import Cases, sampled_cases
@@ -137,7 +137,7 @@ def _train_and_export(args: argparse.Namespace, dataset: Dataset, report: dict[s
     """The chosen family trained and written to --output; its row of the table."""
     settings = settings_of(args, args.family)
     served = train(dataset, settings)
-    exported = files.write(args.output, served.model, dataset.item_ids, describe(served, settings, dataset))
+    exported = export.write(args.output, served.model, dataset.item_ids, describe(served, settings, dataset))
     print(f"model: {exported.model} ({exported.model.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     report.update(served=args.family, train_seconds=served.seconds, train_cpu_seconds=served.cpu_seconds,
                   model=str(exported.model), model_file_bytes=exported.model.stat().st_size)  # fmt: skip

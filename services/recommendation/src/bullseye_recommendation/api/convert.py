@@ -45,24 +45,32 @@ def items(answer: Answer) -> list[pb.RecommendedItem]:
 
 @dataclass(frozen=True)
 class Rendered:
-    """An answer as the response and its impression carry it: built once, kept with the
-    ranking (serving/answers.py), so a cached answer costs no conversion."""
+    """An answer as the response and its impression carry it, serialized once and kept with the
+    ranking (serving/answers.py): a cached answer costs a parse, not a conversion, and bytes
+    hold it in far less memory than message objects (each has an arena of its own)."""
 
     answer: Answer
-    items: list[pb.RecommendedItem]
-    served: list[facts_pb2.ServedItem]
+    items: bytes  # a RecommendResponse holding the items only
+    served: bytes  # a Served holding the items only
 
     @classmethod
     def of(cls, answer: Answer) -> Rendered:
-        served = [facts_pb2.ServedItem(item_id=p.item.item_id, score=p.score, reason=REASONS[p.reason])
-                  for p in answer.picks]  # fmt: skip
-        return cls(answer, items(answer), served)
+        served = facts_pb2.Served(items=[
+            facts_pb2.ServedItem(item_id=p.item.item_id, score=p.score, reason=REASONS[p.reason]) for p in answer.picks
+        ])  # fmt: skip
+        response = pb.RecommendResponse(items=items(answer))
+        return cls(answer, response.SerializeToString(), served.SerializeToString())
+
+    def response(self, *, recommendation_id: str, variant: str) -> pb.RecommendResponse:
+        reply = pb.RecommendResponse.FromString(self.items)
+        reply.recommendation_id, reply.variant = recommendation_id, variant
+        reply.model_version, reply.person_id = self.answer.model_version, self.answer.person_id
+        return reply
 
     def fact(self, *, recommendation_id: str, variant: str, placement: str, at: datetime) -> facts_pb2.Served:
-        fact = facts_pb2.Served(
-            recommendation_id=recommendation_id, person_id=self.answer.person_id, variant=variant,
-            placement=placement, model_version=self.answer.model_version, items=self.served,
-        )  # fmt: skip
+        fact = facts_pb2.Served.FromString(self.served)
+        fact.recommendation_id, fact.person_id = recommendation_id, self.answer.person_id
+        fact.variant, fact.placement, fact.model_version = variant, placement, self.answer.model_version
         fact.served_at.FromDatetime(at)
         return fact
 

@@ -61,10 +61,7 @@ class ReadingRpcs:
                              at=self._clock.now())  # fmt: skip
         self._impressions.record(fact)
         self._instruments.served(answer.path)
-        return pb.RecommendResponse(
-            items=rendered.items, recommendation_id=recommendation_id, model_version=answer.model_version,
-            variant=variant, person_id=answer.person_id,
-        )  # fmt: skip
+        return rendered.response(recommendation_id=recommendation_id, variant=variant)
 
     async def _who(self, request: pb.RecommendRequest) -> tuple[str | None, str]:
         """The person asked for (None: a shopper identity does not know yet), and the unit their
@@ -78,14 +75,17 @@ class ReadingRpcs:
         """The ranking, from this process's cache when nothing it was made from changed since."""
         if person_id is None:
             return convert.Rendered.of(self._recommender.recommend(NOBODY, ask, blend))
-        key, since = (person_id, ask, name), self._answers.epoch
-        kept = self._answers.get(key, self._recommender.basis())
+        # A re-ranked list (search results, an evaluation) is rarely asked again, and its
+        # candidates would make the key as large as the answer: not kept.
+        kept = None if ask.candidates else self._answers.get((person_id, ask, name), self._recommender.basis())
         if kept is not None:
             return kept
+        key, since = (person_id, ask, name), self._answers.epoch
         person = await read_person(self._pool, person_id, limit=self._history_length)
         basis = self._recommender.basis()  # the ranking below is made from it, without a pause
         rendered = convert.Rendered.of(self._recommender.recommend(person, ask, blend))
-        self._answers.put(key, rendered, basis=basis, persons={person_id, person.person_id}, since=since)
+        if not ask.candidates:
+            self._answers.put(key, rendered, basis=basis, persons={person_id, person.person_id}, since=since)
         return rendered
 
     async def SimilarItems(self, request: pb.SimilarItemsRequest, context: Context) -> pb.SimilarItemsResponse:

@@ -33,7 +33,7 @@ import asyncpg
 from bullseye_recommendation import bootstrap
 from bullseye_recommendation.adapters.projection_source import read_projection
 from bullseye_recommendation.config import RecommendationConfig
-from bullseye_recommendation.model import files
+from bullseye_recommendation.model import export
 from bullseye_recommendation.registry.entries import ModelEntry, Refused
 from bullseye_recommendation.registry.registry import Registry
 from bullseye_recommendation.training.pipeline import FAMILIES, Family, TrainSettings, describe
@@ -119,5 +119,5 @@ def _train_into(storage: Path, dataset: Dataset, family: Family) -> str:
     settings = TrainSettings(family=family)
     trained = fit(dataset, settings)
     version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{family}-{uuid.uuid4().hex[:6]}"
-    files.write(storage / version, trained.model, dataset.item_ids, describe(trained, settings, dataset))
+    export.write(storage / version, trained.model, dataset.item_ids, describe(trained, settings, dataset))
     return version
