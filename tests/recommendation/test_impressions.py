@@ -49,14 +49,16 @@ async def _reported(running: support.RecommendationUnderTest, placement: str, *,
 
 
 async def served_facts(nc: NATS, running: support.RecommendationUnderTest) -> list[facts_pb2.Served]:
-    """Every `served` fact on the process's RECO stream, read message by message."""
+    """Every `served` fact on the process's RECO stream (a hundred to a message at most)."""
     stream = running.env["RECOMMENDATION_STREAM"]
     state = (await nc.jetstream().stream_info(stream)).state
     found = []
     for seq in range(state.first_seq, state.last_seq + 1):
         message = await nc.jetstream().get_msg(stream, seq)
         if message.subject and message.subject.endswith(".served") and message.data:
-            found.append(facts_pb2.RecoRecord.FromString(message.data).served)
+            batch = facts_pb2.RecoRecord.FromString(message.data).served.impressions
+            assert 0 < len(batch) <= 100
+            found += batch
     return found
 
 

@@ -28,9 +28,8 @@ async def apply(conn: Connection, records: Sequence[LogRecord]) -> None:
         fact = facts_pb2.RecoRecord.FromString(record.data)
         kind = fact.WhichOneof("fact")
         if kind == "served":
-            s = fact.served
-            served.append((s.recommendation_id, s.person_id, s.variant, s.placement, s.model_version,
-                           _time(s.served_at)))  # fmt: skip
+            served += [(s.recommendation_id, s.person_id, s.variant, s.placement, s.model_version,
+                        _time(s.served_at)) for s in fact.served.impressions]  # fmt: skip
         elif kind == "impressions_lost":
             lost += [(i.recommendation_id, i.variant, i.placement, _time(i.served_at))
                      for i in fact.impressions_lost.impressions]  # fmt: skip

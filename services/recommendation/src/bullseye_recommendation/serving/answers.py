@@ -22,7 +22,7 @@ learn of a change with its notification, within the milliseconds PostgreSQL take
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -30,9 +30,9 @@ from typing import Generic, TypeVar
 from opentelemetry import metrics
 
 from bullseye_recommendation.projections.changes import EVERYONE
+from bullseye_recommendation.serving.instruments import observed
 
 REMEMBERED_CHANGES = 65_536  # persons whose last change is remembered exactly (the rest: a floor)
-HIT, MISS = {"result": "hit"}, {"result": "miss"}
 Basis = tuple[int, str]  # (snapshot generation, model version) an answer was made with
 T = TypeVar("T")  # what is kept of a ranking (the answer, rendered as the caller needs it)
 
@@ -54,9 +54,11 @@ class AnswerCache(Generic[T]):
         self._epoch = 0
         self._live = False
         self._held: set[str] = set()  # changed by this process's uncommitted transaction
-        self._lookups = metrics.get_meter("bullseye.recommendation").create_counter(
-            "recommendation_answer_cache_lookups", description="rankings asked of the process's cache, by result"
-        )
+        self._lookups: Counter[str] = Counter()
+        metrics.get_meter("bullseye.recommendation").create_observable_counter(
+            "recommendation_answer_cache_lookups", callbacks=[observed(self._lookups, "result")],
+            description="rankings asked of the process's cache, by result",
+        )  # fmt: skip
 
     @property
     def epoch(self) -> int:
@@ -65,10 +67,10 @@ class AnswerCache(Generic[T]):
     def get(self, key: Hashable, basis: Basis) -> T | None:
         kept = self._kept.get(key)
         if kept is None or kept.basis != basis or any(self._stale(p, kept.since) for p in kept.persons):
-            self._lookups.add(1, MISS)
+            self._lookups["miss"] += 1
             return None
         self._kept.move_to_end(key)
-        self._lookups.add(1, HIT)
+        self._lookups["hit"] += 1
         return kept.answer
 
     def put(self, key: Hashable, answer: T, *, basis: Basis, persons: Collection[str], since: int) -> None:

@@ -15,9 +15,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterable
+
 from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+def observed(counts: Counter[str], label: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    """A callback of an observable counter that reports `counts` (label value -> total) when
+    metrics are collected: a call only increments a dict entry, the SDK's per-measurement
+    work (~10 us) happens once per scrape instead of once per call."""
+
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(total, {label: value}) for value, total in counts.items()]
+
+    return callback
 
 
 class RecommendationInstruments:
@@ -29,11 +44,14 @@ class RecommendationInstruments:
             "recommendation_model_load", unit="s", description="time to load a published model",
             explicit_bucket_boundaries_advisory=SECONDS,
         )  # fmt: skip
-        self._served = meter.create_counter("recommendation_served", description="answers, by how they were made")
+        self._served: Counter[str] = Counter()
+        meter.create_observable_counter(
+            "recommendation_served", callbacks=[observed(self._served, "path")],
+            description="answers, by how they were made",
+        )  # fmt: skip
         self._impressions = meter.create_counter("recommendation_impressions", description="impressions, by outcome")
         self._pending = meter.create_gauge("recommendation_impressions_pending", description="not yet written")
         self._version = ""
-        self._paths: dict[str, dict[str, str]] = {}
 
     def swapped(self, version: str, seconds: float) -> None:
         if self._version:
@@ -47,10 +65,7 @@ class RecommendationInstruments:
         self._swaps.add(1, {"outcome": "refused"})
 
     def served(self, path: str) -> None:
-        attributes = self._paths.get(path)
-        if attributes is None:  # one dict per path: metrics hash the attributes of every call
-            attributes = self._paths[path] = {"path": path}
-        self._served.add(1, attributes)
+        self._served[path] += 1
 
     def impressions(self, outcome: str, count: int) -> None:
         if count:
