@@ -123,57 +123,76 @@ def folding(
     return [once_streams_exist(js, read, runner.run), relay.run, *config.sampled(*probes)]
 
 
-@contextlib.asynccontextmanager
-async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
-    """Everything wired. Before serving, the process holds the current model (if one is
-    published) and the catalog, and has counted what dead processes' spools lost."""
-    clock, storage, instruments = config.clock(), Path(config.model_dir), RecommendationInstruments()
-    pool = await open_store(config)
-    nc = await connect(config.nats_url, name="bullseye-recommendation")
-    js = nc.jetstream()
-    await ensure_stream(js, config.owned_stream())
-    writer = LogWriter(nc)
+async def models(config: RecommendationConfig, pool: asyncpg.Pool, instruments: RecommendationInstruments,
+                 ) -> tuple[Registry, ModelHolder, ModelSwapper]:  # fmt: skip
+    """The registry, and this process's model: the current version loaded before serving."""
+    storage = Path(config.model_dir)
     registry = Registry(pool=pool, storage=storage, subject_prefix=config.subject_prefix,
-                        tolerance=config.gate_tolerance, now=clock.now)  # fmt: skip
+                        tolerance=config.gate_tolerance, now=config.clock().now)  # fmt: skip
     holder = ModelHolder()
     swapper = ModelSwapper(holder=holder, registry=registry, storage=storage, instruments=instruments,
                            poll=config.model_poll)  # fmt: skip
     await swapper.follow()
-    snapshots = SnapshotKeeper(pool=pool, now=clock.now, half_life=config.popularity_half_life,
-                               interval=config.snapshot_interval)  # fmt: skip
-    await snapshots.load()
+    return registry, holder, swapper
+
+
+async def impression_writer(
+    config: RecommendationConfig, writer: LogWriter, instruments: RecommendationInstruments
+) -> ImpressionWriter:
+    """Impressions off the call path, once what dead processes' spools lost is counted."""
     await count_lost(config.spool(), writer, subject_prefix=config.subject_prefix, instruments=instruments,
-                     now=clock.now())  # fmt: skip
-    impressions = ImpressionWriter(
+                     now=config.clock().now())  # fmt: skip
+    return ImpressionWriter(
         writer=writer, spool=Spool(config.spool()), subject_prefix=config.subject_prefix,
         partitions=config.partitions, batch=config.impression_batch, flush=config.impression_flush,
         instruments=instruments,
     )  # fmt: skip
-    identity = IdentityClient(identity_channel(config))
-    recommender = Recommender(snapshots=snapshots, models=holder, weights=config.feedback_weights,
-                              consent_required=config.consent_required)  # fmt: skip
-    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
-    answers: AnswerCache[Rendered] = AnswerCache(config.answer_cache_size)  # until person, model, catalog change
-    servicer = RecommendationServicer(
-        pool=pool, config=config, clock=clock, identity=identity, recommender=recommender, registry=registry,
-        impressions=impressions, instruments=instruments, answers=answers,
-    )  # fmt: skip
-    server.add(recommendation_pb2_grpc.add_RecommendationServiceServicer_to_server, servicer, SERVICE_NAME)
+
+
+def listener(config: RecommendationConfig, snapshots: SnapshotKeeper, answers: AnswerCache[Rendered]) -> Listener:
+    """The projection's notifications, for this process's snapshot and ranking cache."""
 
     def live(listening: bool) -> None:
         snapshots.on_live(listening)
         answers.on_live(listening)
 
-    listener = Listener(
+    return Listener(
         config.database_url, CHANNEL_PREFIX + config.schema, on_live=live,
         on_notify=lambda payload: changes.route(payload, snapshot=snapshots.on_notify, persons=answers.on_notify),
     )  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
+    """Everything wired. Before serving, the process holds the current model (if one is
+    published) and the catalog, and has counted what dead processes' spools lost."""
+    clock, instruments = config.clock(), RecommendationInstruments()
+    pool = await open_store(config)
+    nc = await connect(config.nats_url, name="bullseye-recommendation")
+    js = nc.jetstream()
+    await ensure_stream(js, config.owned_stream())
+    writer = LogWriter(nc)
+    registry, holder, swapper = await models(config, pool, instruments)
+    snapshots = SnapshotKeeper(pool=pool, now=clock.now, half_life=config.popularity_half_life,
+                               interval=config.snapshot_interval)  # fmt: skip
+    await snapshots.load()
+    impressions = await impression_writer(config, writer, instruments)
+    identity = IdentityClient(identity_channel(config))
+    recommender = Recommender(snapshots=snapshots, models=holder, weights=config.feedback_weights,
+                              consent_required=config.consent_required)  # fmt: skip
+    answers: AnswerCache[Rendered] = AnswerCache(config.answer_cache_size)  # until person, model, catalog change
+    server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
+    servicer = RecommendationServicer(
+        pool=pool, config=config, clock=clock, identity=identity, recommender=recommender, registry=registry,
+        impressions=impressions, instruments=instruments, answers=answers,
+    )  # fmt: skip
+    server.add(recommendation_pb2_grpc.add_RecommendationServiceServicer_to_server, servicer, SERVICE_NAME)
     published = subject_for(config.subject_prefix, 0, KIND)
 
     async def follow_models(stop: asyncio.Event) -> None:
         await swapper.run_with(stop, js, stream=config.stream, subject=published)
 
-    everywhere = [snapshots.run, listener.run, follow_models, impressions.run]
+    everywhere = [snapshots.run, listener(config, snapshots, answers).run, follow_models, impressions.run]
     try:
         yield Running(server, folding(config, js, pool, OutboxRelay(pool=pool, writer=writer), answers), everywhere)
     finally:
