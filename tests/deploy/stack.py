@@ -39,6 +39,7 @@ class ExportedSpan:
     span_id: str
     parent_id: str
     links: tuple[str, ...]  # the span ids it links to
+    kind: int  # OTLP's Span.SpanKind: SERVER, CLIENT, CONSUMER, ...
 
 
 class SpanReceiver(otlp_grpc.TraceServiceServicer):  # type: ignore[misc]
@@ -63,7 +64,7 @@ class SpanReceiver(otlp_grpc.TraceServiceServicer):  # type: ignore[misc]
             for scope in resource.scope_spans:
                 self.spans += [
                     ExportedSpan(service, s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
-                                 tuple(link.span_id.hex() for link in s.links))
+                                 tuple(link.span_id.hex() for link in s.links), s.kind)
                     for s in scope.spans
                 ]  # fmt: skip
         return otlp.ExportTraceServiceResponse()

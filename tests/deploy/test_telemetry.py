@@ -1,22 +1,24 @@
 """Telemetry end to end, with the services as processes: one trace from a client's TrackBatch
 through EVENTS into identity and through RESOLVED into profile, with the right parents (and
-span links where a batch carries several traces); JSON logs that carry trace and span ids
-and no personal data; and every metric a dashboard or an alert rule uses, exported.
-
-(The hop through service-to-service gRPC calls joins the trace with the shared client
-factory, docs/design.md D5; this module covers the log path.)
+span links where a batch carries several traces); one trace across every call between
+services (ingestion asks identity for data keys, profile asks identity to resolve, identity
+asks ingestion to record a correction), each server span the child of its caller's client
+span; JSON logs that carry trace and span ids and no personal data; and every metric a
+dashboard or an alert rule uses, exported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +27,7 @@ import promql_parser
 import pytest
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import identity_pb2 as idpb
+from bullseye.identity.v1 import identity_pb2_grpc as idpb_grpc
 from bullseye.ingestion.v1 import ingestion_pb2 as ipb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye.profile.v1 import profile_pb2 as ppb
@@ -36,29 +39,35 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.metrics import SAMPLE, by_label, scrape, total
 from bullseye_platform.eventlog import StreamSpec, ensure_stream
 from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
 from tests.channels import channel
 from tests.conftest import create_key
 from tests.deploy.charts import build, production_values, render
 from tests.deploy.stack import STREAM_LIMIT, ExportedSpan, SpanReceiver, Stack, plan
-from tests.identity.graph_support import event, identified, uid
+from tests.deploy.traces import CLIENT, CONSUMER, SERVER, Sent, Step, Trace, descent, shown
+from tests.identity.graph_support import ANON, USER, event, identified, ref, resolve, uid
 from tests.platform.waiting import wait_until
 
-TRACK_BATCH = "/bullseye.ingestion.v1.IngestionService/TrackBatch"
+INGESTION, IDENTITY = "/bullseye.ingestion.v1.IngestionService/", "/bullseye.identity.v1.IdentityService/"
+TRACK_BATCH, APPEND_CORRECTIONS = f"{INGESTION}TrackBatch", f"{INGESTION}AppendCorrections"
+ISSUE_DATA_KEYS, RESOLVE, MERGE = f"{IDENTITY}IssueDataKeys", f"{IDENTITY}Resolve", f"{IDENTITY}Merge"
+GET_PROFILE = "/bullseye.profile.v1.ProfileService/GetProfile"
+# Each chain from the client's call down, every span the child of the one before.
+SEALING = [  # a TrackBatch with personal data: ingestion asks identity for the data key
+    Step("ingestion", TRACK_BATCH, SERVER), Step("ingestion", ISSUE_DATA_KEYS, CLIENT),
+    Step("identity", ISSUE_DATA_KEYS, SERVER),
+]  # fmt: skip
+READING = [  # GetProfile by identifier: profile asks identity whose it is
+    Step("profile", GET_PROFILE, SERVER), Step("profile", RESOLVE, CLIENT), Step("identity", RESOLVE, SERVER),
+]  # fmt: skip
+MERGING = [  # an operator's Merge: recorded in EVENTS by ingestion, applied by identity, then by profile
+    Step("identity", MERGE, SERVER), Step("identity", APPEND_CORRECTIONS, CLIENT),
+    Step("ingestion", APPEND_CORRECTIONS, SERVER), Step("identity", "project identity", CONSUMER),
+    Step("profile", "project profile", CONSUMER),
+]  # fmt: skip
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 PROMETHEUS_OWN = {"up"}  # series Prometheus makes itself for every target
-
-
-class Sent:
-    """One TrackBatch a client sent inside a trace of its own."""
-
-    def __init__(self, events: list[ev.Event]) -> None:
-        self.events = events
-        self.trace_id, self.client_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
-
-    @property
-    def metadata(self) -> list[tuple[str, str]]:
-        return [("traceparent", f"00-{self.trace_id}-{self.client_span}-01")]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +75,15 @@ async def receiver() -> AsyncIterator[SpanReceiver]:
     started = await SpanReceiver().start()
     yield started
     await started.stop()
+
+
+@dataclass(frozen=True)
+class Traffic:
+    stack: Stack
+    batches: list[Sent]  # the TrackBatch calls, in order
+    personal: list[str]  # what no log may hold
+    read: Trace  # a GetProfile by identifier
+    merge: Trace  # an operator's Merge
 
 
 @pytest.fixture(scope="module")
@@ -76,23 +94,30 @@ async def traffic(
     receiver: SpanReceiver,
     stack_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[Stack, list[Sent], list[str]]]:
+) -> AsyncIterator[Traffic]:
     """Two batches stored while identity is down (so identity reads them in one batch: two
     traces in one span), then identity and profile, then personal data, a rejected event, an
-    undecodable record (a dead letter), a segment and a read, then recommendation with a published
-    model and a Recommend call: every metric has a reason to exist."""
+    undecodable record (a dead letter), a segment and reads, then recommendation with a published
+    model and a Recommend call; once all of it is through, a GetProfile by identifier and a
+    Merge, each in a trace of its own: every metric has a reason to exist (a family app handed
+    over: a value marked shared and an automatic split), and every call between services
+    happens inside a client's trace."""
     stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry")
     ingestion = await asyncio.to_thread(stack.start, "ingestion")
     key = create_key(dict(ingestion.env), "--source", "telemetry")
-    user, anon, tablet = uid("user"), uid("anon"), uid("anon")
+    user, anon, tablet, loner = uid("user"), uid("anon"), uid("anon"), uid("anon")
     email, phone, name = f"{uid('jo')}@example.org", f"+3361{uuid.uuid4().int % 10**7:07d}", uid("Jo")
     first = Sent([event(anon=anon), event(anon=anon, user=user, logged_in=ev.LoggedIn())])
+    app, handed_over = uid("device"), uid("anon")
     second = Sent([
         event(anon=tablet), event(anon=tablet, user=user, logged_in=ev.LoggedIn()),  # the tablet's person merges
         event(anon=anon, user=uid("user"), logged_in=ev.LoggedIn()),  # a second user id: a refused link
+        event(anon=uid("anon"), device=app, user=user, logged_in=ev.LoggedIn()), event(anon=handed_over, device=app),
+        event(anon=handed_over, device=app, user=uid("user"), logged_in=ev.LoggedIn()),  # the next member: healed
     ])  # fmt: skip
-    third = Sent([identified(user=user, email=email, phone=phone, first_name=name)])
+    third = Sent([identified(user=user, email=email, phone=phone, first_name=name), event(anon=loner)])
     wrong = identified(user=user, email=f"{email}@@", phone="not a phone", first_name=name)
+    wrong.context.ip = "not an address"  # rejected (a bad email or phone alone is dropped, the event kept)
     started: list[str] = ["ingestion"]
     try:
         async with channel(ingestion.address) as ch:
@@ -112,8 +137,9 @@ async def traffic(
         await asyncio.to_thread(stack.start, "recommendation")
         started.append("recommendation")
         await recommend_with_a_model(stack, tmp_path_factory.mktemp("interactions"))
-        await wait_until(lambda: set_aside(postgres, stack), within=60)
-        yield stack, [first, second, third], [email, phone, name, f"{email}@@"]
+        await wait_until(lambda: settled(nc, postgres, stack), within=60)
+        read, merge = await read_and_merge(stack, user, loner)
+        yield Traffic(stack, [first, second, third], [email, phone, name, f"{email}@@"], read, merge)
     finally:
         for service in reversed(started):
             await asyncio.to_thread(stack.services[service].stop)
@@ -143,13 +169,47 @@ async def recommend_with_a_model(stack: Stack, folder: Path) -> None:
         await rpb_grpc.RecommendationServiceStub(ch).Recommend(rpb.RecommendRequest(person_id="p1", k=3))
 
 
-async def set_aside(postgres: PostgresServer, stack: Stack) -> bool:
-    """Identity has set the undecodable record aside."""
+async def settled(nc: NATS, postgres: PostgresServer, stack: Stack) -> bool:
+    """Nothing in flight, in the order things flow: identity has read all of EVENTS (the
+    undecodable record set aside), relayed every fact it emitted, and profile has read all
+    of RESOLVED. What comes next is then alone in its consumers' batches."""
+    js = nc.jetstream()
+    return (
+        await consumed(js, stack.events)
+        and await rows(postgres, f'"identity_t{stack.tag}".projection_dead_letters') == 1
+        and await rows(postgres, f'"identity_t{stack.tag}".outbox') == 0
+        and await consumed(js, f"RESOLVED_T{stack.tag}")
+    )
+
+
+async def consumed(js: JetStreamContext, stream: str) -> bool:
+    """Every consumer of `stream` has been given and has acknowledged all of it."""
+    consumers = await js.consumers_info(stream)
+    return bool(consumers) and all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers)
+
+
+async def rows(postgres: PostgresServer, table: str) -> int:
     conn = await asyncpg.connect(postgres.dsn)
     try:
-        return bool(await conn.fetchval(f'SELECT count(*) FROM "identity_t{stack.tag}".projection_dead_letters'))
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
+
+
+async def read_and_merge(stack: Stack, user: str, loner: str) -> tuple[Trace, Trace]:
+    """A client reads the user's profile by identifier, then an operator merges the loner's
+    person into the user's; each call in a trace of its own."""
+    read, merge = Trace(), Trace()
+    by_user = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_USER_ID, value=user)
+    async with channel(stack.services["profile"].address) as ch:
+        profiles = ppb_grpc.ProfileServiceStub(ch)
+        await profiles.GetProfile(ppb.GetProfileRequest(identifier=by_user), metadata=read.metadata, timeout=30)
+    async with channel(stack.services["identity"].address) as ch:
+        graph = idpb_grpc.IdentityServiceStub(ch)
+        one, other = await resolve(graph, ref(USER, user)), await resolve(graph, ref(ANON, loner))
+        request = idpb.MergeRequest(person_id=one, other_person_id=other, reason="one customer, two devices")
+        await graph.Merge(request, metadata=merge.metadata, timeout=30)
+    return read, merge
 
 
 async def track(front: ipb_grpc.IngestionServiceStub, key: str, sent: Sent, *, also: list[ev.Event] = ()) -> None:
@@ -201,9 +261,9 @@ async def reached(receiver: SpanReceiver, service: str, sent: Sent) -> bool:
 
 
 async def test_one_trace_spans_ingestion_identity_and_profile_with_correct_parents(
-    traffic: tuple[Stack, list[Sent], list[str]], receiver: SpanReceiver
+    traffic: Traffic, receiver: SpanReceiver
 ) -> None:
-    _, batches, _ = traffic
+    batches = traffic.batches
     first = batches[0]
     for sent in batches:  # every client's trace reaches both consumers, as parent or as link
         await wait_until(lambda sent=sent: reached(receiver, "profile", sent), within=60)  # type: ignore[misc]
@@ -218,10 +278,53 @@ async def test_one_trace_spans_ingestion_identity_and_profile_with_correct_paren
     assert second_front is not None and second_front.span_id in resolving.links, "one batch, two traces: a link"
 
 
-async def test_log_lines_are_json_with_trace_ids_and_carry_no_personal_data(
-    traffic: tuple[Stack, list[Sent], list[str]], receiver: SpanReceiver
+async def test_a_track_batch_with_personal_data_is_one_trace_through_identity_issuing_its_key(
+    traffic: Traffic, receiver: SpanReceiver
 ) -> None:
-    stack, batches, personal = traffic
+    chain = await follow(receiver, traffic.batches[2], SEALING)
+
+    assert len(chain) == len(SEALING), broken(receiver, traffic.batches[2], chain)
+
+
+async def test_a_get_profile_by_identifier_is_one_trace_through_identity_resolving_it(
+    traffic: Traffic, receiver: SpanReceiver
+) -> None:
+    chain = await follow(receiver, traffic.read, READING)
+
+    assert len(chain) == len(READING), broken(receiver, traffic.read, chain)
+
+
+async def test_a_merge_is_one_trace_through_ingestion_recording_it_and_both_consumers_applying_it(
+    traffic: Traffic, receiver: SpanReceiver
+) -> None:
+    chain = await follow(receiver, traffic.merge, MERGING)
+
+    assert len(chain) == len(MERGING), broken(receiver, traffic.merge, chain)
+    applying, folding = chain[-2:]
+    assert not applying.links and not folding.links, "each consumer's batch holds the merge's record alone"
+
+
+async def follow(receiver: SpanReceiver, trace: Trace, steps: Sequence[Step]) -> list[ExportedSpan]:
+    """The spans of `trace` along `steps`, each the child of the one before: all of them once
+    they are exported, or as far as the trace goes after a minute."""
+
+    async def complete() -> bool:
+        return len(descent(receiver.spans, trace, steps)) == len(steps)
+
+    with contextlib.suppress(TimeoutError):
+        await wait_until(complete, within=60)
+    return descent(receiver.spans, trace, steps)
+
+
+def broken(receiver: SpanReceiver, trace: Trace, chain: list[ExportedSpan]) -> str:
+    spans = shown([s for s in receiver.spans if s.trace_id == trace.trace_id])
+    return f"the trace goes from the client's span through {shown(chain)} only; all its spans: {spans}"
+
+
+async def test_log_lines_are_json_with_trace_ids_and_carry_no_personal_data(
+    traffic: Traffic, receiver: SpanReceiver
+) -> None:
+    stack, batches, personal = traffic.stack, traffic.batches, traffic.personal
     front = ingestion_span(receiver, batches[0])
     assert front is not None
     logs = {service: stack.log(service) for service in stack.services}
@@ -260,10 +363,8 @@ def metric_names(expression: str) -> set[str]:
     return names
 
 
-async def test_every_metric_a_dashboard_or_an_alert_uses_is_exported(
-    traffic: tuple[Stack, list[Sent], list[str]], tmp_path: Path
-) -> None:
-    stack, _, _ = traffic
+async def test_every_metric_a_dashboard_or_an_alert_uses_is_exported(traffic: Traffic, tmp_path: Path) -> None:
+    stack = traffic.stack
     charts = build(tmp_path)
     rules = [r["expr"] for rule in render(charts, "bullseye", production_values()).of_kind("PrometheusRule")
              for group in rule["spec"]["groups"] for r in group["rules"]]  # fmt: skip
@@ -281,7 +382,9 @@ async def test_every_metric_a_dashboard_or_an_alert_uses_is_exported(
     assert total(identity, "projection_dead_letters_total") == 1, "the undecodable record"
     assert total(identity, "leadership_leading") == 1
     assert by_label(identity, "stream_limit_bytes", "stream") == {f"RESOLVED_T{stack.tag}": float(STREAM_LIMIT)}
-    assert by_label(identity, "identity_merges_total", "reason") == {"identifier-shared": 1.0}
+    assert by_label(identity, "identity_merges_total", "reason") == {"identifier-shared": 1.0, "manual": 1.0}
+    assert by_label(identity, "identity_automatic_splits_total", "reason") == {"contradicted": 1.0}
+    assert by_label(identity, "identity_shared_values_total", "type") == {"anonymous_id": 1.0, "device_id": 1.0}
 
 
 async def exported(stack: Stack) -> set[str]:

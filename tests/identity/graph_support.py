@@ -120,6 +120,23 @@ class ResolvedLog:
         assert len(found) == 1, f"{len(found)} ResolvedEvents for {one.event_id}"
         return found[0]
 
+    def final_person_of(self, one: ev.Event) -> str:
+        """The person `one` belongs to after the merges and splits published after its record
+        (the stream is in identity's order: a fold in that order is what consumers make)."""
+        person, after = "", False
+        for p in self.read:
+            if p.kind == "event" and p.record.event.event.event_id == one.event_id:
+                person, after = p.record.event.person_id, True
+            elif after and p.kind == "split" and one.event_id in p.record.split.moved_event_ids:
+                person = p.record.split.new_person_id
+            elif after and p.kind == "merged" and p.record.merged.merged_person_id == person:
+                person = p.record.merged.survivor_person_id
+        assert after, f"no ResolvedEvent for {one.event_id}"
+        return person
+
+    def splits(self) -> list[rpb.PersonSplit]:
+        return [p.record.split for p in self.read if p.kind == "split"]
+
     def partition_of(self, person_id: str) -> str:
         """The partition token of the person's records, as published."""
         found = {

@@ -23,8 +23,8 @@ PERSONS = 500  # six events each: 3,000 events, plus re-stored copies
 
 def workload(tag: str) -> list[ev.Event]:
     """Shoppers who browse on two devices and log in on both (merges), share family devices
-    (merges of anonymous activity, then refused links) and store kiosks used by a dozen
-    logged-in persons each (refused links, then blocked), interleaved."""
+    (merges of anonymous activity, undone when the next member logs in: healing splits) and
+    store kiosks used by a dozen logged-in persons each (shared at the second), interleaved."""
     start = datetime(2026, 11, 1, tzinfo=UTC)
     journeys = []
     for i in range(PERSONS):
@@ -125,12 +125,14 @@ def resolver(nats_server: NatsServer, postgres: PostgresServer, spec: StreamSpec
 # its content is compared through GetContact; history's serial id, as the rank per person.
 GRAPH_TABLES = {
     "persons": ("person_id", "created_seq", "created_at", "merged_into"),
-    "identifiers": ("id_type", "id_value", "person_id", "first_seen", "last_seen", "source"),
-    "resolutions": ("event_id", "person_id", "events_seq", "primary_type", "primary_value"),
+    "identifiers": ("id_type", "id_value", "person_id", "first_seen", "last_seen", "source", "strong", "cause_event_id",
+                    "via"),
+    "resolutions": ("event_id", "person_id", "events_seq", "primary_type", "primary_value", "keys"),
     "history": ("person_id", "kind", "other_person_id", "survivor", "reason", "rule", "cause_event_id", "occurred_at",
-                "row_number() OVER (PARTITION BY person_id ORDER BY id)"),
+                "identifier", "strength", "row_number() OVER (PARTITION BY person_id ORDER BY id)"),
     "value_claims": ("id_type", "id_value", "person_id"),
-    "blocked_values": ("id_type", "id_value", "persons", "cause_event_id"),
+    "shared_values": ("id_type", "id_value", "persons", "cause_event_id", "reason"),
+    "merge_links": ("id_type", "id_value", "command_id"),
     "conflict_pairs": ("person_id", "other", "rule"),
     "contacts": ("subject", "channel", "address_hash", "key_id", "occurred_at", "event_id"),
     "corrections": ("command_id", "kind", "events_seq", "occurred_at", "outcome"),

@@ -1,10 +1,11 @@
 """kill -9 mid-batch: an identity process killed repeatedly while it resolves a few thousand
 events ends with the same graph and the same RESOLVED stream as an undisturbed one.
 
-Both processes read one EVENTS stream of this test (with merges, refused links, blocked
-values and re-stored event ids in it); each has its own schema, consumer and RESOLVED
-stream, and they use different batch sizes, so equal results also show that batching
-does not change resolution.
+Both processes read one EVENTS stream of this test (with merges, refused links, values found
+shared, the healing splits they cause, and re-stored event ids in it); each has its own
+schema, consumer and RESOLVED stream, and they use different batch sizes, so equal results
+also show that batching does not change resolution. Healing splits run throughout the
+workload, so the killed process replays some of them after each kill: they heal alike.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import asyncpg
@@ -54,7 +56,10 @@ async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbe
     assert len([k for k in kills[1:] if k < last]) >= 2, f"killed at {kills[1:]} of {last}: not mid-run twice"
     calm_graph, killed_graph = await graph_of(pg, calm.schema), await graph_of(pg, killed.schema)
     assert len(calm_graph["resolutions"]) == len(events)
-    assert calm_graph["history"] and calm_graph["blocked_values"], "the workload has merges, conflicts, blocks"
+    kinds = Counter(row[1] for row in calm_graph["history"])
+    assert kinds["merged"] and kinds["shared"], "the workload has merges and values found shared"
+    healed = [row for row in calm_graph["history"] if row[1] == "split" and row[2] and row[3]]
+    assert len(healed) > 20, "and healing splits (counted on the person that kept the rest)"
     assert killed_graph == calm_graph
     calm_stream, killed_stream = await stream_of(nc, calm), await stream_of(nc, killed)
     assert len([m for m in calm_stream if m[1].startswith("resolved:")]) == len(events)
@@ -64,8 +69,10 @@ async def test_kill_9_mid_batch_gives_the_same_graph_and_stream_as_an_undisturbe
     merged = await pg.fetchval(f'SELECT count(*) FROM "{calm.schema}".persons WHERE merged_into IS NOT NULL')
     assert sample(metrics, "identity_merges_total", reason="identifier-shared") == merged
     assert sample(metrics, "identity_conflicts_total", rule="limit:user_id=1") > 0
-    blocked = len(calm_graph["blocked_values"])
-    assert sample(metrics, "identity_blocked_values_total", type="device_id") == blocked
+    shared = Counter((row[4], row[0]) for row in calm_graph["shared_values"])
+    for (reason, id_type), count in shared.items():
+        assert sample(metrics, "identity_shared_values_total", reason=reason, type=id_type) == count
+    assert sample(metrics, "identity_automatic_splits_total") == len(healed)
 
 
 async def scrape(port: int) -> str:

@@ -1,7 +1,8 @@
 """Identity can be rebuilt from EVENTS, corrections included.
 
 A stack of this module's own (ingestion, identity and profile on streams and schemas of
-their own) takes shoppers' events (merges, conflicts, personal data), operators' merges and
+their own) takes shoppers' events (merges, conflicts, personal data, family apps and a kiosk
+whose shared values heal the persons they glued: automatic splits), operators' merges and
 splits (some refused) and more events after them. Then identity and profile are stopped,
 emptied with their real rebuild commands, and replay from empty, identity killed with
 SIGKILL mid-replay once: identity's tables, RESOLVED and every profile equal the live ones.
@@ -125,7 +126,9 @@ def line(order_id: str, amount: float) -> ev.OrderCompleted:
 
 def shoppers_events(users: list[str], phones: list[str], laptops: list[str], strays: list[str]) -> list[ev.Event]:
     """Two devices per shopper joined by a login (merges), an email (a contact), an order, a
-    stray browser of theirs, and family tablets on which two accounts log in (conflicts)."""
+    stray browser of theirs, family tablets on which two accounts log in (shared devices),
+    family apps handed over (the next member's browsing follows the app's device id to the
+    first, until their login takes it back: automatic splits) and a kiosk's e-receipts."""
     made = []
     for user, phone, laptop, stray in zip(users, phones, laptops, strays, strict=True):
         made += [
@@ -138,6 +141,18 @@ def shoppers_events(users: list[str], phones: list[str], laptops: list[str], str
     for first, second in zip(users[0:SHOPPERS:5], users[1:SHOPPERS:5], strict=True):
         tablet = uid("tablet")
         made += [event(anon=tablet, user=who, minutes_ago=40, logged_in=ev.LoggedIn()) for who in (first, second)]
+    for first, second in zip(users[2:SHOPPERS:5], users[3:SHOPPERS:5], strict=True):
+        app, firsts, seconds = uid("app"), uid("anon"), uid("anon")
+        made += [
+            event(anon=firsts, device=app, user=first, minutes_ago=39, logged_in=ev.LoggedIn()),
+            event(anon=seconds, device=app, minutes_ago=38), event(anon=seconds, device=app, minutes_ago=38),
+            event(anon=seconds, device=app, user=second, minutes_ago=37, logged_in=ev.LoggedIn()),
+        ]  # fmt: skip
+    kiosk, install = uid("kiosk"), uid("anon")
+    receipts = [f"receipt-{user}@example.com" for user in users[4:SHOPPERS:25]]  # guests' addresses, new here
+    made += [event(anon=install, device=kiosk, minutes_ago=36, order_completed=line(f"o-cash-{kiosk}", 9))]
+    made += [identified(anon=install, device=kiosk, email=address) for address in receipts]
+    made += [identified(user=user, email=address) for user, address in zip(users[4:SHOPPERS:25], receipts, strict=True)]
     return made
 
 
@@ -266,7 +281,11 @@ async def test_identity_and_profile_rebuilt_from_empty_equal_the_live_ones_also_
     live = await snapshot(own, nc, pg, profile)
     outcomes = [row[1] for row in live.graph["corrections"]]
     assert outcomes.count("merge") >= 10 and outcomes.count("split") == 6, "the workload has its corrections"
-    assert {row[1] for row in live.graph["history"]} == {"merged", "split", "conflict"}
+    assert {row[1] for row in live.graph["history"]} >= {"merged", "split", "shared"}
+    assert {row[4] for row in live.graph["history"] if row[1] == "split"} >= {
+        "contradicted", "shared-value", "a shared laptop"
+    }  # fmt: skip
+    assert {row[4] for row in live.graph["shared_values"]} >= {"limit:user_id=1", "weak:email"}
     assert any(live.contacts.values()) and len(live.profiles) > SHOPPERS
 
     await stop_profile(profile)

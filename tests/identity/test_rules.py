@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from bullseye_identity.domain.decide import Conflict, Merge, PersonView, decide
-from bullseye_identity.domain.policy import TYPES, Policy, is_bogus
+from bullseye_identity.domain.placeholders import Placeholders
+from bullseye_identity.domain.policy import TYPES, Policy
 from bullseye_platform.config import ConfigError
 
 DEFAULT_LIMITS = ("user_id=1", "email=5", "phone=3", "device_id=10", "anonymous_id=100")
@@ -34,18 +35,39 @@ def test_malformed_settings_name_their_variable(changes: dict[str, object], name
         policy(**changes)
 
 
-@pytest.mark.parametrize("value", ["", " 0 ", "NULL", "undefined", "00000000-0000-0000-0000-000000000000", "aaaa"])
-def test_placeholders_are_bogus(value: str) -> None:
-    assert is_bogus(value)
+PLACEHOLDERS = [
+    ("user_id", ""), ("user_id", " 0 "), ("user_id", "NULL"), ("anonymous_id", "undefined"), ("user_id", "n/a"),
+    ("device_id", "00000000-0000-0000-0000-000000000000"), ("anonymous_id", "aaaa"), ("user_id", "[object Object]"),
+    ("email", "noemail@shop.example"), ("email", "No-Reply@Brand.example"), ("email", "test@test.com"),
+    ("user_id", "{{user.id}}"), ("email", "{{email}}"), ("user_id", "${userId}"), ("email", "*|EMAIL|*"),
+    ("user_id", "%USER_ID%"), ("phone", "+33111111111"), ("phone", "+15555555555"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("value", ["u-1", "a", "7", "4f1c2b9e-0000-4000-8000-000000000001"])
-def test_real_ids_are_not_bogus(value: str) -> None:
-    assert not is_bogus(value)
+@pytest.mark.parametrize(("id_type", "value"), PLACEHOLDERS)
+def test_placeholders_never_count_as_identifiers(id_type: str, value: str) -> None:
+    assert Placeholders().holds(id_type, value)
 
 
-def test_configured_values_are_blocked_case_insensitively() -> None:
-    assert is_bogus("Demo-User", policy(blocked=("demo-user",)).blocked)
+REAL = [
+    ("user_id", "u-1"), ("user_id", "a"), ("user_id", "7"), ("user_id", "1000000"), ("email", "ann@shop.example"),
+    ("anonymous_id", "4f1c2b9e-0000-4000-8000-000000000001"), ("phone", "+33612345678"), ("user_id", "object"),
+    ("email", "noemail.fan@shop.example"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("id_type", "value"), REAL)
+def test_real_ids_are_not_placeholders(id_type: str, value: str) -> None:
+    assert not Placeholders().holds(id_type, value)
+
+
+def test_operators_add_values_and_patterns_case_insensitively() -> None:
+    configured = policy(blocked=("demo-user", "*@example.invalid", "[user *]"))
+    assert not configured.usable("user_id", "Demo-User")
+    assert not configured.usable("email", "Ann@Example.Invalid")
+    assert not configured.usable("user_id", "[USER 42]"), "brackets stand for themselves"
+    assert configured.usable("user_id", "u"), "a pattern matches the whole value"
+    assert not configured.usable("email", "noemail@shop.example"), "the built-in list stays"
 
 
 def person(person_id: str, seq: int, **counts: int) -> PersonView:
@@ -65,7 +87,7 @@ def test_linked_persons_merge_into_the_oldest() -> None:
     persons = {"p": person("p", 9, user_id=1), "q": person("q", 3, anonymous_id=1)}
     decision = decide([U1, A1], {U1: "p", A1: "q"}, persons, policy(), new_person_id="new")
     assert decision.person_id == "q"
-    assert decision.merges == (Merge("q", "p", "anonymous_id"),)
+    assert decision.merges == (Merge("q", "p", "anonymous_id", A1),), "through the older person's anonymous id"
 
 
 def test_a_merge_past_a_limit_is_refused_and_the_event_goes_to_its_top_identifier() -> None:
@@ -109,5 +131,37 @@ def test_higher_priority_links_are_kept_before_lower_ones_are_judged() -> None:
     }
     decision = decide([U1, E1, A1], {U1: "p", E1: "q", A1: "r"}, persons, policy(), new_person_id="new")
     assert decision.person_id == "q"
-    assert decision.merges == (Merge("q", "p", "email"),)
+    assert decision.merges == (Merge("q", "p", "email", E1),)
     assert [(c.person_id, c.other_person_id, c.rule) for c in decision.conflicts] == [("q", "r", "limit:user_id=1")]
+
+
+E2, P1 = ("email", "hash-of-e2"), ("phone", "hash-of-p1")
+
+
+def test_a_logged_out_event_never_brings_a_second_email_to_a_person() -> None:
+    """A guest's e-receipt address typed on a kiosk whose person holds another guest's: refused."""
+    persons = {"kiosk": person("kiosk", 1, device_id=1, email=1)}
+    decision = decide([E2, D1], {D1: "kiosk"}, persons, policy(), new_person_id="new", strong=False)
+    assert (decision.person_id, decision.created, decision.attach, decision.merges) == ("new", True, (E2,), ())
+    assert decision.conflicts == (Conflict("new", "kiosk", "weak:email", ((D1, ("kiosk", "new")),)),)
+
+
+def test_a_login_may_bring_a_second_email() -> None:
+    persons = {"p": person("p", 1, user_id=1, email=1)}
+    decision = decide([U1, E2], {U1: "p"}, persons, policy(), new_person_id="new", strong=True)
+    assert (decision.person_id, decision.attach, decision.conflicts) == ("p", (E2,), ())
+
+
+def test_a_logged_out_event_may_join_an_email_to_a_person_without_one() -> None:
+    persons = {"p": person("p", 1, anonymous_id=1, phone=1)}
+    decision = decide([E1, A1], {A1: "p"}, persons, policy(), new_person_id="new", strong=False)
+    assert (decision.person_id, decision.attach, decision.conflicts) == ("p", (E1,), ())
+
+
+def test_the_weak_single_types_are_configurable() -> None:
+    persons = {"kiosk": person("kiosk", 1, device_id=1, email=1)}
+    lenient = policy(weak_single=("phone",))
+    decision = decide([E2, D1], {D1: "kiosk"}, persons, lenient, new_person_id="new", strong=False)
+    assert (decision.person_id, decision.conflicts) == ("kiosk", ())
+    with pytest.raises(ConfigError, match="IDENTITY_WEAK_SINGLE_TYPES"):
+        policy(weak_single=("fax",))

@@ -1,5 +1,6 @@
-"""The client factory: a call carries the caller's token and the current trace, gets a default
-deadline, and is retried after UNAVAILABLE only where its proto says that is safe.
+"""The client factory: a call carries the caller's token, runs in a client span of the current
+trace (whose traceparent it carries), gets a default deadline, and is retried after UNAVAILABLE
+only where its proto says that is safe.
 
 Identity's real service descriptor is served by a stand-in servicer, so the retry policy is the
 one the factory builds from `idempotency_level` (Resolve: NO_SIDE_EFFECTS; Merge: none).
@@ -17,10 +18,14 @@ import pytest
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye.identity.v1 import identity_pb2_grpc as pb_grpc
 from bullseye_platform.grpc import GrpcServer, ServerOptions, Unavailable, client
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
 from tests import channels, credentials
 from tests.platform.test_grpc_server import session_verifier
+from tests.platform.waiting import wait_until
 
 IDENTITY = pb.DESCRIPTOR.services_by_name["IdentityService"]
 
@@ -97,16 +102,66 @@ async def test_a_call_without_a_timeout_gets_the_channels_default_deadline(stand
     assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-async def test_a_call_carries_the_current_span_as_traceparent(stand_in: tuple[StandIn, str]) -> None:
-    servicer, address = stand_in
-    tracer = TracerProvider().get_tracer("test")
-    async with factory_channel(address) as channel:
-        with tracer.start_as_current_span("caller") as span:
-            await pb_grpc.IdentityServiceStub(channel).Resolve(pb.ResolveRequest(), timeout=10)
-    context = span.get_span_context()
+def recording() -> tuple[Tracer, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("test"), exporter
 
-    expected = f"00-{context.trace_id:032x}-{context.span_id:016x}"
-    assert [t.rsplit("-", 1)[0] for t in servicer.traceparents] == [expected, expected], "the retry carries it too"
+
+async def ended(exporter: InMemorySpanExporter, count: int) -> list[ReadableSpan]:
+    """The spans ended so far, once there are `count` (a client span ends when its call's status is in)."""
+
+    async def all_ended() -> bool:
+        return len(exporter.get_finished_spans()) >= count
+
+    await wait_until(all_ended)
+    return list(exporter.get_finished_spans())
+
+
+async def test_a_call_runs_in_a_client_span_whose_traceparent_it_carries(stand_in: tuple[StandIn, str]) -> None:
+    servicer, address = stand_in
+    tracer, exporter = recording()
+    async with factory_channel(address, tracer=tracer) as channel:
+        with tracer.start_as_current_span("caller") as caller:
+            await pb_grpc.IdentityServiceStub(channel).Resolve(pb.ResolveRequest(), timeout=10)
+    [call] = [s for s in await ended(exporter, 2) if s.name != "caller"]
+
+    assert call.name == "/bullseye.identity.v1.IdentityService/Resolve" and call.kind == SpanKind.CLIENT
+    assert call.parent is not None and call.parent.span_id == caller.get_span_context().span_id
+    assert call.context.trace_id == caller.get_span_context().trace_id
+    assert call.status.status_code == StatusCode.UNSET
+    assert call.attributes is not None and call.attributes["rpc.grpc.status_code"] == grpc.StatusCode.OK.value[0]
+    expected = f"00-{call.context.trace_id:032x}-{call.context.span_id:016x}"
+    carried = [t.rsplit("-", 1)[0] for t in servicer.traceparents]
+    assert carried == [expected, expected], "one span for the call; the retry carries it too"
+
+
+async def test_a_failed_call_ends_its_client_span_as_an_error(stand_in: tuple[StandIn, str]) -> None:
+    _, address = stand_in
+    tracer, exporter = recording()
+    async with factory_channel(address, tracer=tracer) as channel:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await pb_grpc.IdentityServiceStub(channel).Merge(pb.MergeRequest(), timeout=10)
+    [call] = await ended(exporter, 1)
+
+    assert call.status.status_code == StatusCode.ERROR and call.status.description == "UNAVAILABLE"
+    assert call.attributes is not None
+    assert call.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+async def test_a_caller_that_sends_its_own_traceparent_keeps_it(stand_in: tuple[StandIn, str]) -> None:
+    servicer, address = stand_in
+    tracer, exporter = recording()
+    own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with factory_channel(address, tracer=tracer) as channel:
+        with tracer.start_as_current_span("caller"):
+            await pb_grpc.IdentityServiceStub(channel).Resolve(
+                pb.ResolveRequest(), metadata=[("traceparent", own)], timeout=10
+            )
+
+    assert servicer.traceparents == [own, own]
+    assert [s.name for s in exporter.get_finished_spans()] == ["caller"], "no client span of the factory's"
 
 
 async def test_a_channel_without_credentials_is_refused_by_a_closed_method(stand_in: tuple[StandIn, str]) -> None:

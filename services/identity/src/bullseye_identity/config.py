@@ -54,10 +54,22 @@ class IdentityConfig(ServiceConfig):
         help="most identifiers of a type one person may have; a merge or link past it is refused",
     )
     blocked_values: tuple[str, ...] = env(
-        "BLOCKED_VALUES", default=(), help="extra identifier values never used to link (case-insensitive)"
+        "BLOCKED_VALUES",
+        default=(),
+        help="placeholders never used to link, besides the built-in ones (case-insensitive; '*' matches any "
+        "text, e.g. 'noemail@*')",
     )
     max_persons_per_value: int = env(
-        "MAX_PERSONS_PER_VALUE", default=5, help="an identifier in conflicts of more persons is blocked"
+        "MAX_PERSONS_PER_VALUE",
+        default=5,
+        help="an identifier seen with more persons (in refused links, or joining persons in events without a "
+        "user id) is marked shared, and the merges made only through it are undone",
+    )
+    weak_single_types: tuple[str, ...] = env(
+        "WEAK_SINGLE_TYPES",
+        default=("email", "phone"),
+        help="identifier types an event without a user id never brings together: a second email or phone joins "
+        "a person only through a login; the device that tried is marked shared",
     )
     ingestion_address: str = env(
         "INGESTION_ADDRESS",
@@ -83,6 +95,7 @@ class IdentityConfig(ServiceConfig):
             limits=self.limits,
             blocked=self.blocked_values,
             max_persons_per_value=self.max_persons_per_value,
+            weak_single=self.weak_single_types,
         )
 
     def __post_init__(self) -> None:

@@ -3,7 +3,9 @@
 A channel from `channel()` gives each call
 - the caller's token (`authorization: Bearer`, re-minted before it expires), unless the call
   brings credentials of its own;
-- the current span's W3C `traceparent`, so a trace continues into the service called;
+- a client span, child of the current span, whose W3C `traceparent` the call carries: the
+  server span of the service called is its child, so a trace shows the call from both ends
+  (and how long the caller waited, retries included, against how long the server worked);
 - a default deadline, when the call sets none;
 - retries with exponential backoff, on UNAVAILABLE only, and only for methods whose proto
   says `idempotency_level = NO_SIDE_EFFECTS` or `IDEMPOTENT` (gRPC's own retry policy, from
@@ -14,12 +16,15 @@ A channel from `channel()` gives each call
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from bullseye_platform.auth.scopes import is_idempotent
 from bullseye_platform.auth.tokens import TokenMinter
@@ -41,6 +46,7 @@ def channel(
     keepalive: float = 30.0,
     reconnect_backoff: float = 1.0,
     own_connection: bool = False,
+    tracer: trace.Tracer | None = None,
 ) -> grpc.aio.Channel:
     """An asyncio channel to `address` (host:port); the caller closes it.
 
@@ -60,6 +66,8 @@ def channel(
         own_connection: a connection of this channel's own, not one shared with other channels
             to the same address: a server of several processes (SO_REUSEPORT) serves each
             connection from one of them, so a caller that means to reach them all opens several.
+        tracer: what starts the client spans; None: the process's (from its provider, at the
+            first call, when the service has set its providers up).
 
     Raises:
         OSError: a TLS file cannot be read.
@@ -78,7 +86,7 @@ def channel(
     if service is not None:
         policy = retry_policy(max_attempts=max_attempts, initial_backoff=initial_backoff, max_backoff=max_backoff)
         options.append(("grpc.service_config", service_config(service, policy)))
-    interceptors = OutgoingCalls(credentials, deadline=deadline).interceptors()
+    interceptors = OutgoingCalls(credentials, deadline=deadline, tracer=tracer).interceptors()
     if tls is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
     return grpc.aio.secure_channel(address, tls.credentials(), options=options, interceptors=interceptors)
@@ -104,29 +112,78 @@ def service_config(service: ServiceDescriptor, policy: dict[str, Any]) -> str:
 
 
 class OutgoingCalls:
-    """What every call of a channel gets: the token, the trace context and the default deadline."""
+    """What every call of a channel gets: a client span, the token, the trace context and the default deadline."""
 
-    def __init__(self, credentials: TokenMinter | None, *, deadline: float | None) -> None:
-        self._credentials, self._deadline = credentials, deadline
+    def __init__(self, credentials: TokenMinter | None, *, deadline: float | None, tracer: trace.Tracer | None) -> None:
+        self._credentials, self._deadline, self._tracer = credentials, deadline, tracer
+        self._ending: set[asyncio.Future[grpc.StatusCode]] = set()  # a task is only weakly held by its loop
 
     def interceptors(self) -> list[Any]:
         """One interceptor per call shape: grpc.aio files each interceptor under one shape only."""
         return [_UnaryUnary(self), _UnaryStream(self), _StreamUnary(self), _StreamStream(self)]
 
-    def details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    async def call(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        """Start the call inside a client span, which ends when the call does.
+
+        A caller that sent its own trace context keeps it, and gets no span of ours: it named
+        the parent of the server's span itself.
+        """
+        if any(key == "traceparent" for key, _ in details.metadata or ()):
+            return await continuation(self.details(details, None), request)
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        span = self._started().start_span(method, kind=SpanKind.CLIENT, attributes={"rpc.method": method})
+        try:
+            call = await continuation(self.details(details, span), request)
+        except BaseException:
+            _end(span, grpc.StatusCode.UNKNOWN)
+            raise
+        if span.is_recording():  # a span that records nothing has nothing to end
+            self._end_when_done(span, call)
+        return call
+
+    def _started(self) -> trace.Tracer:
+        if self._tracer is None:
+            self._tracer = trace.get_tracer("bullseye.grpc")
+        return self._tracer
+
+    def _end_when_done(self, span: Span, call: grpc.aio.Call) -> None:
+        """End `span` with the call's status once it has one. Not by awaiting it here: a call
+        whose caller writes its requests (`call.write`) starts only when this returns."""
+        code: asyncio.Future[grpc.StatusCode] = asyncio.ensure_future(call.code())
+        self._ending.add(code)
+        code.add_done_callback(functools.partial(self._ended, span))
+
+    def _ended(self, span: Span, code: asyncio.Future[grpc.StatusCode]) -> None:
+        self._ending.discard(code)
+        if code.cancelled():  # the loop closed before the call ended
+            _end(span, grpc.StatusCode.CANCELLED)
+        else:
+            _end(span, grpc.StatusCode.UNKNOWN if code.exception() is not None else code.result())
+
+    def details(self, details: grpc.aio.ClientCallDetails, span: Span | None) -> grpc.aio.ClientCallDetails:
+        """The call's details with credentials, the trace context of `span` (if any) and a deadline."""
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if self._credentials is not None and not any(key in _CREDENTIAL_HEADERS for key, _ in metadata):
             for key, value in self._credentials.metadata():
                 metadata.add(key, value)
-        if "traceparent" not in metadata:  # a caller that sent its own trace context keeps it
+        if span is not None:
             carrier: dict[str, str] = {}
-            propagate.inject(carrier)  # the current span's traceparent (nothing without a valid span)
+            propagate.inject(carrier, context=trace.set_span_in_context(span))  # nothing for an invalid span
             for key, value in carrier.items():
                 metadata.add(key, value)
         timeout = self._deadline if details.timeout is None else details.timeout
         return grpc.aio.ClientCallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
+
+
+def _end(span: Span, code: grpc.StatusCode) -> None:
+    """End a client span with the call's status (OpenTelemetry's RPC conventions: every code
+    but OK is an error on the client side)."""
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if code is not grpc.StatusCode.OK:
+        span.set_status(Status(StatusCode.ERROR, code.name))
+    span.end()
 
 
 class _Shape:
@@ -136,7 +193,7 @@ class _Shape:
         self._outgoing = outgoing
 
     async def _intercept(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(self._outgoing.details(client_call_details), request)
+        return await self._outgoing.call(continuation, client_call_details, request)
 
 
 class _UnaryUnary(_Shape, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]

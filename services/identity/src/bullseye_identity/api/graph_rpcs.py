@@ -27,14 +27,15 @@ from bullseye_identity.config import IdentityConfig
 from bullseye_identity.corrections.commands import answer, merge_command, split_command
 from bullseye_identity.corrections.recorder import Recorder
 from bullseye_identity.corrections.rules import SAME_PERSON
+from bullseye_identity.domain.kinds import decode_key
 from bullseye_identity.domain.policy import Policy
 from bullseye_identity.graph import queries
-from bullseye_identity.graph.refs import ref_of
+from bullseye_identity.graph.refs import STRENGTHS, ref_of
 from bullseye_identity.vault.keyring import KeyRing
 
 Context = grpc.aio.ServicerContext[Any, Any]
 HISTORY_KINDS = {"merged": pb.HISTORY_ENTRY_KIND_MERGED, "split": pb.HISTORY_ENTRY_KIND_SPLIT,
-                 "conflict": pb.HISTORY_ENTRY_KIND_CONFLICT}  # fmt: skip
+                 "conflict": pb.HISTORY_ENTRY_KIND_CONFLICT, "shared": pb.HISTORY_ENTRY_KIND_SHARED}  # fmt: skip
 
 
 def now_utc() -> datetime:
@@ -55,8 +56,10 @@ class GraphRpcs:
         async with self._pool.acquire() as conn:
             hit = await queries.resolve(conn, keys, self._policy)
         if hit is None:
-            raise NotFound("none of the identifiers is known (or usable: blocked values never match)",
-                           reason="IDENTIFIERS_NOT_FOUND")  # fmt: skip
+            raise NotFound(
+                "none of the identifiers is known (or usable: placeholders and values marked shared never match)",
+                reason="IDENTIFIERS_NOT_FOUND",
+            )
         return pb.ResolveResponse(person_id=hit[0], matched=ref_of(hit[1]))
 
     async def GetIdentities(self, request: pb.GetIdentitiesRequest, context: Context) -> pb.GetIdentitiesResponse:
@@ -66,7 +69,12 @@ class GraphRpcs:
             rows = await queries.identities(conn, person)
         reply = pb.GetIdentitiesResponse(person_id=person)
         for r in rows:
-            item = reply.identities.add(identifier=ref_of((r["id_type"], r["id_value"])), source=r["source"])
+            item = reply.identities.add(
+                identifier=ref_of((r["id_type"], r["id_value"])), source=r["source"],
+                linked_by_event_id=r["cause_event_id"], linked_through=ref_of(decode_key(r["via"])),
+                strength=pb.LINK_STRENGTH_STRONG if r["strong"] else pb.LINK_STRENGTH_WEAK,
+                shared=r["shared"] is not None, shared_reason=r["shared"] or "",
+            )  # fmt: skip
             item.first_seen.FromDatetime(r["first_seen"])
             item.last_seen.FromDatetime(r["last_seen"])
         return reply
@@ -81,6 +89,8 @@ class GraphRpcs:
             entry = reply.entries.add(
                 kind=HISTORY_KINDS[r["kind"]], other_person_id=r["other_person_id"], survivor=r["survivor"],
                 reason=r["reason"], rule=r["rule"], cause_event_id=r["cause_event_id"],
+                identifier=ref_of(decode_key(r["identifier"])),
+                strength=STRENGTHS.get(r["strength"], pb.LINK_STRENGTH_UNSPECIFIED),
             )  # fmt: skip
             entry.occurred_at.FromDatetime(r["occurred_at"])
         return reply

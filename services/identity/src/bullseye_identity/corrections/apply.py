@@ -32,6 +32,12 @@ from bullseye_identity.graph.split import split
 from bullseye_identity.graph.workset import Workset
 
 _SEEN = "SELECT 1 FROM corrections WHERE command_id = $1"
+# What an operator joined stays joined when a value of the person is later found shared
+# (graph/healing.py reads these links beside the events' evidence).
+_LINK = """
+INSERT INTO merge_links (id_type, id_value, command_id)
+SELECT id_type, id_value, $3 FROM identifiers WHERE person_id = ANY(ARRAY[$1, $2]::text[])
+"""
 _RECORD = """
 INSERT INTO corrections (command_id, kind, events_seq, occurred_at, outcome) VALUES ($1, $2, $3, $4, $5)
 """
@@ -81,6 +87,7 @@ class Corrections:
         await ws.load_persons([one, other])
         survivor, merged = sorted((one, other), key=lambda p: (ws.persons[p].created_seq, p))
         rules.check_limits(self._policy, ws.view(survivor), ws.view(merged))
+        await conn.execute(_LINK, survivor, merged, cause.event_id)
         self._changes.merge(ws, survivor, merged, rule=MANUAL, cause=cause)
         await ws.flush()
         return pb.MergeResponse(survivor_person_id=survivor, merged_person_id=merged)

@@ -14,10 +14,15 @@ person would hold more identifiers of a type than its limit:
    is not attached and the conflict is recorded.
 4. When no known person is kept (a user id u2 arriving on a browser whose anonymous id
    belongs to the person of u1), the event starts a new person with its kept identifiers.
+5. A *weak* event (no user id: a logged-out sighting) never brings together two identifiers
+   of a `weak_single` type (email, phone): a guest's address typed on a device whose person
+   has another address is refused like a limit ("weak:email"). A second address joins a
+   person only through a login; on a device several persons use, it would glue them.
 
 Taking the highest-priority evidence first means a weak shared identifier (a family
 tablet's device id) can never veto a strong link (an email) nor glue two user ids together:
-what breaks a limit is what the lower-priority claim would have added.
+what breaks a limit is what the lower-priority claim would have added. What a refusal says
+about the identifiers involved (shared, or linked by mistake) is domain/sharing.py's.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Merge:
     merged: str
     # The identifier type through which the event reached the other person.
     rule: str
+    # That identifier (the merge's evidence, with the event and its strength).
+    key: Key = ("", "")
 
 
 @dataclass(frozen=True)
@@ -73,19 +80,21 @@ def decide(
     policy: Policy,
     *,
     new_person_id: str,
+    strong: bool = True,
 ) -> Decision:
-    """Apply the module's rules. `keys` in priority order; `owner` maps known keys to persons."""
-    kept = _Kept(policy)
+    """Apply the module's rules. `keys` in priority order; `owner` maps known keys to persons;
+    `strong`: the event carries a user id (else rule 5 applies)."""
+    kept = _Kept(policy, single=frozenset() if strong else policy.weak_single)
     via: dict[str, Key] = {}  # kept person -> the identifier that reached it first
     refused: dict[str, str] = {}  # refused person -> the limit it would break
-    refused_keys: list[Key] = []
+    refused_keys: list[tuple[Key, str]] = []  # and the rule that refused each
     for key in keys:
         person = owner.get(key)
         if person is None:
-            if kept.take(Counter({key[0]: 1})) is None:
+            if (broken := kept.take(Counter({key[0]: 1}))) is None:
                 kept.keys.append(key)
             else:
-                refused_keys.append(key)
+                refused_keys.append((key, broken))
         elif person not in via and person not in refused:
             broken = kept.take(Counter(persons[person].counts))
             if broken is None:
@@ -96,24 +105,31 @@ def decide(
     conflicts = tuple(
         Conflict(target, p, rule, tuple((k, (p, target)) for k in keys if owner.get(k) == p))
         for p, rule in refused.items()
-    ) + tuple(Conflict(target, "", policy.limit_rule(k[0]), ((k, (target,)),)) for k in refused_keys)
+    ) + tuple(Conflict(target, "", rule, ((k, (target,)),)) for k, rule in refused_keys)
     return Decision(target, created=not via, attach=tuple(kept.keys), merges=_merges(target, via), conflicts=conflicts)
 
 
 class _Kept:
     """The claims kept so far: the unknown identifiers, and the counts of everything kept."""
 
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+    def __init__(self, policy: Policy, *, single: frozenset[str]) -> None:
+        self.policy, self.single = policy, single
         self.keys: list[Key] = []
         self.counts: Counter[str] = Counter()
 
     def take(self, more: Counter[str]) -> str | None:
-        """Add `more` if no limit breaks; else the limit it would break (nothing added)."""
+        """Add `more` if no rule breaks; else the rule it would break (nothing added)."""
         broken = self.policy.broken_limit(self.counts + more)
+        if broken is None:
+            broken = self._joins(more)
         if broken is None:
             self.counts.update(more)
         return broken
+
+    def _joins(self, more: Counter[str]) -> str | None:
+        """Rule 5: the first `single` type that both the kept claims and `more` hold."""
+        both = (t for t in self.policy.priority if t in self.single and self.counts[t] and more[t])
+        return next((f"weak:{t}" for t in both), None)
 
 
 def _merges(survivor: str, via: Mapping[str, Key]) -> tuple[Merge, ...]:
@@ -123,4 +139,4 @@ def _merges(survivor: str, via: Mapping[str, Key]) -> tuple[Merge, ...]:
     if len(via) < 2:
         return ()
     anchor = next(iter(via))
-    return tuple(Merge(survivor, p, via[survivor if p == anchor else p][0]) for p in via if p != survivor)
+    return tuple(Merge(survivor, p, (key := via[survivor if p == anchor else p])[0], key) for p in via if p != survivor)

@@ -20,3 +20,9 @@ def person_id_for(event_id: str) -> str:
 def split_person_id(command_id: str) -> str:
     """The id of the person a split creates (the correction's command id decides it)."""
     return str(uuid.uuid5(PERSON_NAMESPACE, f"split:{command_id}"))
+
+
+def healed_person_id(event_id: str, round_: int, first_key: str) -> str:
+    """The id of a person a healing split creates: the event that showed a value shared
+    decides it, with the healing round within the event and the part's first identifier."""
+    return str(uuid.uuid5(PERSON_NAMESPACE, f"heal:{event_id}:{round_}:{first_key}"))

@@ -2,7 +2,7 @@
 
 The shape of Segment's identity resolution settings: a priority order of identifier types,
 a limit of identifiers of each type per person (one user id; a few emails; bounded devices),
-and blocked values that buggy SDKs send for everyone.
+and placeholders that forms and buggy SDKs send for everyone (domain/placeholders.py).
 """
 
 from __future__ import annotations
@@ -12,38 +12,25 @@ from dataclasses import dataclass
 
 from bullseye_platform.config import ConfigError
 
-USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID = "user_id", "email", "phone", "device_id", "anonymous_id"
-TYPES = (USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID)
-# Matched by keyed hash: the stored value is the HMAC hex, never the address.
-HASHED_TYPES = (EMAIL, PHONE)
+from bullseye_identity.domain.kinds import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, PHONE, TYPES, USER_ID, Key
+from bullseye_identity.domain.placeholders import Placeholders
 
-# Values SDKs send when they have no id: they would glue every such shopper into one person.
-DEFAULT_BLOCKED = frozenset(
-    {"", "0", "-1", "null", "none", "nil", "undefined", "anonymous", "unknown", "guest", "test", "nan"}
-)
-
-# An identifier: (type, value); the value of an email or phone is its keyed hash.
-Key = tuple[str, str]
-
-
-def is_bogus(value: str, extra: frozenset[str] = frozenset()) -> bool:
-    """A placeholder, not an id: a default or configured blocked value, or one character
-    repeated ("0000", "xxxx", the all-zero UUID once its dashes are dropped)."""
-    text = value.strip().lower()
-    if text in DEFAULT_BLOCKED or text in extra:
-        return True
-    compact = text.replace("-", "")
-    return len(compact) >= 2 and len(set(compact)) == 1
+DEFAULT_PLACEHOLDERS = Placeholders()
+# Re-exported: the rules' modules name types through the policy.
+__all__ = ["ANONYMOUS_ID", "DEVICE_ID", "EMAIL", "HASHED_TYPES", "PHONE", "TYPES", "USER_ID", "Key", "Policy"]
 
 
 @dataclass(frozen=True)
 class Policy:
-    """`priority`: types, highest first. `limits`: most identifiers of a type per person."""
+    """`priority`: types, highest first. `limits`: most identifiers of a type per person.
+    `weak_single`: types a weak event (one without a user id) never brings together, so a
+    second email or phone joins a person only through a login (see domain/decide.py)."""
 
     priority: tuple[str, ...]
     limits: Mapping[str, int]
-    blocked: frozenset[str] = frozenset()
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS
     max_persons_per_value: int = 5
+    weak_single: frozenset[str] = frozenset({EMAIL, PHONE})
 
     def rank(self, id_type: str) -> int:
         """0 for the highest-priority type."""
@@ -63,10 +50,15 @@ class Policy:
                 return self.limit_rule(id_type)
         return None
 
+    def usable(self, id_type: str, value: str) -> bool:
+        """Whether an identifier links at all: present and not a placeholder."""
+        return bool(value) and not self.placeholders.holds(id_type, value)
+
     @classmethod
     def parse(
-        cls, *, priority: Iterable[str], limits: Iterable[str], blocked: Iterable[str], max_persons_per_value: int
-    ) -> Policy:
+        cls, *, priority: Iterable[str], limits: Iterable[str], blocked: Iterable[str], max_persons_per_value: int,
+        weak_single: Iterable[str] = (EMAIL, PHONE),
+    ) -> Policy:  # fmt: skip
         """From the config's text forms ("user_id,email,..." and "user_id=1,email=5,...").
 
         Raises:
@@ -78,8 +70,14 @@ class Policy:
         parsed = _parse_limits(limits)
         if max_persons_per_value < 2:
             raise ConfigError("IDENTITY_MAX_PERSONS_PER_VALUE must be at least 2 (a value shared by two persons)")
-        extra = frozenset(b.strip().lower() for b in blocked)
-        return cls(priority=order, limits=parsed, blocked=extra, max_persons_per_value=max_persons_per_value)
+        single = frozenset(t.strip() for t in weak_single)
+        if not single <= set(TYPES):
+            given = ",".join(sorted(single))
+            raise ConfigError(f"IDENTITY_WEAK_SINGLE_TYPES must list types of {', '.join(TYPES)}, got {given}")
+        return cls(
+            priority=order, limits=parsed, placeholders=Placeholders.with_extra(blocked),
+            max_persons_per_value=max_persons_per_value, weak_single=single,
+        )  # fmt: skip
 
 
 def _parse_limits(items: Iterable[str]) -> dict[str, int]:

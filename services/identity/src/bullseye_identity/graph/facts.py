@@ -18,7 +18,27 @@ from bullseye_platform.eventlog import LogMessage, partition_of, subject_for
 from bullseye_platform.sealing import PERSONAL_KINDS
 from bullseye_platform.telemetry import carried_headers
 
+from bullseye_identity.domain.kinds import Key
+from bullseye_identity.graph.refs import STRENGTHS, ref_of
+
 MERGED_KIND, SPLIT_KIND = "identity.merged", "identity.split"
+
+
+@dataclass(frozen=True)
+class Parting:
+    """Identifiers (`refs`, as they leave identity) and events moving from `person_id` to
+    `new_person_id`, and why: an operator's split (`rule` "manual", the operator's words as
+    `reason`) or an automatic one (the value `cause_key` found shared by `cause_event_id`)."""
+
+    person_id: str
+    new_person_id: str
+    refs: Sequence[idpb.IdentifierRef]
+    reason: str
+    rule: str
+    cause_event_id: str
+    at: datetime
+    headers: Mapping[str, str]
+    cause_key: Key = ("", "")
 
 
 @dataclass(frozen=True)
@@ -46,13 +66,15 @@ class Facts:
 
     def merged(
         self, survivor: str, merged: str, *, reason: str, rule: str, cause_event_id: str, at: datetime,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, key: Key = ("", ""), strength: str = "",
     ) -> LogMessage:  # fmt: skip
         """In the merged person's partition, after all of its earlier records."""
         fact = rpb.PersonsMerged(
             survivor_person_id=survivor, merged_person_id=merged, reason=reason, rule=rule,
-            cause_event_id=cause_event_id,
+            cause_event_id=cause_event_id, strength=STRENGTHS.get(strength, idpb.LINK_STRENGTH_UNSPECIFIED),
         )  # fmt: skip
+        if key[0]:
+            fact.identifier.CopyFrom(ref_of(key))
         fact.occurred_at.FromDatetime(at)
         return LogMessage(
             subject=self._subject(merged, MERGED_KIND),
@@ -61,22 +83,24 @@ class Facts:
             headers=carried_headers(headers or {}),
         )
 
-    def split(
-        self, person_id: str, new_person_id: str, *, moved: Sequence[idpb.IdentifierRef],
-        moved_event_ids: Sequence[str], reason: str, at: datetime, partition: int,
-        headers: Mapping[str, str] | None = None,
-    ) -> LogMessage:  # fmt: skip
+    def split(self, parting: Parting, *, moved_event_ids: Sequence[str], partition: int) -> LogMessage:
         """The copy for `partition`, listing the moved events whose records are there (graph/split.py)."""
         fact = rpb.PersonSplit(
-            person_id=person_id, new_person_id=new_person_id, moved_identifiers=moved,
-            moved_event_ids=moved_event_ids, reason=reason,
+            person_id=parting.person_id, new_person_id=parting.new_person_id, moved_identifiers=parting.refs,
+            moved_event_ids=moved_event_ids, reason=parting.reason, rule=parting.rule,
+            cause_event_id=parting.cause_event_id,
         )  # fmt: skip
-        fact.occurred_at.FromDatetime(at)
+        if parting.cause_key[0]:
+            fact.cause_identifier.CopyFrom(ref_of(parting.cause_key))
+        fact.occurred_at.FromDatetime(parting.at)
+        # An automatic split may move events to an existing person, more than once: its
+        # cause tells the facts apart (a manual split's new person is its command's own).
+        tail = f":{parting.cause_event_id}" if parting.cause_key[0] else ""
         return LogMessage(
             subject=subject_for(self.prefix, partition, SPLIT_KIND),
             payload=rpb.ResolvedRecord(split=fact).SerializeToString(),
-            msg_id=f"split:{new_person_id}:{partition}",
-            headers=carried_headers(headers or {}),
+            msg_id=f"split:{parting.new_person_id}:{partition}{tail}",
+            headers=carried_headers(parting.headers),
         )
 
 

@@ -12,11 +12,12 @@ from bullseye_identity.domain.policy import Key, Policy
 from bullseye_identity.graph import sql
 
 _IDENTITIES = """
-SELECT id_type, id_value, first_seen, last_seen, source FROM identifiers WHERE person_id = $1
-ORDER BY first_seen, id_type, id_value
+SELECT i.id_type, i.id_value, i.first_seen, i.last_seen, i.source, i.cause_event_id, i.via, i.strong, s.reason AS shared
+FROM identifiers i LEFT JOIN shared_values s ON s.id_type = i.id_type AND s.id_value = i.id_value
+WHERE i.person_id = $1 ORDER BY i.first_seen, i.id_type, i.id_value
 """
 _HISTORY = """
-SELECT kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at
+SELECT kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at, identifier, strength
 FROM history WHERE person_id = $1 ORDER BY id
 """
 
@@ -39,12 +40,12 @@ async def live_person(conn: Connection, person_id: str, field: str) -> str:
 
 
 async def resolve(conn: Connection, keys: Sequence[Key], policy: Policy) -> tuple[str, Key] | None:
-    """(person, deciding identifier) for the highest-priority known, unblocked key."""
+    """(person, deciding identifier) for the highest-priority known key not marked shared."""
     types, values = [k[0] for k in keys], [k[1] for k in keys]
     rows = await conn.fetch(sql.IDENTIFIERS_BY_KEY, types, values)
     owners = {(r["id_type"], r["id_value"]): r["person_id"] for r in rows}
-    blocked = {(r["id_type"], r["id_value"]) for r in await conn.fetch(sql.BLOCKED, types, values)}
-    usable = [k for k in policy.ordered(owners) if k not in blocked]
+    shared = {(r["id_type"], r["id_value"]) for r in await conn.fetch(sql.SHARED, types, values)}
+    usable = [k for k in policy.ordered(owners) if k not in shared]
     return (owners[usable[0]], usable[0]) if usable else None
 
 

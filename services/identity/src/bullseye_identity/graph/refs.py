@@ -18,10 +18,15 @@ TYPE_NAMES = {
     pb.IDENTIFIER_TYPE_ANONYMOUS_ID: ANONYMOUS_ID,
 }
 TYPE_ENUMS = {name: number for number, name in TYPE_NAMES.items()}
+# A link's strength as the graph writes it (graph/changes.py) and as it leaves identity.
+STRENGTHS = {"strong": pb.LINK_STRENGTH_STRONG, "weak": pb.LINK_STRENGTH_WEAK, "manual": pb.LINK_STRENGTH_MANUAL}
 
 
 def ref_of(key: Key) -> pb.IdentifierRef:
-    """An identifier as it leaves identity: emails and phones only as their keyed hash."""
+    """An identifier as it leaves identity: emails and phones only as their keyed hash
+    (none: an empty ref)."""
+    if not key[0]:
+        return pb.IdentifierRef()
     if key[0] in HASHED_TYPES:
         return pb.IdentifierRef(type=TYPE_ENUMS[key[0]], keyed_hash=key[1])  # type: ignore[arg-type]
     return pb.IdentifierRef(type=TYPE_ENUMS[key[0]], value=key[1])  # type: ignore[arg-type]

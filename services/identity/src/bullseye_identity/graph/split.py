@@ -1,5 +1,6 @@
-"""Split: an operator moves some identifiers of a person, and the events that came through
-them, to a new person.
+"""Split: identifiers of a person, and the events that came through them, move to another
+person: an operator's split, or a healing split once a value turns out to be shared
+(graph/healing.py). One machinery for both.
 
 The PersonSplit fact is published once per RESOLVED partition that holds a record of a moved
 event, after that record, listing the events of that partition (and once in the split
@@ -18,7 +19,7 @@ from bullseye.identity.v1 import identity_pb2 as pb
 
 from bullseye_identity.domain.policy import Key
 from bullseye_identity.graph.changes import MANUAL, SPLIT, Cause
-from bullseye_identity.graph.facts import Facts
+from bullseye_identity.graph.facts import Facts, Parting
 from bullseye_identity.graph.workset import HistoryRow, Workset
 
 _MOVE_IDENTIFIERS = """
@@ -35,6 +36,15 @@ ORDER BY r.events_seq
 
 
 @dataclass(frozen=True)
+class Moved:
+    """An event that moves, and the person its RESOLVED record names (its partition)."""
+
+    event_id: str
+    events_seq: int
+    record_person: str
+
+
+@dataclass(frozen=True)
 class SplitDone:
     new_person_id: str
     moved_event_ids: list[str]
@@ -45,23 +55,36 @@ async def split(
     new_person_id: str, cause: Cause,
 ) -> SplitDone:  # fmt: skip
     """Move `keys` (all of them `person`'s, not all of its keys: the caller checked) to a new person."""
-    conn = ws.conn
     types, values = [k[0] for k in keys], [k[1] for k in keys]
-    await conn.execute(_MOVE_IDENTIFIERS, new_person_id, types, values)
-    moved = await conn.fetch(_MOVED_EVENTS, types, values)
+    rows = await ws.conn.fetch(_MOVED_EVENTS, types, values)
+    moved = [Moved(r["event_id"], r["events_seq"], r["person_id"]) for r in rows]
+    await move_identifiers(ws, keys, new_person_id)
     await ws.load_persons([person])
-    first_seq = moved[0]["events_seq"] if moved else ws.persons[person].created_seq
-    ws.create_person(new_person_id, seq=first_seq, at=cause.at)
-    for who, other, kept in ((person, new_person_id, True), (new_person_id, person, False)):
-        ws.add_history(HistoryRow(who, SPLIT, other, kept, cause.note, MANUAL, cause.event_id, cause.at))
-    by_partition: dict[int, list[str]] = {facts.partition_of(person): []}
-    for row in moved:
-        by_partition.setdefault(facts.partition_of(row["person_id"]), []).append(row["event_id"])
+    ws.create_person(new_person_id, seq=moved[0].events_seq if moved else ws.persons[person].created_seq, at=cause.at)
+    parting = Parting(
+        person, new_person_id, refs, reason=cause.note, rule=MANUAL, cause_event_id=cause.event_id, at=cause.at,
+        headers=cause.headers,
+    )  # fmt: skip
+    record(ws, facts, parting, moved)
+    return SplitDone(new_person_id, [m.event_id for m in moved])
+
+
+async def move_identifiers(ws: Workset, keys: Sequence[Key], person: str) -> None:
+    """Point `keys` at `person`, in the database (the caller's workset must not hold them)."""
+    await ws.conn.execute(_MOVE_IDENTIFIERS, person, [k[0] for k in keys], [k[1] for k in keys])
+
+
+def record(ws: Workset, facts: Facts, parting: Parting, moved: Sequence[Moved]) -> None:
+    """The split in both persons' histories, and its PersonSplit facts: one per partition
+    holding a moved event's record, and one in the split person's partition."""
+    reason = parting.reason
+    for who, other, kept in ((parting.person_id, parting.new_person_id, True),
+                             (parting.new_person_id, parting.person_id, False)):  # fmt: skip
+        row = HistoryRow(who, SPLIT, other, kept, reason, parting.rule, parting.cause_event_id, parting.at,
+                         identifier=parting.cause_key)  # fmt: skip
+        ws.add_history(row)
+    by_partition: dict[int, list[str]] = {facts.partition_of(parting.person_id): []}
+    for event in moved:
+        by_partition.setdefault(facts.partition_of(event.record_person), []).append(event.event_id)
     for partition, event_ids in sorted(by_partition.items()):
-        ws.emit(
-            facts.split(
-                person, new_person_id, moved=refs, moved_event_ids=event_ids, reason=cause.note, at=cause.at,
-                partition=partition, headers=cause.headers,
-            )
-        )  # fmt: skip
-    return SplitDone(new_person_id, [r["event_id"] for r in moved])
+        ws.emit(facts.split(parting, moved_event_ids=event_ids, partition=partition))

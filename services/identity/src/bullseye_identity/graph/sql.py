@@ -12,10 +12,10 @@ LOCK = "SELECT pg_advisory_xact_lock($1)"
 _KEYS = "unnest($1::text[], $2::text[]) AS k(t, v)"
 
 IDENTIFIERS_BY_KEY = f"""
-SELECT i.id_type, i.id_value, i.person_id, i.first_seen, i.last_seen, i.source
+SELECT i.id_type, i.id_value, i.person_id, i.first_seen, i.last_seen, i.source, i.strong
 FROM identifiers i JOIN {_KEYS} ON i.id_type = k.t AND i.id_value = k.v
 """
-BLOCKED = f"SELECT b.id_type, b.id_value FROM blocked_values b JOIN {_KEYS} ON b.id_type = k.t AND b.id_value = k.v"
+SHARED = f"SELECT s.id_type, s.id_value FROM shared_values s JOIN {_KEYS} ON s.id_type = k.t AND s.id_value = k.v"
 RESOLVED = "SELECT event_id FROM resolutions WHERE event_id = ANY($1::text[])"
 PERSONS = "SELECT person_id, created_seq, created_at, merged_into FROM persons WHERE person_id = ANY($1::text[])"
 COUNTS = "SELECT person_id, id_type, count(*) AS n FROM identifiers WHERE person_id = ANY($1::text[]) GROUP BY 1, 2"
@@ -38,9 +38,9 @@ CLAIM = """
 INSERT INTO value_claims (id_type, id_value, person_id)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING
 """
-BLOCK = """
-INSERT INTO blocked_values (id_type, id_value, persons, cause_event_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) ON CONFLICT DO NOTHING
+MARK_SHARED = """
+INSERT INTO shared_values (id_type, id_value, persons, cause_event_id, reason)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING
 """
 
 UPSERT_PERSONS = """
@@ -48,21 +48,26 @@ INSERT INTO persons (person_id, created_seq, created_at, merged_into)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[])
 ON CONFLICT (person_id) DO UPDATE SET merged_into = excluded.merged_into
 """
+# How an identifier joined (cause_event_id, via) is written once, when it joins.
 UPSERT_IDENTIFIERS = """
-INSERT INTO identifiers (id_type, id_value, person_id, first_seen, last_seen, source)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+INSERT INTO identifiers (id_type, id_value, person_id, first_seen, last_seen, source, strong, cause_event_id, via)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                     $7::bool[], $8::text[], $9::text[])
 ON CONFLICT (id_type, id_value) DO UPDATE
-SET person_id = excluded.person_id, first_seen = excluded.first_seen, last_seen = excluded.last_seen
+SET person_id = excluded.person_id, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+    strong = excluded.strong
 """
 INSERT_RESOLUTIONS = """
-INSERT INTO resolutions (event_id, person_id, events_seq, primary_type, primary_value)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+INSERT INTO resolutions (event_id, person_id, events_seq, primary_type, primary_value, keys)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
 """
 INSERT_HISTORY = """
-INSERT INTO history (person_id, kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at)
-SELECT p, k, o, s, r, u, c, a
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
-WITH ORDINALITY AS h(p, k, o, s, r, u, c, a, n) ORDER BY n
+INSERT INTO history (person_id, kind, other_person_id, survivor, reason, rule, cause_event_id, occurred_at,
+                     identifier, strength)
+SELECT p, k, o, s, r, u, c, a, i, g
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+            $9::text[], $10::text[])
+WITH ORDINALITY AS h(p, k, o, s, r, u, c, a, i, g, n) ORDER BY n
 """
 FIRST_CONFLICTS = """
 INSERT INTO conflict_pairs (person_id, other, rule)

@@ -8,16 +8,7 @@ from bullseye.events.v1 import event_pb2 as ev
 from bullseye_platform import sealing
 from bullseye_platform.store.pool import Connection
 
-from bullseye_identity.domain.policy import (
-    ANONYMOUS_ID,
-    DEVICE_ID,
-    EMAIL,
-    PHONE,
-    USER_ID,
-    Key,
-    Policy,
-    is_bogus,
-)
+from bullseye_identity.domain.policy import ANONYMOUS_ID, DEVICE_ID, EMAIL, PHONE, USER_ID, Key, Policy
 from bullseye_identity.vault.keyring import KeyRing
 
 
@@ -35,7 +26,7 @@ async def extract(conn: Connection, keyring: KeyRing, event: ev.Event, policy: P
     personal = await personal_data(conn, keyring, event)
     if personal is not None:
         raw += [(EMAIL, personal.email), (PHONE, personal.phone)]
-    keys = [(t, v) for t, v in raw if v and not is_bogus(v, policy.blocked)]
+    keys = [(t, v) for t, v in raw if policy.usable(t, v)]
     hashed = [(t, keyring.hash_identifier(t, v) if t in (EMAIL, PHONE) else v) for t, v in keys]
     return Extracted(policy.ordered(hashed), personal)
 

@@ -9,43 +9,31 @@ The projection reads EVENTS in ONE total order (all partitions as one consumer, 
 and only a fixed order makes a replay after kill -9 produce the same persons and the same
 RESOLVED records as an undisturbed run. Person ids are derived from the event that created
 the person, for the same reason. Operators' corrections are records of the same order
-(docs/design.md D1), applied where they stand (corrections/apply.py).
+(docs/design.md D1), applied where they stand (corrections/apply.py); a value found shared
+heals the persons it glued where the event that shows it stands (projections/resolver.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 
-from bullseye.events.v1 import event_pb2 as ev
-from bullseye_platform import sealing
 from bullseye_platform.eventlog import CORRECTION_KIND, LogRecord, kind_of
 from bullseye_platform.store.pool import Connection
-from opentelemetry import metrics
 
 from bullseye_identity.corrections.apply import Corrections
-from bullseye_identity.domain.decide import Decision, decide
-from bullseye_identity.domain.ids import person_id_for
-from bullseye_identity.domain.policy import Key, Policy
+from bullseye_identity.domain.policy import Policy
 from bullseye_identity.graph import sql
-from bullseye_identity.graph.changes import Cause, GraphChanges
-from bullseye_identity.graph.facts import Facts, without_personal
-from bullseye_identity.graph.workset import ResolutionRow, Workset
-from bullseye_identity.projections.extract import Extracted, extract
-from bullseye_identity.vault import contacts
+from bullseye_identity.graph.changes import GraphChanges
+from bullseye_identity.graph.facts import Facts
+from bullseye_identity.projections.resolver import EventResolver
 from bullseye_identity.vault.keyring import KeyRing
 
-LINKED = "identifier-shared"
 # What a rebuild empties: everything derived from EVENTS, operators' corrections included.
 # Never `data_keys`: emptying it would shred every person's personal data.
 OWNED_TABLES = (
-    "persons", "identifiers", "resolutions", "history", "conflict_pairs", "value_claims", "blocked_values", "contacts",
-    "corrections",
+    "persons", "identifiers", "resolutions", "history", "conflict_pairs", "value_claims", "shared_values", "contacts",
+    "corrections", "merge_links",
 )  # fmt: skip
-
-
-def occurred_at(event: ev.Event) -> datetime:
-    return datetime.fromtimestamp(event.occurred_at.seconds + event.occurred_at.nanos / 1e9, UTC)
 
 
 class Resolution:
@@ -55,12 +43,9 @@ class Resolution:
 
     def __init__(self, *, name: str, keyring: KeyRing, policy: Policy, facts: Facts) -> None:
         self.name = name
-        self._keyring, self._policy, self._facts = keyring, policy, facts
-        self._changes = GraphChanges(facts, max_persons_per_value=policy.max_persons_per_value)
-        self._corrections = Corrections(changes=self._changes, facts=facts, policy=policy)
-        self._duplicates = metrics.get_meter("bullseye.identity").create_counter(
-            "identity_duplicate_events", description="events whose id was resolved before (not published again)"
-        )
+        changes = GraphChanges(facts, max_persons_per_value=policy.max_persons_per_value)
+        self._events = EventResolver(keyring=keyring, policy=policy, facts=facts, changes=changes)
+        self._corrections = Corrections(changes=changes, facts=facts, policy=policy)
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         await conn.execute(sql.LOCK, sql.GRAPH_LOCK_ID)
@@ -68,53 +53,7 @@ class Resolution:
             if is_correction(run[0]):
                 await self._corrections.apply(conn, run[0])
             else:
-                await self._resolve_all(conn, run)
-
-    async def _resolve_all(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        """Resolve consecutive events: their identifiers loaded at once, their changes flushed at once."""
-        events = [ev.Event.FromString(r.data) for r in records]
-        extracted = [await extract(conn, self._keyring, e, self._policy) for e in events]
-        ws = Workset(conn)
-        await ws.load_keys([k for x in extracted for k in x.keys], [e.event_id for e in events])
-        for record, event, found in zip(records, events, extracted, strict=True):
-            await self._resolve(ws, record, event, found)
-        await ws.flush()
-
-    async def _resolve(self, ws: Workset, record: LogRecord, event: ev.Event, found: Extracted) -> None:
-        if event.event_id in ws.resolved:
-            self._duplicates.add(1)
-            return
-        keys = [k for k in found.keys if k not in ws.blocked]
-        owner = {k: p for k in keys if (p := ws.owner(k)) is not None}
-        persons = {p: ws.view(p) for p in owner.values()}
-        decision = decide(keys, owner, persons, self._policy, new_person_id=person_id_for(event.event_id))
-        # The facts an event causes continue its trace (a span per event would cost more
-        # than resolving it; the runner's span covers the batch).
-        cause = Cause(LINKED, event.event_id, occurred_at(event), record.headers)
-        self._change_graph(ws, record, event, keys, decision, cause)
-        if found.personal is not None:
-            subject = sealing.subject_of(event.identifiers)
-            await contacts.record(ws.conn, self._keyring, subject=subject, personal=found.personal, event=event)
-        without_personal(event)
-        ws.emit(self._facts.resolved(decision.person_id, event, seq=record.seq, headers=cause.headers))
-
-    def _change_graph(
-        self, ws: Workset, record: LogRecord, event: ev.Event, keys: list[Key], decision: Decision, cause: Cause
-    ) -> None:
-        person = decision.person_id
-        if decision.created:
-            ws.create_person(person, seq=record.seq, at=cause.at)
-        for merge in decision.merges:
-            self._changes.merge(ws, merge.survivor, merge.merged, rule=merge.rule, cause=cause)
-        for key in decision.attach:
-            ws.attach(key, person, seen=cause.at, source=event.receipt.source)
-        mine = [k for k in keys if ws.owner(k) == person]
-        for key in mine:
-            ws.touch(key, seen=cause.at)
-        for conflict in decision.conflicts:
-            self._changes.refuse(ws, conflict, cause=cause)
-        primary = mine[0] if mine else ("", "")
-        ws.add_resolution(ResolutionRow(event.event_id, person, record.seq, primary))
+                await self._events.resolve_all(conn, run)
 
 
 def is_correction(record: LogRecord) -> bool:

@@ -6,7 +6,7 @@ Shared by Track, TrackBatch and Ingest so the three answer by the same rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import metrics
 
 from bullseye_ingestion.adapters.sealer import Sealer
-from bullseye_ingestion.domain import prepare, validation
+from bullseye_ingestion.domain import lenient, prepare, validation
 from bullseye_ingestion.domain.policy import EventPolicy
 
 REJECTED, DUPLICATE, ACCEPTED = pb.EVENT_STATUS_REJECTED, pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
@@ -56,6 +56,8 @@ class _Checked:
     event_id: str
     stored: ev.Event | None
     violations: list[validation.Violation]
+    # Fields dropped from a stored event (domain/lenient.py), reported in its outcome.
+    warnings: list[validation.Violation] = field(default_factory=list)
 
 
 class Intake:
@@ -74,8 +76,12 @@ class Intake:
         self._writer, self._sealer, self._policy = writer, sealer, policy
         self._prefix, self._partitions = subject_prefix, partitions
         self._clock = clock
-        self._counted = metrics.get_meter("bullseye.ingestion").create_counter(
+        meter = metrics.get_meter("bullseye.ingestion")
+        self._counted = meter.create_counter(
             "ingestion_events", description="events by outcome (accepted, duplicate, rejected) and source"
+        )
+        self._dropped = meter.create_counter(
+            "ingestion_fields_dropped", description="unreadable emails and phones dropped from stored events, by field"
         )
 
     def check(self, index: int, event: ev.Event, arrival: Arrival) -> _Checked:
@@ -93,10 +99,16 @@ class Intake:
             live_window=self._policy.live_window,
             backfill=arrival.backfill,
         )
-        if found:
-            return _Checked(index, event.event_id, None, found)
+        dropped: list[validation.Violation] = []
+        if found:  # most events have no violation: nothing to sort out
+            rejecting, dropped = lenient.split(found)
+            if rejecting:
+                return _Checked(index, event.event_id, None, found)
+            lenient.drop(stored, dropped)
+            for warning in dropped:
+                self._dropped.add(1, {"field": warning.field})
         prepare.normalize(stored, live_window=self._policy.live_window)
-        return _Checked(index, event.event_id, stored, [])
+        return _Checked(index, event.event_id, stored, [], dropped)
 
     def _message(self, stored: ev.Event, arrival: Arrival) -> LogMessage:
         kind = stored.WhichOneof("payload") or "unknown"
@@ -159,7 +171,8 @@ class Intake:
             appended = by_index[first]
             duplicate = first != item.index or appended.duplicate
             status = DUPLICATE if duplicate else ACCEPTED
-            add(index=item.index, event_id=item.event_id, status=status, stream_sequence=appended.seq)
+            add(index=item.index, event_id=item.event_id, status=status, stream_sequence=appended.seq,
+                warnings=item.warnings)  # fmt: skip
             if duplicate:
                 result.duplicates += 1
             else:
