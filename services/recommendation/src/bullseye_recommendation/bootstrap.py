@@ -13,7 +13,7 @@ import grpc
 from bullseye.identity.v1 import identity_pb2
 from bullseye.recommendation.v1 import recommendation_pb2, recommendation_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream, subject_for
-from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
@@ -53,10 +53,7 @@ def identity_channel(config: RecommendationConfig) -> grpc.aio.Channel | None:
     """To identity, for Recommend by identifier (Resolve, scope `identities:read`); None when unset."""
     if not config.identity_address:
         return None
-    return client.channel(
-        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE, tls=config.client_tls(),
-        deadline=config.identity_timeout,
-    )  # fmt: skip
+    return config.channel_to(config.identity_address, IDENTITY_SERVICE, deadline=config.identity_timeout)
 
 
 async def open_store(config: RecommendationConfig) -> asyncpg.Pool:
