@@ -35,11 +35,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import asyncpg
 import grpc
 import psutil
 from bullseye.events.v1 import event_pb2 as ev
@@ -48,7 +48,6 @@ from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.auth import TokenMinter
 from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import (
-    Durability,
     LogMessage,
     LogWriter,
     StreamSpec,
@@ -63,7 +62,7 @@ from google.type import money_pb2
 from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
-from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.bench.servers import folded, strict_servers
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.metrics import by_label, scrape
 from bullseye_devtools.stack.services import ServiceProcess
@@ -158,21 +157,6 @@ async def seed(nats_url: str, persons: int, events: int) -> int:
         await nc.drain()
 
 
-async def folded(dsn: str, expected: int, *, within: float) -> None:
-    """Until profile's journal holds `expected` events."""
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": "profile"})
-    try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            with contextlib.suppress(asyncpg.UndefinedTableError):
-                if await conn.fetchval("SELECT count(*) FROM journal") >= expected:
-                    return
-            await asyncio.sleep(0.2)
-        raise TimeoutError(f"profile did not fold {expected:,} events within {within:.0f}s")
-    finally:
-        await conn.close()
-
-
 @dataclass
 class ReadStack:
     service: ServiceProcess
@@ -223,11 +207,7 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
     root = session.workdir / "profile-read"
     persons, per_person = (60, 20) if session.quick else (2000, 40)
     with contextlib.ExitStack() as stack:
-        session.step("starting PostgreSQL and a strict nats-server")
-        postgres = PostgresServer(root / "postgres").start()
-        stack.callback(postgres.stop)
-        nats = NatsServer(root / "nats", durability=Durability.STRICT).start()
-        stack.callback(nats.stop)
+        postgres, nats = strict_servers(session, root, stack)
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
@@ -240,7 +220,7 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         read = ReadStack(service, rss, persons, events, env, keys[stack_secrets.OPERATOR_KEY])
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
-        asyncio.run(folded(postgres.dsn, events, within=600))
+        asyncio.run(folded(postgres.dsn, "profile", "journal", events, within=600))
         yield read
 
 
@@ -550,11 +530,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    # asyncio, not uvloop: uvloop's timers tick in whole milliseconds, which at 1,000 calls/s
-    # clumped the schedule (Health.Check p99 6 -> 19 ms, measured).
-    print(json.dumps(asyncio.run(run(parse(argv)))))
+def print_summary(
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, object]]], args: argparse.Namespace
+) -> int:
+    """A load generator's process: its summary as one JSON line on stdout. asyncio, not
+    uvloop: uvloop's timers tick in whole milliseconds, which at 1,000 calls/s clumped the
+    schedule (Health.Check p99 6 -> 19 ms, measured)."""
+    print(json.dumps(asyncio.run(run(args))))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return print_summary(run, parse(argv))
 
 
 if __name__ == "__main__":

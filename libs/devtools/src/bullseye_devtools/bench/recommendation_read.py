@@ -11,14 +11,12 @@ once (what the service's ranking cache then holds). Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye_platform.auth.operator import operator_credentials
 
-from bullseye_devtools.bench.profile_read import Rpc, drive_calls, load_arguments
+from bullseye_devtools.bench.profile_read import Rpc, drive_calls, load_arguments, print_summary
 
 METHODS = {"health": "/grpc.health.v1.Health/Check",
            "recommend": "/bullseye.recommendation.v1.RecommendationService/Recommend"}  # fmt: skip
@@ -44,9 +42,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # asyncio, not uvloop: see profile_read.main (uvloop's millisecond timers clump the schedule).
-    print(json.dumps(asyncio.run(run(parse(argv)))))
-    return 0
+    return print_summary(run, parse(argv))
 
 
 if __name__ == "__main__":

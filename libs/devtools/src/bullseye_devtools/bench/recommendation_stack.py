@@ -17,20 +17,18 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-import asyncpg
 import grpc
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as pb_grpc
 from bullseye_platform.auth import TokenMinter
 from bullseye_platform.auth.operator import operator_credentials
-from bullseye_platform.eventlog import Durability, LogMessage, LogWriter, StreamSpec, connect, ensure_stream
+from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, connect, ensure_stream
 
 from bullseye_devtools.bench import movielens
 from bullseye_devtools.bench.registry import Session
 from bullseye_devtools.bench.rss import RssSampler
-from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.bench.servers import folded, strict_servers
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.metrics import by_label, scrape
 from bullseye_devtools.stack.services import ServiceProcess
@@ -118,23 +116,6 @@ async def _append(nats_url: str, *streams: Iterable[LogMessage]) -> None:
         await nc.drain()
 
 
-async def _folded(dsn: str, expected: int, *, within: float) -> None:
-    """Until the service's projection holds `expected` interactions."""
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": "recommendation"})
-    try:
-        async with asyncio.timeout(within):
-            while await _count(conn) < expected:  # noqa: ASYNC110 - the state is in another process
-                await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
-
-
-async def _count(conn: asyncpg.Connection[Any]) -> int:
-    with contextlib.suppress(asyncpg.UndefinedTableError):
-        return int(await conn.fetchval("SELECT count(*) FROM interactions"))
-    return 0
-
-
 def _data(session: Session) -> movielens.MovieLens:
     return movielens.generated() if session.quick else movielens.read()
 
@@ -144,11 +125,7 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
     root = session.workdir / "recommendation"
     data = _data(session)
     with contextlib.ExitStack() as stack:
-        session.step("starting PostgreSQL and a strict nats-server")
-        postgres = PostgresServer(root / "postgres").start()
-        stack.callback(postgres.stop)
-        nats = NatsServer(root / "nats", durability=Durability.STRICT).start()
-        stack.callback(nats.stop)
+        postgres, nats = strict_servers(session, root, stack)
         keys = stack_secrets.generate_auth()
         env = {"NATS_URL": nats.url, "DATABASE_URL": postgres.dsn, "RECOMMENDATION_METRICS_PORT": "0",
                "RECOMMENDATION_MODEL_DIR": str(root / "models"), "RECOMMENDATION_SPOOL_DIR": str(root / "spool"),
@@ -166,7 +143,7 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         stack.callback(rss.stop)
         stack.callback(lambda: service.stop())
         started = time.perf_counter()
-        asyncio.run(_folded(postgres.dsn, data.interactions, within=3600))
+        asyncio.run(folded(postgres.dsn, "recommendation", "interactions", data.interactions, within=3600))
         seconds["fold"] = time.perf_counter() - started
         key = keys[stack_secrets.OPERATOR_KEY]
         operator = operator_credentials({stack_secrets.OPERATOR_KEY: key})
