@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import nats
@@ -20,6 +21,9 @@ from bullseye_platform.eventlog import Durability
 from nats.aio.client import Client as NATS
 
 from tests import credentials
+
+if TYPE_CHECKING:
+    from tests.profile.support import ProfileUnderTest
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,3 +134,19 @@ def ingestion(ingestion_env: dict[str, str], stack_dir: Path, ingestion_socket: 
     ).start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+async def profile_on_identity(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, identity: ServiceProcess,
+    ingestion: ServiceProcess,
+) -> AsyncIterator[ProfileUnderTest]:  # fmt: skip
+    """Profile on identity's own RESOLVED stream, on the wall clock, asking identity for
+    identifiers: the whole chain from ingestion to a profile."""
+    # Imported here: tests.profile.support imports this module for service_env.
+    from tests.profile.support import start_profile_on_identity, stop_profile
+
+    started = await start_profile_on_identity(nc, nats_server, postgres, stack_dir / "logs", identity)
+    await started.caught_up_with_the_chain(ingestion.address, create_key(ingestion.env, "--source", "catch-up"))
+    yield started
+    await stop_profile(started)

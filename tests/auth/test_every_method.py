@@ -25,6 +25,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from nats.aio.client import Client as NATS
 
 from tests import channels
+from tests.api.contract import servable, served_methods
 from tests.conftest import create_key
 from tests.platform.test_auth import claims, operator_key, signed, tampered
 from tests.profile.support import start_profile, stop_profile
@@ -33,7 +34,9 @@ from tests.recommendation.support import start_recommendation, stop_recommendati
 SERVICES = ("ingestion", "identity", "profile", "recommendation")  # the session's principals that are services
 
 
-METHODS = [method for service in services() for method in service.methods]
+# Every method declares a scope; those of a service with a process are called (tests/api
+# pins which services have none yet, so one cannot drop out of these tests unnoticed).
+METHODS = served_methods()
 IDS = [method.full_name for method in METHODS]
 
 
@@ -64,12 +67,13 @@ async def addresses(
     await stop_profile(profile)
 
 
-def test_every_service_of_the_protos_is_served_in_this_test(addresses: dict[str, str]) -> None:
-    assert {service.full_name for service in services()} == set(addresses)
+def test_every_service_with_a_process_is_served_in_this_test(addresses: dict[str, str]) -> None:
+    assert {service.full_name for service in services() if servable(service)} == set(addresses)
 
 
 def test_every_method_declares_a_scope() -> None:
-    assert [method.full_name for method in METHODS if not scope_of(method)] == []
+    every = [method for service in services() for method in service.methods]
+    assert [method.full_name for method in every if not scope_of(method)] == []
 
 
 async def call(address: str, method: MethodDescriptor, metadata: tuple[tuple[str, str], ...]) -> grpc.StatusCode:

@@ -32,7 +32,9 @@ async def front(ingestion: ServiceProcess) -> AsyncIterator[ipb_grpc.IngestionSe
 
 @pytest.fixture(scope="module")
 def key(ingestion_env: dict[str, str], request: pytest.FixtureRequest) -> str:
-    return create_key(ingestion_env, "--source", request.module.__name__.rsplit(".", 1)[-1])
+    """A verified source's key: the vault's rules between persons are those of verified claims
+    (test_trust.py has what an unverified source may claim)."""
+    return create_key(ingestion_env, "--source", request.module.__name__.rsplit(".", 1)[-1], "--trust", "verified")
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ async def test_bad_subjects_are_named_by_index(identity: ServiceProcess) -> None
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = h.field_violations(error)
     assert set(violations) == {"subjects[1]", "subjects[2]", "subjects[3]", "subjects[4]"}
-    assert '"user:<user_id>" or "anon:<anonymous_id>"' in violations["subjects[3]"]
+    assert '"user:<user_id>", "anon:<anonymous_id>", "loyalty:<loyalty_id>"' in violations["subjects[3]"]
 
 
 @pytest.mark.parametrize(("count", "says"), [(0, "at least one"), (1001, "at most 1000")])

@@ -8,7 +8,7 @@ from bullseye_identity.domain.placeholders import Placeholders
 from bullseye_identity.domain.policy import TYPES, Policy
 from bullseye_platform.config import ConfigError
 
-DEFAULT_LIMITS = ("user_id=1", "email=5", "phone=3", "device_id=10", "anonymous_id=100")
+DEFAULT_LIMITS = ("user_id=1", "email=5", "phone=3", "device_id=10", "anonymous_id=100", "loyalty_id=3")
 
 
 def policy(**changes: object) -> Policy:
@@ -106,7 +106,7 @@ def test_an_outranking_identifier_that_does_not_fit_starts_its_own_person() -> N
 
 def test_a_lower_identifier_that_does_not_fit_is_left_out() -> None:
     persons = {"p": person("p", 1, user_id=1, device_id=1)}
-    one_device = policy(limits=("device_id=1", *DEFAULT_LIMITS[:3], "anonymous_id=9"))
+    one_device = policy(limits=("device_id=1", *DEFAULT_LIMITS[:3], "anonymous_id=9", "loyalty_id=3"))
     decision = decide([U1, D1], {U1: "p"}, persons, one_device, new_person_id="new")
     assert (decision.person_id, decision.attach) == ("p", ())
     assert decision.conflicts == (Conflict("p", "", "limit:device_id=1", ((D1, ("p",)),)),)

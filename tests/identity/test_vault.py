@@ -240,7 +240,9 @@ async def test_after_shredding_the_persons_keys_no_contact_is_found(
     [
         (pb.GetContactRequest(channel=EMAIL), {"person_id"}),
         (pb.GetContactRequest(person_id="p-1"), {"channel"}),
-        (pb.GetContactRequest(person_id="p" * 300, channel=7), {"person_id", "channel"}),
+        (pb.GetContactRequest(channel=7), {"person_id", "channel"}),
+        # Past the platform's input rules the request is refused before the service reads it.
+        (pb.GetContactRequest(person_id="p" * 300, channel=7), {"person_id"}),
     ],
 )
 async def test_get_contact_names_the_bad_fields(

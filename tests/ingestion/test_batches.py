@@ -16,11 +16,15 @@ REQUEST_LIMIT = 1024 * 1024
 
 
 def sized_event(size: int) -> ev.Event:
-    """A valid page view whose serialized size is exactly `size` bytes."""
-    built = h.event()
-    built.page_viewed.name = "x" * (size - built.ByteSize())
+    """A valid identify event whose serialized size is exactly `size` bytes (custom traits of
+    at most 1,024 characters each fill it)."""
+    built = h.event(identified=ev.Identified())
+    custom = built.identified.traits.custom
+    while built.ByteSize() < size:
+        custom[f"trait-{len(custom):03d}"] = "x" * min(1024, size - built.ByteSize())
+    last = f"trait-{len(custom) - 1:03d}"
     while built.ByteSize() > size:
-        built.page_viewed.name = built.page_viewed.name[:-1]
+        custom[last] = custom[last][:-1]
     built.event_id += "x" * (size - built.ByteSize())
     assert built.ByteSize() == size
     return built

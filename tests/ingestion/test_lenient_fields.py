@@ -26,6 +26,8 @@ UNREADABLE = {
     "phone_too_short": ("signed_up", {"phone": "+33 12", "email": GOOD_EMAIL}, "phone"),
     "template_marker_email": ("identified", {"email": "{{email}}", "phone": GOOD_PHONE}, "email"),
     "not_an_email": ("signed_up", {"email": "not-an-email", "phone": GOOD_PHONE}, "email"),
+    # The input rules refuse a NUL anywhere; in these fields it is dropped like any unreadable address.
+    "nul_in_an_email": ("identified", {"email": "ann\x00@example.com", "phone": GOOD_PHONE}, "email"),
 }
 
 

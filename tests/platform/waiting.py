@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 
@@ -11,3 +12,12 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float = 30
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 - the state is in another process; no Event to await
             await asyncio.sleep(every)
+
+
+def wait_until_sync(check: Callable[[], bool], *, within: float = 30.0, every: float = 0.02) -> None:
+    """`wait_until` for blocking tests (hypothesis runs them outside the event loop)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true within {within} s")
+        time.sleep(every)

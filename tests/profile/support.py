@@ -22,8 +22,12 @@ from typing import Any
 
 import asyncpg
 import grpc
+import nats.js.errors
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import resolved_pb2 as rs
+from bullseye.identity.v1.identity_pb2 import IDENTIFIER_TYPE_USER_ID, IdentifierRef
+from bullseye.ingestion.v1.ingestion_pb2 import TrackRequest
+from bullseye.ingestion.v1.ingestion_pb2_grpc import IngestionServiceStub
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye.profile.v1 import profile_pb2_grpc as pb_grpc
 from bullseye_devtools.stack import NatsServer, PostgresServer
@@ -137,6 +141,45 @@ class ProfileUnderTest:
         reached = {r["partition"]: r["stream_seq"] for r in rows}
         return all(reached.get(p, 0) >= end for p, end in self.feed.ends.items())
 
+    async def caught_up_with_the_chain(self, ingestion_address: str, api_key: str, *, within: float = 300.0) -> None:
+        """Until everything sent to ingestion so far is in this profile: a process started on
+        the session's streams first works through what earlier tests left there (a kill -9
+        test's load). A marker sent now is resolved after every earlier event and published
+        after their records; once it is here and no partition has a record past its position,
+        nothing earlier is missing."""
+        user = f"catch-up-{uuid.uuid4().hex}"
+        marker = ev.Event(event_id=f"catch-up-{uuid.uuid4()}", identifiers=ev.Identifiers(user_id=user))
+        marker.occurred_at.GetCurrentTime()
+        marker.page_viewed.name = "catch-up"
+        async with channels.channel(ingestion_address, caller=None) as opened:
+            await IngestionServiceStub(opened).Track(TrackRequest(event=marker), metadata=[("x-api-key", api_key)])
+        by_user = pb.GetProfileRequest(identifier=IdentifierRef(type=IDENTIFIER_TYPE_USER_ID, value=user))
+        await wait_until(lambda: self._found(by_user), within=within, every=0.1)
+        await wait_until(self._nothing_after_the_positions, within=within, every=0.1)
+
+    async def _found(self, request: pb.GetProfileRequest) -> bool:
+        try:
+            await self.api.GetProfile(request)
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.NOT_FOUND, exc
+            return False
+        return True
+
+    async def _nothing_after_the_positions(self) -> bool:
+        rows = await self.pool.fetch(
+            "SELECT partition, stream_seq FROM projection_positions WHERE projection = 'profile'"
+        )
+        reached = {r["partition"]: r["stream_seq"] for r in rows}
+        js = self.feed.nc.jetstream()
+        for partition in range(PARTITIONS):
+            subject = f"{self.feed.spec.subject_prefix}.{partition}.>"
+            try:
+                await js.get_msg(self.feed.spec.name, seq=reached.get(partition, 0) + 1, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                continue
+            return False
+        return True
+
     async def get(self, person_id: str, *, as_of: datetime | None = None) -> pb.Profile:
         request = pb.GetProfileRequest(person_id=person_id)
         if as_of is not None:
@@ -186,6 +229,16 @@ async def start_profile(
     assert pool is not None
     channel = channels.channel(service.address)
     return ProfileUnderTest(service, schema, ResolvedFeed(nc, stream), pool, channel)
+
+
+async def start_profile_on_identity(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, log_dir: Path, identity: ServiceProcess
+) -> ProfileUnderTest:
+    """Profile on identity's own RESOLVED stream, on the wall clock, asking identity for identifiers."""
+    resolved = StreamSpec(name="RESOLVED", subject_prefix="resolved")
+    return await start_profile(
+        nc, nats_server, postgres, log_dir, fixed_now=None, stream=resolved, PROFILE_IDENTITY_ADDRESS=identity.address
+    )
 
 
 async def stop_profile(profile: ProfileUnderTest) -> None:

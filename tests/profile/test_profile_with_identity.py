@@ -4,7 +4,6 @@ profile, and GetProfile by identifier through identity's Resolve."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
 
 import grpc
 import pytest
@@ -13,34 +12,21 @@ from bullseye.identity.v1 import identity_pb2 as id_pb
 from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye.profile.v1 import segments_pb2 as sg
-from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
-from bullseye_platform.eventlog import StreamSpec
-from nats.aio.client import Client as NATS
 
 from tests import channels
 from tests.conftest import create_key
 from tests.identity.graph_support import event, send, uid
 from tests.ingestion.helpers import failure
 from tests.platform.waiting import wait_until
-from tests.profile.support import ProfileUnderTest, start_profile, stop_profile, usd
+from tests.profile.support import ProfileUnderTest, usd
 from tests.profile.test_segment_membership import create, new_id, ready
 from tests.profile.test_segment_rules import compare
 
 
 @pytest.fixture(scope="module")
-async def profile(
-    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, identity: ServiceProcess,
-    ingestion: ServiceProcess,
-) -> AsyncIterator[ProfileUnderTest]:  # fmt: skip
-    """Profile on identity's own RESOLVED stream, on the wall clock, asking identity for identifiers."""
-    resolved = StreamSpec(name="RESOLVED", subject_prefix="resolved")
-    started = await start_profile(
-        nc, nats_server, postgres, stack_dir / "logs", fixed_now=None, stream=resolved,
-        PROFILE_IDENTITY_ADDRESS=identity.address,
-    )  # fmt: skip
-    yield started
-    await stop_profile(started)
+def profile(profile_on_identity: ProfileUnderTest) -> ProfileUnderTest:
+    return profile_on_identity
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ import re
 
 import phonenumbers
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# No control character either: an address is what delivery sends to (a line break in one
+# would be a header of its own), and ingestion's input rules leave this field to this check.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$")
 
 
 def normalize_email(raw: str) -> str:

@@ -45,12 +45,12 @@ class IdentityConfig(ServiceConfig):
     )
     priority: tuple[str, ...] = env(
         "PRIORITY",
-        default=("user_id", "email", "phone", "device_id", "anonymous_id"),
+        default=("user_id", "loyalty_id", "email", "phone", "device_id", "anonymous_id"),
         help="identifier types, highest priority first: the event belongs to its highest one's person",
     )
     limits: tuple[str, ...] = env(
         "LIMITS",
-        default=("user_id=1", "email=5", "phone=3", "device_id=10", "anonymous_id=100"),
+        default=("user_id=1", "loyalty_id=3", "email=5", "phone=3", "device_id=10", "anonymous_id=100"),
         help="most identifiers of a type one person may have; a merge or link past it is refused",
     )
     blocked_values: tuple[str, ...] = env(

@@ -78,13 +78,18 @@ def _canonical(normalize: Callable[[str], str], value: str) -> str:
 def identifiers(event: ev.Event) -> list[Key]:
     """Every identifier the event carries, contact points (as ingestion normalizes them) included."""
     ids = event.identifiers
-    keys = [("user_id", ids.user_id), ("device_id", ids.device_id), ("anonymous_id", ids.anonymous_id)]
+    keys = [("user_id", ids.user_id), ("loyalty_id", ids.loyalty_id), ("device_id", ids.device_id),
+            ("anonymous_id", ids.anonymous_id), *_contact_points(ids, event)]  # fmt: skip
     kind = event.WhichOneof("payload")
     if kind in ("identified", "signed_up"):
-        personal, country = getattr(event, kind).personal, region(event)
-        phone = _canonical(lambda raw: normalize_phone(raw, region=country), personal.phone)
-        keys += [("email", _canonical(normalize_email, personal.email)), ("phone", phone)]
+        keys += _contact_points(getattr(event, kind).personal, event)
     return [(name, value) for name, value in keys if value.strip()]
+
+
+def _contact_points(given: ev.PersonalData | ev.Identifiers, event: ev.Event) -> list[Key]:
+    country = region(event)
+    phone = _canonical(lambda raw: normalize_phone(raw, region=country), given.phone)
+    return [("email", _canonical(normalize_email, given.email)), ("phone", phone)]
 
 
 def blocked(key: Key) -> bool:

@@ -28,7 +28,7 @@ def _later(state: JourneyState, order: Order, share: float) -> Visit | None:
     if room < 600:
         return None
     at = order.at + timedelta(seconds=max(300.0, room * share))
-    return open_visit(state.rng, order.device, min(at, state.end), user_id=order.user_id)
+    return open_visit(state.rng, order.device, min(at, state.end), user_id=order.user_id, phone=order.phone)
 
 
 def review(state: JourneyState, order: Order) -> None:

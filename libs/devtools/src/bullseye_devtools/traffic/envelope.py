@@ -33,6 +33,8 @@ class Visit:
     at: datetime
     ip: str
     user_id: str = ""
+    # A phone number the shopper gave to be recognised (at a till), instead of an account.
+    phone: str = ""
     attribution: ev.Attribution | None = None
     page: ev.Page = field(default_factory=ev.Page)
 
@@ -47,9 +49,12 @@ class Visit:
         return self.page
 
 
-def open_visit(rng: random.Random, device: Device, at: datetime, *, user_id: str = "") -> Visit:
+def open_visit(rng: random.Random, device: Device, at: datetime, *, user_id: str = "", phone: str = "") -> Visit:
     """A new session; about a third arrive from a campaign (UTM tags), the rest direct or organic."""
-    visit = Visit(device=device, session_id=uuid_from(rng), at=at, ip=device.ip_for_visit(rng), user_id=user_id)
+    session_id = uuid_from(rng)  # before the IP: the generator's draws keep their order
+    visit = Visit(
+        device=device, session_id=session_id, at=at, ip=device.ip_for_visit(rng), user_id=user_id, phone=phone
+    )
     if rng.random() < 0.3 and device.anonymous_id:
         source, medium, campaign = rng.choice(CAMPAIGNS)
         visit.attribution = ev.Attribution(utm_source=source, utm_medium=medium, utm_campaign=campaign)
@@ -80,7 +85,9 @@ def stamp(rng: random.Random, visit: Visit, payload: Message) -> ev.Event:
     device = visit.device
     event = ev.Event(
         event_id=uuid_from(rng),
-        identifiers=ev.Identifiers(anonymous_id=device.anonymous_id, user_id=visit.user_id, device_id=device.device_id),
+        identifiers=ev.Identifiers(
+            anonymous_id=device.anonymous_id, user_id=visit.user_id, device_id=device.device_id, phone=visit.phone
+        ),
         context=_context(visit),
     )
     event.occurred_at.FromDatetime(visit.at)

@@ -144,7 +144,7 @@ def checkout(state: JourneyState, visit: Visit, shopper: Shopper, cart: Cart) ->
 
 def place_order(state: JourneyState, visit: Visit, lines: tuple[tuple[Product, int], ...]) -> None:
     """An order whose revenue is exactly the sum of its lines."""
-    order = Order(f"o-{uuid_from(state.rng)}", visit.device, visit.user_id, visit.at, lines)
+    order = Order(f"o-{uuid_from(state.rng)}", visit.device, visit.user_id, visit.at, lines, phone=visit.phone)
     items = [
         ev.LineItem(product_id=p.item_id, quantity=q, unit_price=eur(p.price_cents), category=p.category, brand=p.brand)
         for p, q in lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bullseye.events.v1 import event_pb2 as ev
@@ -42,9 +43,18 @@ def _online_visit(state: JourneyState, shopper: Shopper, device: Device, at: dat
 
 
 def _store_visit(state: JourneyState, shopper: Shopper, at: datetime) -> None:
-    """At the till: items scanned, loyalty card read (user_id), paid."""
+    """At the till: items scanned, loyalty card read (user_id), paid. Every other member has
+    no card on them and gives their phone number instead (an order identified by a phone
+    alone, which identity matches to whoever gave that number)."""
     stores = STORE_OF_COUNTRY.get(shopper.country, tuple(range(len(STORES))))
-    visit = open_visit(state.rng, store_till(state.rng.choice(stores)), at, user_id=shopper.user_id)
+    till = store_till(state.rng.choice(stores))
+    if shopper.phone and shopper.index % 2:
+        # Without the till's own device id: a device every customer shares would tie a phone
+        # nobody gave before to the till's first customer (it is blocked only once seen on
+        # IDENTITY_MAX_PERSONS_PER_VALUE persons).
+        visit = open_visit(state.rng, replace(till, device_id=""), at, phone=shopper.phone)
+    else:
+        visit = open_visit(state.rng, till, at, user_id=shopper.user_id)
     funnel.pay_at_till(state, visit, shopper)
 
 

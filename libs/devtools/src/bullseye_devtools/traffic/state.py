@@ -37,6 +37,7 @@ class Order:
     user_id: str
     at: datetime
     lines: tuple[tuple[Product, int], ...]
+    phone: str = ""  # what a till's customer was known by, when not by an account
 
     @property
     def total_cents(self) -> int:

@@ -72,7 +72,8 @@ def identifier_keys(
 def _key_of(ref: pb.IdentifierRef, keyring: KeyRing, field: str) -> tuple[Key | None, BadRequest.FieldViolation | None]:
     id_type = TYPE_NAMES.get(ref.type)
     if id_type is None:
-        return None, violation(f"{field}.type", "must be one of USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID")
+        names = ", ".join(pb.IdentifierType.Name(number).removeprefix("IDENTIFIER_TYPE_") for number in TYPE_NAMES)
+        return None, violation(f"{field}.type", f"must be one of {names}")
     if id_type in HASHED_TYPES and ref.keyed_hash:
         if not _HEX_HASH.match(ref.keyed_hash):
             return None, violation(f"{field}.keyed_hash", "must be 64 lower-case hex digits, as GetIdentities shows")

@@ -8,7 +8,8 @@ import asyncpg
 import grpc
 from bullseye.identity.v1 import identity_pb2 as pb
 from bullseye_platform.grpc import InvalidArgument, NotFound, violation
-from bullseye_platform.sealing import SUBJECT_PREFIXES
+from bullseye_platform.normalize import normalize_email, normalize_phone
+from bullseye_platform.sealing import EMAIL_PREFIX, PHONE_PREFIX, SUBJECT_PREFIXES
 from google.rpc.error_details_pb2 import BadRequest
 
 from bullseye_identity.config import IdentityConfig
@@ -19,6 +20,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 MAX_SUBJECTS = 1000
 MAX_ID_LENGTH = 256
+SUBJECT_FORMS = '"user:<user_id>", "anon:<anonymous_id>", "loyalty:<loyalty_id>", "email:<address>" or "phone:<E.164>"'
 CHANNELS = {pb.CONTACT_CHANNEL_EMAIL: contacts.EMAIL, pb.CONTACT_CHANNEL_SMS: contacts.SMS}
 
 
@@ -28,18 +30,24 @@ def subject_violations(subjects: list[str]) -> list[BadRequest.FieldViolation]:
         return [violation("subjects", 'needs at least one subject, e.g. "user:<user_id>"')]
     if len(subjects) > MAX_SUBJECTS:
         return [violation("subjects", f"has {len(subjects)} subjects; at most {MAX_SUBJECTS} per request")]
-    found = []
-    for index, subject in enumerate(subjects):
-        prefix = next((p for p in SUBJECT_PREFIXES if subject.startswith(p)), None)
-        if prefix is None or not 0 < len(subject) - len(prefix) <= MAX_ID_LENGTH:
-            found.append(
-                violation(
-                    f"subjects[{index}]",
-                    f'must be "user:<user_id>" or "anon:<anonymous_id>" with a non-empty id, '
-                    f"of at most {MAX_ID_LENGTH} characters (as ingestion accepts)",
-                )
-            )
-    return found
+    return [violation(f"subjects[{i}]", problem) for i, s in enumerate(subjects) if (problem := _subject_problem(s))]
+
+
+def _subject_problem(subject: str) -> str | None:
+    prefix = next((p for p in SUBJECT_PREFIXES if subject.startswith(p)), None)
+    if prefix is None or not 0 < len(subject) - len(prefix) <= MAX_ID_LENGTH:
+        return (
+            f"must be {SUBJECT_FORMS} with a non-empty id of at most {MAX_ID_LENGTH} characters (as ingestion accepts)"
+        )
+    value = subject.removeprefix(prefix)
+    try:
+        if prefix == EMAIL_PREFIX and normalize_email(value) != value:
+            return "an email subject carries the address normalized (trimmed, lower-case)"
+        if prefix == PHONE_PREFIX and normalize_phone(value, region=None) != value:
+            return "a phone subject carries the number in E.164 form, e.g. phone:+33612345678"
+    except ValueError as exc:
+        return f"{prefix.rstrip(':')} subject: {exc}"
+    return None
 
 
 def contact_violations(request: pb.GetContactRequest) -> list[BadRequest.FieldViolation]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID = "user_id", "email", "phone", "device_id", "anonymous_id"
-TYPES = (USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID)
+# A loyalty (membership) card: what a till knows of a member who has no account login there.
+LOYALTY_ID = "loyalty_id"
+TYPES = (USER_ID, LOYALTY_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID)
 # Matched by keyed hash: the stored value is the HMAC hex, never the address.
 HASHED_TYPES = (EMAIL, PHONE)
 # Identifiers of a device rather than of a person: shared when several persons use the device.

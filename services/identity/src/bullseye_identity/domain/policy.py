@@ -12,12 +12,24 @@ from dataclasses import dataclass
 
 from bullseye_platform.config import ConfigError
 
-from bullseye_identity.domain.kinds import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, PHONE, TYPES, USER_ID, Key
+from bullseye_identity.domain.kinds import (
+    ANONYMOUS_ID,
+    DEVICE_ID,
+    EMAIL,
+    HASHED_TYPES,
+    LOYALTY_ID,
+    PHONE,
+    TYPES,
+    USER_ID,
+    Key,
+)
 from bullseye_identity.domain.placeholders import Placeholders
 
 DEFAULT_PLACEHOLDERS = Placeholders()
 # Re-exported: the rules' modules name types through the policy.
-__all__ = ["ANONYMOUS_ID", "DEVICE_ID", "EMAIL", "HASHED_TYPES", "PHONE", "TYPES", "USER_ID", "Key", "Policy"]
+__all__ = [
+    "ANONYMOUS_ID", "DEVICE_ID", "EMAIL", "HASHED_TYPES", "LOYALTY_ID", "PHONE", "TYPES", "USER_ID", "Key", "Policy",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,5 @@ def without_personal(event: ev.Event) -> None:
         payload = getattr(event, kind)
         payload.ClearField("personal")
         payload.ClearField("sealed_personal")
+    for contact in ("email", "phone", "sealed"):
+        event.identifiers.ClearField(contact)

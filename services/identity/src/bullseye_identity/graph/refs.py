@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bullseye.identity.v1 import identity_pb2 as pb
 
-from bullseye_identity.domain.policy import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, PHONE, USER_ID, Key
+from bullseye_identity.domain.kinds import ANONYMOUS_ID, DEVICE_ID, EMAIL, HASHED_TYPES, LOYALTY_ID, PHONE, USER_ID, Key
 
 TYPE_NAMES = {
     pb.IDENTIFIER_TYPE_USER_ID: USER_ID,
@@ -16,6 +16,7 @@ TYPE_NAMES = {
     pb.IDENTIFIER_TYPE_PHONE: PHONE,
     pb.IDENTIFIER_TYPE_DEVICE_ID: DEVICE_ID,
     pb.IDENTIFIER_TYPE_ANONYMOUS_ID: ANONYMOUS_ID,
+    pb.IDENTIFIER_TYPE_LOYALTY_ID: LOYALTY_ID,
 }
 TYPE_ENUMS = {name: number for number, name in TYPE_NAMES.items()}
 # A link's strength as the graph writes it (graph/changes.py) and as it leaves identity.

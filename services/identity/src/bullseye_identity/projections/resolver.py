@@ -38,6 +38,14 @@ LINKED = "identifier-shared"
 ROUNDS = 3
 
 
+def _parsed(data: bytes) -> ev.Event:
+    """An EVENTS record, without fields this version does not know: ingestion drops them
+    before appending, and nothing unknown may ride along into RESOLVED."""
+    event = ev.Event.FromString(data)
+    event.DiscardUnknownFields()
+    return event
+
+
 def occurred_at(event: ev.Event) -> datetime:
     return datetime.fromtimestamp(event.occurred_at.seconds + event.occurred_at.nanos / 1e9, UTC)
 
@@ -65,7 +73,7 @@ class EventResolver:
         )
 
     async def resolve_all(self, conn: Connection, records: Sequence[LogRecord]) -> None:
-        events = [ev.Event.FromString(r.data) for r in records]
+        events = [_parsed(r.data) for r in records]
         extracted = [await extract(conn, self._keyring, e, self._policy) for e in events]
         run = Run(conn, records, events, extracted, Workset(conn))
         await run.ws.load_keys([k for found in extracted for k in found.keys], [e.event_id for e in events])
@@ -84,9 +92,7 @@ class EventResolver:
         cause = Cause(LINKED, event.event_id, occurred_at(event), record.headers, strength=STRONG if strong else WEAK)
         keys, owner, decision = await self._healed(run.ws, event, found, Occasion(cause, record.seq, 0))
         self._change_graph(run.ws, record, event, keys, owner, decision, cause)
-        if found.personal is not None:
-            subject = sealing.subject_of(event.identifiers)
-            await contacts.record(run.ws.conn, self._keyring, subject=subject, personal=found.personal, event=event)
+        await self._record_contacts(run.ws, event, found)
         without_personal(event)
         run.ws.emit(self._facts.resolved(decision.person_id, event, seq=record.seq, headers=cause.headers))
         # Too many persons' claims made values shared: their persons heal after the event.
@@ -94,6 +100,18 @@ class EventResolver:
         run.ws.newly_shared.clear()
         if shared:
             await self._heal(run.ws, shared, Occasion(cause, record.seq, ROUNDS))
+
+    async def _record_contacts(self, ws: Workset, event: ev.Event, found: Extracted) -> None:
+        """The vault keeps what the event gave as contacts of its subject, as trusted as its source."""
+        given = [data for data in (found.personal, found.contact) if data is not None]
+        if not given:
+            return
+        subject = self._keyring.stored_subject(sealing.subject_of(event.identifiers, found.contact))
+        verified = event.receipt.trust != ev.SOURCE_TRUST_UNVERIFIED  # unset: stored before trust levels
+        for data in given:
+            await contacts.record(
+                ws.conn, self._keyring, subject=subject, personal=data, event=event, verified=verified
+            )
 
     async def _healed(self, ws: Workset, event: ev.Event, found: Extracted,
                       occasion: Occasion) -> tuple[list[Key], dict[Key, str], Decision]:  # fmt: skip

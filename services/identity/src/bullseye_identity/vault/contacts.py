@@ -1,21 +1,32 @@
 """The person vault: the contact points each subject gave, sealed, and the deliverable one.
 
-A contact row belongs to a subject ("user:<id>" or "anon:<id>"), not to a person: persons
-merge and split, subjects do not. The person's contacts are those of the subjects that
-resolve to it, found at send time through the graph's `identifiers` table. Addresses and
-first names are sealed with the subject's data key (associated data: subject, channel and
-address hash, so a row cannot be swapped with another), so shredding the subject's key
-makes them unreadable; the keyed hash finds the same address given by someone else.
+A contact row belongs to a subject ("user:<id>", "anon:<id>", "loyalty:<id>", or the
+"email:"/"phone:" keyed hash of an event identified only by a contact point), not to a
+person: persons merge and split, subjects do not. The person's contacts are those of the
+subjects that resolve to it, found at send time through the graph's `identifiers` table.
+Addresses and first names are sealed with the subject's data key (associated data:
+subject, channel and address hash, so a row cannot be swapped with another), so shredding
+the subject's key makes them unreadable; the keyed hash finds the same address given by
+someone else.
+
+Who an address belongs to when two persons gave it (a shared mailbox, a recycled number)
+depends on the trust of the sources that said so (receipt.trust, README "Trust"): a
+verified source's later claim takes the address from everyone who gave it earlier, and
+from every unverified claimant whenever they gave it; an unverified claim takes it from
+no one. So a key anyone can read out of a web page cannot make a person's address
+undeliverable, and a till that saw a member's card can still move a recycled number to
+its new owner.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye_platform.crypto import Sealed, open_sealed, seal
-from bullseye_platform.sealing import ANON_PREFIX, USER_PREFIX
+from bullseye_platform.sealing import ANON_PREFIX, EMAIL_PREFIX, LOYALTY_PREFIX, PHONE_PREFIX, USER_PREFIX
 from bullseye_platform.store.pool import Connection
 
 from bullseye_identity.vault.keyring import KeyRing
@@ -23,13 +34,19 @@ from bullseye_identity.vault.keyring import KeyRing
 EMAIL, SMS = "email", "sms"
 _HASH_KIND = {EMAIL: "email", SMS: "phone"}
 
+# The newest statement of a subject's address wins; once a verified source gave it, the
+# subject's claim to it stays verified.
 _UPSERT = """
-INSERT INTO contacts (subject, channel, address_hash, key_id, nonce, ciphertext, occurred_at, event_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO contacts AS c (subject, channel, address_hash, key_id, nonce, ciphertext, occurred_at, event_id, verified)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (subject, channel, address_hash) DO UPDATE
-SET key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
-    occurred_at = excluded.occurred_at, event_id = excluded.event_id
-WHERE contacts.occurred_at < excluded.occurred_at
+SET key_id = CASE WHEN c.occurred_at < excluded.occurred_at THEN excluded.key_id ELSE c.key_id END,
+    nonce = CASE WHEN c.occurred_at < excluded.occurred_at THEN excluded.nonce ELSE c.nonce END,
+    ciphertext = CASE WHEN c.occurred_at < excluded.occurred_at THEN excluded.ciphertext ELSE c.ciphertext END,
+    event_id = CASE WHEN c.occurred_at < excluded.occurred_at THEN excluded.event_id ELSE c.event_id END,
+    occurred_at = greatest(c.occurred_at, excluded.occurred_at),
+    verified = c.verified OR excluded.verified
+WHERE c.occurred_at < excluded.occurred_at OR (excluded.verified AND NOT c.verified)
 """
 
 _CURRENT = """
@@ -41,31 +58,40 @@ WITH RECURSIVE chain(person_id, merged_into, depth) AS (
 SELECT person_id FROM chain WHERE merged_into IS NULL
 """
 
-# Every person folded into `$1` (merges may chain), then their subjects.
+# Every person folded into `$1` (merges may chain), then their subjects: an identifier's
+# type names the subject's prefix ($2: {type: prefix}); an email or phone subject is its
+# keyed hash, which is what the identifier holds.
 _SUBJECTS = """
 WITH RECURSIVE members(person_id) AS (
     SELECT $1::text
     UNION SELECT p.person_id FROM persons p JOIN members m ON p.merged_into = m.person_id
 )
-SELECT CASE i.id_type WHEN 'user_id' THEN $2 || i.id_value ELSE $3 || i.id_value END AS subject
+SELECT ($2::jsonb ->> i.id_type) || i.id_value AS subject
 FROM identifiers i JOIN members m ON i.person_id = m.person_id
-WHERE i.id_type IN ('user_id', 'anonymous_id')
+WHERE $2::jsonb ? i.id_type
 """
 
-# Newest first; a contact whose address a subject of ANOTHER person gave later (a recycled
-# phone number, a shared mailbox) is not deliverable. Shredded keys make a contact unreadable.
+# Newest first; a contact is not deliverable when a subject of ANOTHER person took its
+# address (a recycled phone number, a shared mailbox): a verified claim given later, or any
+# verified claim against an unverified contact (see the module). Shredded keys make a
+# contact unreadable.
 _CANDIDATES = """
 SELECT c.subject, c.address_hash, c.key_id, c.nonce, c.ciphertext, c.occurred_at, k.wrapped
 FROM contacts c JOIN data_keys k ON k.key_id = c.key_id AND k.wrapped IS NOT NULL
 WHERE c.subject = ANY($1::text[]) AND c.channel = $2
   AND NOT EXISTS (
     SELECT 1 FROM contacts o
-    WHERE o.channel = c.channel AND o.address_hash = c.address_hash
-      AND o.occurred_at > c.occurred_at AND NOT (o.subject = ANY($1::text[]))
+    WHERE o.channel = c.channel AND o.address_hash = c.address_hash AND o.verified
+      AND (o.occurred_at > c.occurred_at OR NOT c.verified) AND NOT (o.subject = ANY($1::text[]))
   )
 ORDER BY c.occurred_at DESC, c.event_id DESC
 LIMIT 1
 """
+# The subject prefix of each identifier type that names a subject (see sealing.subject_of).
+_SUBJECT_PREFIXES = json.dumps(
+    {"user_id": USER_PREFIX, "anonymous_id": ANON_PREFIX, "loyalty_id": LOYALTY_PREFIX, "email": EMAIL_PREFIX,
+     "phone": PHONE_PREFIX}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,9 +113,10 @@ def _addresses(personal: ev.PersonalData) -> list[tuple[str, str]]:
 
 
 async def record(
-    conn: Connection, keyring: KeyRing, *, subject: str, personal: ev.PersonalData, event: ev.Event
+    conn: Connection, keyring: KeyRing, *, subject: str, personal: ev.PersonalData, event: ev.Event, verified: bool
 ) -> None:
-    """Keep the email and phone of `personal` as contacts of `subject` (newest wins).
+    """Keep the email and phone of `personal` as contacts of `subject` (its stored name; newest
+    wins), `verified` when the event's source is.
 
     Called by the resolution projection, in its transaction, once per event that carries
     personal data; replays are harmless. Nothing is kept once the subject's key is shredded.
@@ -104,7 +131,7 @@ async def record(
         sealed = seal(key, plain.SerializeToString(), associated_data=_context(subject, channel, address_hash))
         occurred_at = event.occurred_at.ToDatetime(tzinfo=None).replace(tzinfo=UTC)
         row = (subject, channel, address_hash, sealed.key_id, sealed.nonce, sealed.ciphertext)
-        await conn.execute(_UPSERT, *row, occurred_at, event.event_id)
+        await conn.execute(_UPSERT, *row, occurred_at, event.event_id, verified)
 
 
 async def current_person(conn: Connection, person_id: str) -> str | None:
@@ -114,7 +141,7 @@ async def current_person(conn: Connection, person_id: str) -> str | None:
 
 async def subjects_of(conn: Connection, person_id: str) -> list[str]:
     """The subjects of a person (the survivor of merges) and of every person merged into it."""
-    rows = await conn.fetch(_SUBJECTS, person_id, USER_PREFIX, ANON_PREFIX)
+    rows = await conn.fetch(_SUBJECTS, person_id, _SUBJECT_PREFIXES)
     return [r["subject"] for r in rows]
 
 

@@ -39,7 +39,9 @@ def new_key_id() -> str:
 
 
 class KeyRing:
-    """Issues, opens with, and shreds the data keys of subjects ("user:<id>", "anon:<id>")."""
+    """Issues, opens with, and shreds the data keys of subjects ("user:<id>", "anon:<id>",
+    "loyalty:<id>", "email:<address>", "phone:<E.164>"). An email or phone subject is kept
+    under the address's keyed hash (`stored_subject`): no table holds the address."""
 
     def __init__(
         self,
@@ -57,6 +59,14 @@ class KeyRing:
         """The keyed hash that matches an email or phone without storing it ("email", "phone")."""
         return keyed_hash(self._hash_secret, kind, normalized_value)
 
+    def stored_subject(self, subject: str) -> str:
+        """The name a subject is stored under: "email:<address>" becomes "email:<keyed hash>"
+        (the hash the graph's identifiers hold), likewise a phone; others are unchanged."""
+        for prefix, kind in ((sealing.EMAIL_PREFIX, "email"), (sealing.PHONE_PREFIX, "phone")):
+            if subject.startswith(prefix):
+                return prefix + self.hash_identifier(kind, subject.removeprefix(prefix))
+        return subject
+
     def unwrap(self, key_id: str, wrapped: bytes) -> DataKey:
         """A stored key in the clear (cached by id).
 
@@ -70,7 +80,9 @@ class KeyRing:
         return key
 
     async def issue(self, subjects: Sequence[str]) -> list[DataKey]:
-        """The key of each subject, in order, creating missing ones; committed before returning."""
+        """The key of each subject (as ingestion names it), in order, creating missing ones;
+        committed before returning."""
+        subjects = [self.stored_subject(s) for s in subjects]
         wanted = list(dict.fromkeys(subjects))
         async with self._pool.acquire() as conn:
             rows = {r["subject"]: r for r in await conn.fetch(_LIVE, wanted)}
@@ -97,7 +109,8 @@ class KeyRing:
         return None if wrapped is None else self.unwrap(key_id, wrapped)
 
     async def subject_key(self, conn: Connection, subject: str) -> DataKey | None:
-        """The live key of `subject`, None when it has none (never issued, or shredded)."""
+        """The live key of `subject` (its stored name), None when it has none (never issued,
+        or shredded)."""
         row = await conn.fetchrow(_LIVE, [subject])
         return None if row is None else self.unwrap(row["key_id"], row["wrapped"])
 
@@ -110,8 +123,18 @@ class KeyRing:
         key = await self.key(conn, sealed.key_id)
         return None if key is None else sealing.open_personal(sealed, key, event_id)
 
+    async def open_contact(self, conn: Connection, sealed: ev.SealedData, event_id: str) -> ev.PersonalData | None:
+        """The email and phone an event is identified by; None when its key was shredded.
+
+        Raises:
+            SealError: the ciphertext was tampered with or moved to another event.
+        """
+        key = await self.key(conn, sealed.key_id)
+        return None if key is None else sealing.open_contact(sealed, key, event_id)
+
     async def shred(self, conn: Connection, subjects: Sequence[str]) -> int:
-        """Crypto-shred: drop the wrapped keys of `subjects`; returns how many were live.
+        """Crypto-shred: drop the wrapped keys of `subjects` (stored names, as the graph's
+        identifiers give them); returns how many were live.
 
         Only this process's cache forgets them at once; other identity replicas keep a
         cached key for at most `cache_ttl` seconds.

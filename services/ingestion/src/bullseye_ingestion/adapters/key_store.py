@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from bullseye_ingestion.domain.keys import KIND, ApiKey, Scope, hash_secret, new_key
+from bullseye_ingestion.domain.keys import KIND, ApiKey, Scope, Trust, hash_secret, new_key
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class KeyRow:
     key_id: str
     source: str
     scopes: list[str]
+    trust: str
     rate: float
     burst: float
     created_at: datetime
@@ -27,17 +28,21 @@ class KeyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, *, source: str, scopes: set[Scope], rate: float, burst: float) -> tuple[str, str]:
+    async def create(
+        self, *, source: str, scopes: set[Scope], rate: float, burst: float, trust: Trust = Trust.UNVERIFIED
+    ) -> tuple[str, str]:
         """Store a new key; returns (key id, the full key to show once)."""
         key_id, secret, full = new_key()
         await self._pool.execute(
-            "INSERT INTO api_keys (key_id, source, secret_hash, scopes, rate, burst) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (key_id, source, secret_hash, scopes, rate, burst, trust) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
             key_id,
             source,
             hash_secret(secret),
             sorted(s.value for s in scopes),
             rate,
             burst,
+            trust.value,
         )
         return key_id, full
 
@@ -54,11 +59,13 @@ class KeyStore:
             burst=row["burst"],
             secret_hash=row["secret_hash"],
             revoked=row["revoked_at"] is not None,
+            trust=Trust(row["trust"]),
         )
 
     async def list(self) -> list[KeyRow]:
         rows = await self._pool.fetch(
-            "SELECT key_id, source, scopes, rate, burst, created_at, revoked_at FROM api_keys ORDER BY created_at"
+            "SELECT key_id, source, scopes, trust, rate, burst, created_at, revoked_at "
+            "FROM api_keys ORDER BY created_at"
         )
         return [KeyRow(**dict(r)) for r in rows]
 

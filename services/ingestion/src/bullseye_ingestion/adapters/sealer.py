@@ -1,7 +1,8 @@
 """Sealing personal data before events reach the log: one key lookup per request, cached.
 
-Each accepted event with personal data (Identified, SignedUp) gets its `PersonalData`
-encrypted with its subject's data key (see `bullseye_platform.sealing`). Keys come from
+Each accepted event with personal data (Identified, SignedUp, or an email or phone among
+its identifiers) gets it encrypted with its subject's data key (see
+`bullseye_platform.sealing`). Keys come from
 identity, which alone stores them, in ONE IssueDataKeys call per request for the subjects
 not already cached; hot subjects cost nothing. No key, no append: a request that needs a
 key identity cannot give fails whole, before anything of it is stored.
@@ -35,7 +36,7 @@ class Sealer:
         Raises:
             Unavailable: identity could not issue a missing key (RetryInfo attached).
         """
-        personal = [(e, sealing.subject_of(e.identifiers)) for e in events if sealing.personal_of(e) is not None]
+        personal = [(e, sealing.subject_of(e.identifiers)) for e in events if sealing.needs_sealing(e)]
         if not personal:
             return
         keys = await self._keys([subject for _, subject in personal])

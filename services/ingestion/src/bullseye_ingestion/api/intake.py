@@ -13,15 +13,18 @@ from bullseye.events.v1 import event_pb2 as ev
 from bullseye.ingestion.v1 import ingestion_pb2 as pb
 from bullseye_platform.eventlog import Appended, AppendError, LogMessage, LogWriter, partition_of, subject_for
 from bullseye_platform.grpc import Unavailable
+from bullseye_platform.grpc.errors import capped
 from bullseye_platform.telemetry import inject_headers
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import metrics
 
 from bullseye_ingestion.adapters.sealer import Sealer
 from bullseye_ingestion.domain import lenient, prepare, validation
+from bullseye_ingestion.domain.keys import Trust
 from bullseye_ingestion.domain.policy import EventPolicy
 
 REJECTED, DUPLICATE, ACCEPTED = pb.EVENT_STATUS_REJECTED, pb.EVENT_STATUS_DUPLICATE, pb.EVENT_STATUS_ACCEPTED
+TRUST_STAMPS = {Trust.UNVERIFIED: ev.SOURCE_TRUST_UNVERIFIED, Trust.VERIFIED: ev.SOURCE_TRUST_VERIFIED}
 
 
 def now_utc() -> datetime:
@@ -29,8 +32,11 @@ def now_utc() -> datetime:
 
 
 def partition_key(event: ev.Event) -> str:
-    """The device's anonymous id first: it keeps one browser's journey, login included, in order."""
-    return event.identifiers.anonymous_id or event.identifiers.user_id
+    """The device's anonymous id first: it keeps one browser's journey, login included, in order.
+    An event identified only by an email or phone (sealed by now) goes by its data key's id,
+    which is the contact point's and tells nothing of it."""
+    ids = event.identifiers
+    return ids.anonymous_id or ids.user_id or ids.loyalty_id or ids.sealed.key_id
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,15 @@ class Arrival:
     now: datetime
     received_at: Timestamp
     source: str
+    trust: ev.SourceTrust.ValueType
     backfill: bool
     trace_headers: dict[str, str]
 
     @classmethod
-    def at(cls, now: datetime, *, source: str, backfill: bool) -> Arrival:
+    def at(cls, now: datetime, *, source: str, trust: Trust, backfill: bool) -> Arrival:
         received_at = Timestamp()
         received_at.FromDatetime(now)
-        return cls(now, received_at, source, backfill, inject_headers({}))
+        return cls(now, received_at, source, TRUST_STAMPS[trust], backfill, inject_headers({}))
 
 
 @dataclass
@@ -86,14 +93,18 @@ class Intake:
 
     def check(self, index: int, event: ev.Event, arrival: Arrival) -> _Checked:
         """Validate one event; a valid one comes back prepared for storage."""
-        size = event.ByteSize()
+        # Its bytes, for its size and for the input rules' screen (a NUL in any of its strings
+        # is a 0x00 byte here): one serialization, about what ByteSize() costs on its own.
+        serialized = event.SerializeToString()
+        size = len(serialized)
         if size > self._policy.max_event_bytes:
             limit = self._policy.max_event_bytes
             too_big = validation.v("", f"event is {size} bytes; the limit is {limit} bytes ({limit // 1024} KiB)")
             return _Checked(index, event.event_id, None, [too_big])
-        stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source)  # in place
+        stored = prepare.stamp(event, received_at=arrival.received_at, source=arrival.source, trust=arrival.trust)
         found = validation.validate(
             stored,
+            serialized=serialized,
             now=arrival.now,
             future_tolerance=self._policy.future_tolerance,
             live_window=self._policy.live_window,
@@ -103,7 +114,7 @@ class Intake:
         if found:  # most events have no violation: nothing to sort out
             rejecting, dropped = lenient.split(found)
             if rejecting:
-                return _Checked(index, event.event_id, None, found)
+                return _Checked(index, event.event_id, None, capped(found))
             lenient.drop(stored, dropped)
             for warning in dropped:
                 self._dropped.add(1, {"field": warning.field})
@@ -120,14 +131,14 @@ class Intake:
             headers=arrival.trace_headers,  # the subject already names the event type
         )
 
-    async def accept(self, events: Sequence[ev.Event], *, source: str, backfill: bool) -> pb.BatchResult:
+    async def accept(self, events: Sequence[ev.Event], *, source: str, backfill: bool, trust: Trust) -> pb.BatchResult:
         """Append every valid event once; returns one outcome per event, in order.
 
         Raises:
             Unavailable: personal data could not be sealed (nothing appended), or the log did
                 not acknowledge; the caller retries with the same ids.
         """
-        arrival = Arrival.at(self._clock(), source=source, backfill=backfill)
+        arrival = Arrival.at(self._clock(), source=source, trust=trust, backfill=backfill)
         checked = [self.check(i, e, arrival) for i, e in enumerate(events)]
         first_of: dict[str, int] = {}
         to_send: list[_Checked] = []
@@ -135,7 +146,7 @@ class Intake:
             if item.stored is not None and item.event_id not in first_of:
                 first_of[item.event_id] = item.index
                 to_send.append(item)
-        await self._sealer.seal([c.stored for c in to_send if c.stored])
+        await self._sealer.seal([c.stored for c in to_send if c.stored])  # before the partition key is taken
         try:
             appended = await self._writer.append([self._message(c.stored, arrival) for c in to_send if c.stored])
         except AppendError as exc:

@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bullseye_platform.inputs.rules import DEFAULT_RULE
+
 from bullseye_ingestion.adapters.database import open_store
 from bullseye_ingestion.adapters.key_store import KeyStore
 from bullseye_ingestion.config import IngestionConfig
-from bullseye_ingestion.domain.keys import Scope
+from bullseye_ingestion.domain.keys import Scope, Trust
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +22,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--backfill", action="store_true", help="also allow loading history (backfill=true)")
     create.add_argument(
         "--catalog", action="store_true", help="a catalog feed's key: PublishCatalog only, no shopper events"
+    )
+    create.add_argument(
+        "--trust",
+        choices=[t.value for t in Trust],
+        default=Trust.UNVERIFIED.value,
+        help="verified: the source checked the emails and phones it sends (a confirmation link, a one-time "
+        "code, a clerk), so an address it gives can take it from someone else; default unverified "
+        "(a key inside an app or a web page is anyone's)",
     )
     create.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
     create.add_argument("--burst", type=float, default=2000.0, help="bucket size in events (default 2000)")
@@ -40,20 +50,35 @@ async def _run(args: argparse.Namespace, config: IngestionConfig) -> int:
     store = KeyStore(pool)
     try:
         if args.command == "create":
-            scopes = _scopes(args)
-            key_id, full = await store.create(source=args.source, scopes=scopes, rate=args.rate, burst=args.burst)
+            trust = Trust(args.trust)
+            key_id, full = await store.create(
+                source=args.source, scopes=_scopes(args), rate=args.rate, burst=args.burst, trust=trust
+            )
             print(full)
-            print(f"created key {key_id} for {args.source}; store it now, it is not shown again", file=sys.stderr)
+            print(
+                f"created {trust.value} key {key_id} for {args.source}; store it now, it is not shown again",
+                file=sys.stderr,
+            )
         elif args.command == "list":
             for row in await store.list():
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                print(f"{row.key_id}  {row.source:20} {','.join(row.scopes):16} {row.rate:>8g}/s  {state}")
+                print(
+                    f"{row.key_id}  {row.source:20} {','.join(row.scopes):16} {row.trust:10} {row.rate:>8g}/s  {state}"
+                )
         elif not await store.revoke(args.key_id):
             print(f"no active key {args.key_id}", file=sys.stderr)
             return 1
         return 0
     finally:
         await pool.close()
+
+
+def _source_problem(source: str) -> str | None:
+    """The source is stamped on every event the key sends (`receipt.source`), which must pass
+    the input rules like the rest of the event."""
+    if not source.strip():
+        return "must not be blank"
+    return DEFAULT_RULE.problem(source)
 
 
 async def keys(config: IngestionConfig, arguments: Sequence[str]) -> int:
@@ -64,4 +89,6 @@ async def keys(config: IngestionConfig, arguments: Sequence[str]) -> int:
         parser.error("--rate must be > 0 and --burst >= 1")
     if args.command == "create" and args.catalog and args.backfill:
         parser.error("--catalog keys send catalog changes only; --backfill is for shopper events")
+    if args.command == "create" and (problem := _source_problem(args.source)):
+        parser.error(f"--source {problem}")
     return await _run(args, config)

@@ -21,7 +21,7 @@ from bullseye_ingestion.api.auth import Throttle
 from bullseye_ingestion.api.catalog_intake import CatalogIntake
 from bullseye_ingestion.api.correction_intake import CorrectionIntake
 from bullseye_ingestion.api.intake import Intake
-from bullseye_ingestion.domain.keys import Scope
+from bullseye_ingestion.domain.keys import Scope, trust_of
 from bullseye_ingestion.domain.policy import EventPolicy
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -67,12 +67,14 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
 
     async def _batch(self, request: Message, events: Any, backfill: bool) -> pb.BatchResult:
         sender = self._admit(request, len(events), "events", backfill=backfill)
-        return await self._intake.accept(events, source=sender.name, backfill=backfill)
+        return await self._intake.accept(events, source=sender.name, backfill=backfill, trust=trust_of(sender))
 
     async def Track(self, request: pb.TrackRequest, context: Context) -> pb.TrackResponse:
         count = 1 if request.HasField("event") else 0
         sender = self._admit(request, count, "event", backfill=request.backfill)
-        result = await self._intake.accept([request.event], source=sender.name, backfill=request.backfill)
+        result = await self._intake.accept(
+            [request.event], source=sender.name, backfill=request.backfill, trust=trust_of(sender)
+        )
         outcome = result.outcomes[0]
         if outcome.status == pb.EVENT_STATUS_REJECTED:
             violations = [violation(f"event.{v.field}".rstrip("."), v.description) for v in outcome.violations]

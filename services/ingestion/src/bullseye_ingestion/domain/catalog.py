@@ -1,8 +1,9 @@
 """Validation of one catalog change: every violation, each naming its field and what to fix.
 
 Pure, like `validation.py` for events. Paths are relative to the change (`upsert.price`);
-the caller prefixes them (`changes[3].`). Text that will end up in projections' tables and
-in recommendations' answers holds no control characters.
+the caller prefixes them (`changes[3].`). Lengths and characters are the input rules of
+the contract (`bullseye.catalog.v1`: a title of 512 characters, labels of 128), checked here
+per change (`checked_per_item`) so that a bad change is rejected alone.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bullseye.catalog.v1 import catalog_pb2 as cat
+from bullseye_platform import inputs
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from bullseye_ingestion.domain.validation import CONTROL, MAX_ID, Violation, Violations, _money, v, valid_timestamp
+from bullseye_ingestion.domain.validation import Violation, Violations, _money, v, valid_timestamp
 
 KINDS = ("upsert", "delete")
-MAX_TITLE = 512
-MAX_LABEL = 128  # a category level, a brand, a tag
 MAX_DEPTH = 8
 MAX_TAGS = 32
 
@@ -27,18 +27,22 @@ def validate_change(change: cat.CatalogChange, *, now: float, future_tolerance: 
     if kind is None:
         return [v("change", "is required; set exactly one of upsert, delete")]
     if kind == "upsert":
-        return list(_upsert(change.upsert, now=now, future_tolerance=future_tolerance))
-    found = list(_text("delete.item_id", change.delete.item_id, MAX_ID))
-    found += _time("delete.deleted_at", change.delete.deleted_at, now=now, future_tolerance=future_tolerance)
+        found = list(_upsert(change.upsert, now=now, future_tolerance=future_tolerance))
+    else:
+        found = list(_text("delete.item_id", change.delete.item_id))
+        found += _time("delete.deleted_at", change.delete.deleted_at, now=now, future_tolerance=future_tolerance)
+    if flagged := inputs.violations(change):
+        fields = {f.field for f in flagged}
+        return flagged + [f for f in found if f.field not in fields]
     return found
 
 
 def _upsert(item: cat.CatalogItem, *, now: float, future_tolerance: float) -> Violations:
-    yield from _text("upsert.item_id", item.item_id, MAX_ID)
-    yield from _text("upsert.title", item.title, MAX_TITLE)
+    yield from _text("upsert.item_id", item.item_id)
+    yield from _text("upsert.title", item.title)
     yield from _labels("upsert.category_path", item.category_path, MAX_DEPTH, "levels")
     if item.brand:
-        yield from _text("upsert.brand", item.brand, MAX_LABEL)
+        yield from _text("upsert.brand", item.brand)
     yield from _money("upsert.price", item.price)
     yield from _labels("upsert.tags", item.tags, MAX_TAGS, "tags")
     if not item.HasField("in_stock"):
@@ -48,13 +52,9 @@ def _upsert(item: cat.CatalogItem, *, now: float, future_tolerance: float) -> Vi
     yield from _time("upsert.updated_at", item.updated_at, now=now, future_tolerance=future_tolerance)
 
 
-def _text(path: str, value: str, limit: int) -> Violations:
+def _text(path: str, value: str) -> Violations:
     if not value.strip():
         yield v(path, "is required")
-    elif len(value) > limit:
-        yield v(path, f"is {len(value)} characters; at most {limit}")
-    elif CONTROL.search(value):
-        yield v(path, "contains control characters")
 
 
 def _labels(path: str, values: Sequence[str], most: int, what: str) -> Violations:
@@ -62,7 +62,7 @@ def _labels(path: str, values: Sequence[str], most: int, what: str) -> Violation
         yield v(path, f"has {len(values)} {what}; at most {most}")
         return
     for index, value in enumerate(values):
-        yield from _text(f"{path}[{index}]", value, MAX_LABEL)
+        yield from _text(f"{path}[{index}]", value)
 
 
 def _time(path: str, ts: Timestamp, *, now: float, future_tolerance: float) -> list[Violation]:

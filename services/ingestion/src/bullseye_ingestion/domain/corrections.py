@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from bullseye.identity.v1 import correction_pb2 as cpb
 from bullseye.identity.v1 import identity_pb2 as idpb
+from bullseye_platform.inputs.rules import DEFAULT_MAX_LENGTH as MAX_ID
 
-from bullseye_ingestion.domain.validation import EVENT_ID, MAX_ID, Violation, Violations, v, valid_timestamp
+from bullseye_ingestion.domain.validation import EVENT_ID, Violation, Violations, v, valid_timestamp
 
 MAX_CORRECTIONS = 100
 MAX_IDENTIFIERS = 100
@@ -39,7 +40,7 @@ def validate_corrections(
 
 
 def _correction(c: cpb.IdentityCorrection, *, latest: float) -> Violations:
-    if not EVENT_ID.match(c.command_id):
+    if not EVENT_ID.fullmatch(c.command_id):
         yield v("command_id", "is required: 8-128 characters of [A-Za-z0-9._:-] (identity derives a UUID)")
     if not c.HasField("occurred_at") or not valid_timestamp(c.occurred_at):
         yield v("occurred_at", "is required: when the operator asked")
@@ -70,7 +71,7 @@ def _identifiers(path: str, refs: Sequence[idpb.IdentifierRef]) -> Violations:
     for index, ref in enumerate(refs):
         at = f"{path}[{index}]"
         if ref.type not in idpb.IdentifierType.values() or ref.type == idpb.IDENTIFIER_TYPE_UNSPECIFIED:
-            yield v(f"{at}.type", "must be one of USER_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID")
+            yield v(f"{at}.type", "must be one of USER_ID, LOYALTY_ID, EMAIL, PHONE, DEVICE_ID, ANONYMOUS_ID")
         elif ref.type in HASHED:
             if ref.value or not _HEX_HASH.match(ref.keyed_hash):
                 yield v(at, "an email or phone goes into EVENTS as its keyed_hash only (64 hex digits), never in clear")

@@ -2,7 +2,8 @@
 
 The secret is 256 random bits, so a fast hash is enough (no password stretching needed);
 comparison is constant-time. A key is the principal of the calls made with it: an event
-source, with the scopes stored with the key.
+source, with the scopes stored with the key. It also says how far its source is trusted
+(`Trust`), which ingestion stamps on every event it accepts with it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ class Scope(enum.StrEnum):
     CATALOG = "catalog:write"
 
 
+class Trust(enum.Enum):
+    """What a source's events may claim (`receipt.trust`; README, "Trust").
+
+    UNVERIFIED, the default: a key that ships inside an app or a web page is anyone's key,
+    so the contact points its events give reach their own subject but never take an
+    address from someone else. VERIFIED: a source that checked what it sends (a
+    confirmation link, a one-time code, a clerk at a till); an address it gives later than
+    someone else becomes theirs (the shared-mailbox and recycled-number rule).
+    """
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApiKey(Principal):
     """A stored key (never the secret); `name` is its source."""
@@ -37,6 +52,7 @@ class ApiKey(Principal):
     burst: float
     secret_hash: str
     revoked: bool = False
+    trust: Trust = Trust.UNVERIFIED
 
     @property
     def source(self) -> str:
@@ -44,6 +60,13 @@ class ApiKey(Principal):
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+def trust_of(sender: Principal) -> Trust:
+    """How far the events of `sender` are trusted: an API key's own level; a service or an
+    operator (a signed token) is verified, as they send what Bullseye itself checked or what
+    an operator vouches for."""
+    return sender.trust if isinstance(sender, ApiKey) else Trust.VERIFIED
 
 
 def hash_secret(secret: str) -> str:

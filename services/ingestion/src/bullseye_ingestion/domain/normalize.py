@@ -23,11 +23,11 @@ def mask_ip(raw: str) -> str:
     try:
         packed = socket.inet_pton(socket.AF_INET, text)
         return socket.inet_ntop(socket.AF_INET, packed[:3] + b"\0")
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         pass
     try:
         packed = socket.inet_pton(socket.AF_INET6, text.split("%", 1)[0])
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ValueError(f"{raw!r} is not an IPv4 or IPv6 address") from exc
     return socket.inet_ntop(socket.AF_INET6, packed[:6] + bytes(10))
 
@@ -39,7 +39,7 @@ def is_ip(raw: str) -> bool:
     for family, address in ((socket.AF_INET, text), (socket.AF_INET6, text.split("%", 1)[0])):
         try:
             socket.inet_pton(family, address)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: an embedded NUL
             continue
         return True
     return False

@@ -11,8 +11,9 @@ from bullseye_ingestion.domain.normalize import mask_ip, normalize_email, normal
 from bullseye_ingestion.domain.validation import region_of, valid_timestamp
 
 
-def stamp(event: ev.Event, *, received_at: Timestamp, source: str) -> ev.Event:
-    """Stamp `event` IN PLACE with its receipt, occurred_at corrected for the client's clock skew.
+def stamp(event: ev.Event, *, received_at: Timestamp, source: str, trust: ev.SourceTrust.ValueType) -> ev.Event:
+    """Stamp `event` IN PLACE with its receipt (source and its trust), occurred_at corrected
+    for the client's clock skew.
 
     In place: the event is the request's own, parsed for this call and read by nothing
     else afterwards; a copy cost ~2 us per event. Returns `event` for convenience.
@@ -21,11 +22,13 @@ def stamp(event: ev.Event, *, received_at: Timestamp, source: str) -> ev.Event:
     network time being negligible, so occurred_at moves by the same amount.
     """
     event.ClearField("receipt")
-    clear_sealed(event)  # only ingestion seals: a client's `sealed_personal` is dropped
+    clear_sealed(event)  # only ingestion seals: a client's sealed data is dropped
     receipt = event.receipt  # bound once: each attribute step costs ~0.25 us on upb
     receipt.received_at.CopyFrom(received_at)
     receipt.source = source
-    if event.HasField("occurred_at"):
+    receipt.trust = trust
+    # An out-of-range time is reported once, at occurred_at, not again in the receipt.
+    if event.HasField("occurred_at") and valid_timestamp(event.occurred_at):
         receipt.client_occurred_at.CopyFrom(event.occurred_at)
         if event.HasField("sent_at"):
             _correct_skew(event)
@@ -56,12 +59,18 @@ def normalize(stored: ev.Event, *, live_window: float) -> None:
         context.ip = mask_ip(context.ip)
     kind = stored.WhichOneof("payload")
     if kind in ("identified", "signed_up"):
-        data = getattr(stored, kind).personal
-        region = region_of(stored)
-        if data.email:
-            data.email = normalize_email(data.email)
-        if data.phone:
-            data.phone = normalize_phone(data.phone, region=region)
+        _canonical(getattr(stored, kind).personal, stored)
+    ids = stored.identifiers
+    if ids.email or ids.phone:
+        _canonical(ids, stored)
     receipt = stored.receipt
     age = receipt.received_at.seconds - stored.occurred_at.seconds  # what ToSeconds() returns, 1 us cheaper
     receipt.backfill = age > live_window
+
+
+def _canonical(data: ev.PersonalData | ev.Identifiers, event: ev.Event) -> None:
+    """The email trimmed and lower-cased, the phone in E.164: what identity hashes and delivers to."""
+    if data.email:
+        data.email = normalize_email(data.email)
+    if data.phone:
+        data.phone = normalize_phone(data.phone, region=region_of(event))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
-from bullseye_platform.grpc.errors import FailedPrecondition, NotFound, Unavailable
+from bullseye_platform.grpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable, violation
 
 _REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
@@ -25,6 +25,7 @@ class IdentityClient:
         Raises:
             FailedPrecondition: no identity address is configured, or identity refused profile's credentials.
             NotFound: identity knows no such identifier.
+            InvalidArgument: identity cannot read the identifier (an email that is not one).
             Unavailable: identity did not answer.
         """
         if self._channel is None:
@@ -36,7 +37,9 @@ class IdentityClient:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound("no person has this identifier", reason="IDENTIFIER_NOT_FOUND") from exc
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise FailedPrecondition(f"identity refused the identifier: {exc.details()}") from exc
+                # The caller's identifier is what is wrong: say so as their own field's problem.
+                said = exc.details() or "not a valid identifier"
+                raise InvalidArgument(f"identifier: {said}", [violation("identifier", said)]) from exc
             if exc.code() in _REFUSED:  # a deployment's keys or grants, not something a retry mends
                 raise FailedPrecondition(
                     f"identity refused profile's credentials ({exc.code().name}): see BULLSEYE_TRUSTED_KEYS and "

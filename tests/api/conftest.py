@@ -1,0 +1,45 @@
+"""Fixtures of the whole-API tests: ingestion, identity and profile as real processes, profile
+folding identity's own RESOLVED stream and asking identity for identifiers, and a key of a
+verified source that may load history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from bullseye_devtools.stack.services import ServiceProcess
+
+from tests.api.contract import RawCaller
+from tests.conftest import create_key
+from tests.profile.support import ProfileUnderTest
+
+
+@pytest.fixture(scope="package")
+def profile(profile_on_identity: ProfileUnderTest) -> ProfileUnderTest:
+    return profile_on_identity
+
+
+@pytest.fixture(scope="package")
+def till_key(ingestion_env: dict[str, str]) -> str:
+    """A store till's key: a verified source (the clerk saw the card), allowed to load history."""
+    return create_key(
+        ingestion_env, "--source", "store-till", "--trust", "verified", "--backfill", "--rate", "100000",
+        "--burst", "100000",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def addresses(ingestion: ServiceProcess, identity: ServiceProcess, profile: ProfileUnderTest) -> dict[str, str]:
+    """Where each service of the contract is served in these tests, by its full proto name."""
+    return {
+        "bullseye.ingestion.v1.IngestionService": ingestion.address,
+        "bullseye.identity.v1.IdentityService": identity.address,
+        "bullseye.profile.v1.ProfileService": profile.service.address,
+    }
+
+
+@pytest.fixture(scope="package")
+def raw_call(addresses: dict[str, str]) -> Iterator[RawCaller]:
+    caller = RawCaller(addresses)
+    yield caller
+    caller.close()
