@@ -141,10 +141,11 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         assert service.proc is not None
         rss = RssSampler(service.proc.pid).start()
         stack.callback(rss.stop)
-        stack.callback(lambda: service.stop())
+        key = keys[stack_secrets.OPERATOR_KEY]
+        operator = operator_credentials({stack_secrets.OPERATOR_KEY: key})
+        reco = RecoStack(service, rss, data, operator, key, postgres.dsn, seconds)
+        stack.callback(lambda: reco.service.stop())  # the process in place at the end (see restart)
         started = time.perf_counter()
         asyncio.run(folded(postgres.dsn, "recommendation", "interactions", data.interactions, within=3600))
         seconds["fold"] = time.perf_counter() - started
-        key = keys[stack_secrets.OPERATOR_KEY]
-        operator = operator_credentials({stack_secrets.OPERATOR_KEY: key})
-        yield RecoStack(service, rss, data, operator, key, postgres.dsn, seconds)
+        yield reco
