@@ -18,13 +18,13 @@ from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.jobs import JobWorker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner, Source
+from bullseye_platform.resolver import Resolver
 from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
 from bullseye_platform.store.listen import Listener
 from bullseye_platform.store.pool import Connection
 from nats.js import JetStreamContext
 
-from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.adapters.segment_gauges import segment_sizes
 from bullseye_profile.api.servicer import ProfileServicer
 from bullseye_profile.config import ProfileConfig
@@ -132,7 +132,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     await ensure_stream(js, config.owned_stream())
     await segment_facts.restore(pool, js, stream=config.stream, subject_prefix=config.subject_prefix)
     writer = LogWriter(nc)
-    identity = IdentityClient(identity_channel(config))
+    identity = Resolver(identity_channel(config), caller="profile", variable="PROFILE_IDENTITY_ADDRESS")
     rules = policy(config)
     segments = Segments.build(
         pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules

@@ -19,13 +19,13 @@ from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner, Source
+from bullseye_platform.resolver import Resolver
 from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
 from bullseye_platform.store.listen import Listener
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bullseye_recommendation.adapters.identity_client import IdentityClient
 from bullseye_recommendation.api.convert import Rendered
 from bullseye_recommendation.api.servicer import RecommendationServicer
 from bullseye_recommendation.config import RecommendationConfig
@@ -174,7 +174,7 @@ async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
                                interval=config.snapshot_interval)  # fmt: skip
     await snapshots.load()
     impressions = await impression_writer(config, writer, instruments)
-    identity = IdentityClient(identity_channel(config))
+    identity = Resolver(identity_channel(config), caller="recommendation", variable="RECOMMENDATION_IDENTITY_ADDRESS")
     recommender = Recommender(snapshots=snapshots, models=holder, weights=config.feedback_weights,
                               consent_required=config.consent_required)  # fmt: skip
     answers: AnswerCache[Rendered] = AnswerCache(config.answer_cache_size)  # until person, model, catalog change

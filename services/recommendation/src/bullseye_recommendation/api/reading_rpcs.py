@@ -19,8 +19,8 @@ import grpc
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye_platform.clock import Clock
 from bullseye_platform.grpc.errors import NotFound
+from bullseye_platform.resolver import Resolver
 
-from bullseye_recommendation.adapters.identity_client import IdentityClient
 from bullseye_recommendation.api import convert, validation
 from bullseye_recommendation.domain.blend import Blend, Blends
 from bullseye_recommendation.domain.variants import Variants
@@ -37,7 +37,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class ReadingRpcs:
     _pool: asyncpg.Pool
     _clock: Clock
-    _identity: IdentityClient
+    _identity: Resolver
     _recommender: Recommender
     _blends: Blends
     _variants: Variants

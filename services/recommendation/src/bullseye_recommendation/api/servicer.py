@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from bullseye.recommendation.v1 import recommendation_pb2_grpc
 from bullseye_platform.clock import Clock
+from bullseye_platform.resolver import Resolver
 
-from bullseye_recommendation.adapters.identity_client import IdentityClient
 from bullseye_recommendation.api import convert
 from bullseye_recommendation.api.admin_rpcs import AdminRpcs
 from bullseye_recommendation.api.reading_rpcs import ReadingRpcs
@@ -21,7 +21,7 @@ from bullseye_recommendation.serving.recommender import Recommender
 
 class RecommendationServicer(ReadingRpcs, AdminRpcs, ReportRpcs, recommendation_pb2_grpc.RecommendationServiceServicer):
     def __init__(
-        self, *, pool: asyncpg.Pool, config: RecommendationConfig, clock: Clock, identity: IdentityClient,
+        self, *, pool: asyncpg.Pool, config: RecommendationConfig, clock: Clock, identity: Resolver,
         recommender: Recommender, registry: Registry, impressions: ImpressionWriter,
         instruments: RecommendationInstruments, answers: AnswerCache[convert.Rendered],
     ) -> None:  # fmt: skip
