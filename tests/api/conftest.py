@@ -1,17 +1,21 @@
-"""Fixtures of the whole-API tests: ingestion, identity and profile as real processes, profile
-folding identity's own RESOLVED stream and asking identity for identifiers, and a key of a
-verified source that may load history."""
+"""Fixtures of the whole-API tests: ingestion, identity, profile and recommendation as real
+processes, profile folding identity's own RESOLVED stream and asking identity for identifiers,
+and a key of a verified source that may load history."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
+from nats.aio.client import Client as NATS
 
 from tests.api.contract import RawCaller
 from tests.conftest import create_key
 from tests.profile.support import ProfileUnderTest
+from tests.recommendation.support import RecommendationUnderTest, start_recommendation, stop_recommendation
 
 
 @pytest.fixture(scope="package")
@@ -29,12 +33,26 @@ def till_key(ingestion_env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="package")
-def addresses(ingestion: ServiceProcess, identity: ServiceProcess, profile: ProfileUnderTest) -> dict[str, str]:
+async def recommendation(
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path
+) -> AsyncIterator[RecommendationUnderTest]:
+    """Recommendation on streams of its own, without a model (its RPCs answer from popularity)."""
+    running = await start_recommendation(nc, nats_server, postgres, stack_dir / "api-recommendation")
+    yield running
+    await stop_recommendation(running)
+
+
+@pytest.fixture(scope="package")
+def addresses(
+    ingestion: ServiceProcess, identity: ServiceProcess, profile: ProfileUnderTest,
+    recommendation: RecommendationUnderTest,
+) -> dict[str, str]:  # fmt: skip
     """Where each service of the contract is served in these tests, by its full proto name."""
     return {
         "bullseye.ingestion.v1.IngestionService": ingestion.address,
         "bullseye.identity.v1.IdentityService": identity.address,
         "bullseye.profile.v1.ProfileService": profile.service.address,
+        "bullseye.recommendation.v1.RecommendationService": recommendation.service.address,
     }
 
 

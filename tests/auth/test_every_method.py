@@ -29,8 +29,9 @@ from tests.api.contract import servable, served_methods
 from tests.conftest import create_key
 from tests.platform.test_auth import claims, operator_key, signed, tampered
 from tests.profile.support import start_profile, stop_profile
+from tests.recommendation.support import start_recommendation, stop_recommendation
 
-SERVICES = ("ingestion", "identity", "profile")  # the session's principals that are services
+SERVICES = ("ingestion", "identity", "profile", "recommendation")  # the session's principals that are services
 
 
 # Every method declares a scope; those of a service with a process are called (tests/api
@@ -55,11 +56,14 @@ async def addresses(
 ) -> AsyncIterator[dict[str, str]]:  # fmt: skip
     """Where each service of the protos runs in this session."""
     profile = await start_profile(nc, nats_server, postgres, stack_dir / "logs")
+    recommendation = await start_recommendation(nc, nats_server, postgres, stack_dir / "auth-recommendation")
     yield {
         "bullseye.ingestion.v1.IngestionService": ingestion.address,
         "bullseye.identity.v1.IdentityService": identity.address,
         "bullseye.profile.v1.ProfileService": profile.service.address,
+        "bullseye.recommendation.v1.RecommendationService": recommendation.service.address,
     }
+    await stop_recommendation(recommendation)
     await stop_profile(profile)
 
 

@@ -1,4 +1,4 @@
-"""Identity, ingestion and profile as real processes on streams and schemas of their own,
+"""Identity, ingestion, profile and recommendation as real processes on streams and schemas of their own,
 exporting spans over OTLP to a receiver in the test process and metrics for Prometheus.
 
 The receiver is OpenTelemetry's own trace service (opentelemetry-proto) on a port the
@@ -25,6 +25,7 @@ PARTITIONS = "4"
 CALLS = {
     "ingestion": {"identity": "INGESTION_IDENTITY_ADDRESS"},
     "profile": {"identity": "PROFILE_IDENTITY_ADDRESS"},
+    "recommendation": {"identity": "RECOMMENDATION_IDENTITY_ADDRESS"},
     "identity": {"ingestion": "IDENTITY_INGESTION_ADDRESS"},
 }
 STREAM_LIMIT = str(1 << 30)  # every stream gets a byte limit: the storage alert needs one
@@ -71,7 +72,7 @@ class SpanReceiver(otlp_grpc.TraceServiceServicer):  # type: ignore[misc]
 
 @dataclass
 class Stack:
-    """The three services of one test module, their names and where their metrics are."""
+    """The services of one test module, their names and where their metrics are."""
 
     tag: str
     log_dir: Path
@@ -116,6 +117,15 @@ def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiv
             "PROFILE_RESOLVED_STREAM": f"RESOLVED_T{tag}", "PROFILE_RESOLVED_SUBJECT_PREFIX": f"resolved{tag}",
             "PROFILE_RESOLVED_PARTITIONS": PARTITIONS, "PROFILE_STREAM": f"PROFILE_T{tag}",
             "PROFILE_SUBJECT_PREFIX": f"profile{tag}", "PROFILE_PARTITIONS": PARTITIONS,
+        },
+        "recommendation": {
+            "RECOMMENDATION_RESOLVED_STREAM": f"RESOLVED_T{tag}",
+            "RECOMMENDATION_RESOLVED_SUBJECT_PREFIX": f"resolved{tag}",
+            "RECOMMENDATION_RESOLVED_PARTITIONS": PARTITIONS, "RECOMMENDATION_CATALOG_STREAM": f"CATALOG_T{tag}",
+            "RECOMMENDATION_CATALOG_SUBJECT_PREFIX": f"catalog{tag}", "RECOMMENDATION_STREAM": f"RECO_T{tag}",
+            "RECOMMENDATION_SUBJECT_PREFIX": f"reco{tag}", "RECOMMENDATION_PARTITIONS": PARTITIONS,
+            "RECOMMENDATION_MODEL_DIR": str(log_dir / tag / "models"),
+            "RECOMMENDATION_SPOOL_DIR": str(log_dir / tag / "spool"), "RECOMMENDATION_MODEL_POLL": "1s",
         },
     }  # fmt: skip
     for service, own in names.items():

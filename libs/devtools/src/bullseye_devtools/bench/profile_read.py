@@ -36,11 +36,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import asyncpg
 import grpc
 import psutil
 from bullseye.events.v1 import event_pb2 as ev
@@ -49,7 +49,6 @@ from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.auth import TokenMinter
 from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import (
-    Durability,
     LogMessage,
     LogWriter,
     StreamSpec,
@@ -65,7 +64,7 @@ from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rounds import Summary, in_turn
 from bullseye_devtools.bench.rss import RssSampler
-from bullseye_devtools.stack import NatsServer, PostgresServer
+from bullseye_devtools.bench.servers import folded, strict_servers
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.metrics import by_label, scrape
 from bullseye_devtools.stack.services import ServiceProcess
@@ -161,21 +160,6 @@ async def seed(nats_url: str, persons: int, events: int) -> int:
         await nc.drain()
 
 
-async def folded(dsn: str, expected: int, *, within: float) -> None:
-    """Until profile's journal holds `expected` events."""
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": "profile"})
-    try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            with contextlib.suppress(asyncpg.UndefinedTableError):
-                if await conn.fetchval("SELECT count(*) FROM journal") >= expected:
-                    return
-            await asyncio.sleep(0.2)
-        raise TimeoutError(f"profile did not fold {expected:,} events within {within:.0f}s")
-    finally:
-        await conn.close()
-
-
 @dataclass
 class ReadStack:
     service: ServiceProcess
@@ -226,11 +210,7 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
     root = session.workdir / "profile-read"
     persons, per_person = (60, 20) if session.quick else (2000, 40)
     with contextlib.ExitStack() as stack:
-        session.step("starting PostgreSQL and a strict nats-server")
-        postgres = PostgresServer(root / "postgres").start()
-        stack.callback(postgres.stop)
-        nats = NatsServer(root / "nats", durability=Durability.STRICT).start()
-        stack.callback(nats.stop)
+        postgres, nats = strict_servers(session, root, stack)
         session.step(f"seeding {persons:,} persons x {per_person} events into RESOLVED")
         events = asyncio.run(seed(nats.url, persons, per_person))
         session.step("starting profile; waiting until it has folded every event")
@@ -243,7 +223,7 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
         read = ReadStack(service, rss, persons, events, env, keys[stack_secrets.OPERATOR_KEY])
         stack.callback(lambda: read.service.stop())  # the process in place at the end (see restart)
         stack.callback(read.rss.stop)
-        asyncio.run(folded(postgres.dsn, events, within=600))
+        asyncio.run(folded(postgres.dsn, "profile", "journal", events, within=600))
         yield read
 
 
@@ -502,7 +482,13 @@ def summary(windows: list[Tally], args: argparse.Namespace) -> dict[str, object]
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     bodies = requests(args.method, args.persons)
-    rpc = Rpc(args.address, METHODS[args.method], args.connections, operator_credentials(os.environ))
+    return await drive_calls(Rpc(args.address, METHODS[args.method], args.connections,
+                                 operator_credentials(os.environ)), bodies, args)  # fmt: skip
+
+
+async def drive_calls(rpc: Rpc, bodies: Sequence[bytes], args: argparse.Namespace) -> dict[str, object]:
+    """The calls `args.mode` asks for (prime, closed or open loop), then the summary; closes `rpc`.
+    Shared by the read benchmarks' load generators (profile's, recommendation's)."""
     try:
         for _ in rpc.channels:
             await _one(rpc, bodies[0])  # every connection made before the clock starts
@@ -519,26 +505,38 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await rpc.close()
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bullseye-bench-profile-read", description=__doc__.split("\n")[0])
+def load_arguments(parser: argparse.ArgumentParser, methods: Iterable[str], default: str) -> None:
+    """What every read load generator takes (`drive` reads them)."""
     parser.add_argument("--address", required=True)
-    parser.add_argument("--method", choices=sorted(METHODS), default="profile")
+    parser.add_argument("--method", choices=sorted(methods), default=default)
     parser.add_argument("--mode", choices=["prime", "closed", "open"], default="closed")
-    parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="calls in flight (closed, prime)")
     parser.add_argument("--connections", type=int, default=1, help="connections the calls are dealt over")
     parser.add_argument("--rate", type=float, default=RATE, help="offered calls/s (open)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured (per window)")
     parser.add_argument("--windows", type=int, default=1, help="measured windows; the best one counts (closed)")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bullseye-bench-profile-read", description=__doc__.split("\n")[0])
+    load_arguments(parser, METHODS, "profile")
+    parser.add_argument("--persons", type=int, required=True, help="persons bench-person-000000.. to read")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    # asyncio, not uvloop: uvloop's timers tick in whole milliseconds, which at 1,000 calls/s
-    # clumped the schedule (Health.Check p99 6 -> 19 ms, measured).
-    print(json.dumps(asyncio.run(run(parse(argv)))))
+def print_summary(
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, object]]], args: argparse.Namespace
+) -> int:
+    """A load generator's process: its summary as one JSON line on stdout. asyncio, not
+    uvloop: uvloop's timers tick in whole milliseconds, which at 1,000 calls/s clumped the
+    schedule (Health.Check p99 6 -> 19 ms, measured)."""
+    print(json.dumps(asyncio.run(run(args))))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return print_summary(run, parse(argv))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ import psutil
 
 from bullseye_devtools.stack import nats, process, staging
 
-# Stop order (ingestion and profile before identity, their key and identifier source;
-# services before the servers they drain into) and the word their command line holds.
+# Stop order (recommendation, ingestion and profile before identity, their key and identifier
+# source; services before the servers they drain into) and the word their command line holds.
 PARTS = (
+    ("recommendation", "bullseye_recommendation"),
     ("ingestion", "bullseye_ingestion"),
     ("profile", "bullseye_profile"),
     ("identity", "bullseye_identity"),

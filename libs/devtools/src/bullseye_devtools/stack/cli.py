@@ -1,6 +1,7 @@
 """`python -m bullseye_devtools.stack up|down|status` — the local stack for development.
 
-`up` leaves NATS, PostgreSQL, identity, profile and ingestion running on fixed ports and writes an
+`up` leaves NATS, PostgreSQL, identity, profile, ingestion and recommendation running on fixed
+ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
 `up`, kept by later ones so what was sealed stays readable), the operator's signing key
 among them, so grpcurl, psql or a service under a debugger can join in; `down` stops them.
@@ -32,13 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bullseye-stack", description="Run the Bullseye stack in the background")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser(
-        "up", parents=[common], help="start NATS, PostgreSQL, identity, profile, ingestion; write <dir>/env"
+        "up",
+        parents=[common],
+        help="start NATS, PostgreSQL, identity, profile, ingestion, recommendation; write <dir>/env",
     )
     up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222; 0: any free one)")
     up.add_argument(
         "--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433; 0: none, a Unix socket only)"
     )
-    for name, port in (("ingestion", 50051), ("identity", 50052), ("profile", 50053)):
+    for name, port in (("ingestion", 50051), ("identity", 50052), ("profile", 50053), ("recommendation", 50054)):
         up.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} gRPC port (default {port}; 0: any)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
@@ -64,13 +67,14 @@ def up(root: Path, ports: Ports) -> int:
         "--ingestion-port": ports.ingestion,
         "--identity-port": ports.identity,
         "--profile-port": ports.profile,
+        "--recommendation-port": ports.recommendation,
     }
     for flag, port in flags.items():
         if port and _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))
-    stack = LocalStack(root, ports, secrets=kept, with_profile=True).start(
+    stack = LocalStack(root, ports, secrets=kept, with_profile=True, with_recommendation=True).start(
         on_step=lambda step: print(f"starting {step}")
     )
     try:
@@ -83,6 +87,7 @@ def up(root: Path, ports: Ports) -> int:
         "INGESTION_ADDRESS": stack.ingestion_address,
         "IDENTITY_ADDRESS": stack.identity_address,
         "PROFILE_ADDRESS": stack.profile_address,
+        "RECOMMENDATION_ADDRESS": stack.recommendation_address,
     }
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
@@ -113,12 +118,13 @@ def status(root: Path) -> int:
         "identity": env.get("IDENTITY_ADDRESS", ""),
         "profile": env.get("PROFILE_ADDRESS", ""),
         "ingestion": env.get("INGESTION_ADDRESS", ""),
+        "recommendation": env.get("RECOMMENDATION_ADDRESS", ""),
     }
     for part in background.parts(root):
         state = f"running (pid {part.pid})" if part.alive else "stopped"
         if part.alive and part.name not in background.SERVERS:
             state += f", gRPC health {_health(where[part.name])}"
-        print(f"{part.name:10} {state:40} {where[part.name] if part.alive else ''}")
+        print(f"{part.name:14} {state:40} {where[part.name] if part.alive else ''}")
     if env and any(part.alive for part in background.parts(root)):
         print(f"settings: {background.env_file(root)}")
     return 0
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         ports = Ports(
             nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port,
-            identity=args.identity_port, profile=args.profile_port,
+            identity=args.identity_port, profile=args.profile_port, recommendation=args.recommendation_port,
         )  # fmt: skip
         return up(root, ports)
     return down(root) if args.command == "down" else status(root)

@@ -1,4 +1,5 @@
-"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile and ingestion.
+"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile, ingestion
+and recommendation.
 
 Shared by `make demo` (ports the processes bind themselves, stopped at the end) and `make up`
 (fixed ports, left running); later services join here so both pick them up. Each service
@@ -38,6 +39,7 @@ class Ports:
     identity: int = 0
     identity_metrics: int = 0
     profile: int = 0
+    recommendation: int = 0
 
 
 @dataclass
@@ -49,6 +51,7 @@ class LocalStack:
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
     profile: ServiceProcess | None = None
+    recommendation: ServiceProcess | None = None
     # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
     # sealed data (and its operator key working).
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
@@ -59,6 +62,9 @@ class LocalStack:
     with_profile: bool = False
     # Extra PROFILE_* settings, e.g. the demo pins profile's clock to its traffic's end.
     profile_settings: dict[str, str] = field(default_factory=dict)
+    # `make up` and `make demo` ask for recommendation too (it folds RESOLVED and CATALOG);
+    # its models are kept in <root>/models, its spool in <root>/spool.
+    with_recommendation: bool = False
 
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
@@ -72,7 +78,8 @@ class LocalStack:
         assert self.nats is not None and dsn is not None, "start() first"
         env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
         if self.identity is not None:
-            env["INGESTION_IDENTITY_ADDRESS"] = env["PROFILE_IDENTITY_ADDRESS"] = self.identity.address
+            for name in ("INGESTION", "PROFILE", "RECOMMENDATION"):
+                env[f"{name}_IDENTITY_ADDRESS"] = self.identity.address
         return env
 
     @property
@@ -89,6 +96,11 @@ class LocalStack:
     def profile_address(self) -> str:
         assert self.profile is not None, "start() first"
         return self.profile.address
+
+    @property
+    def recommendation_address(self) -> str:
+        assert self.recommendation is not None, "start() first"
+        return self.recommendation.address
 
     @property
     def identity_metrics_url(self) -> str:
@@ -120,6 +132,14 @@ class LocalStack:
                 self.profile.start()
             on_step("ingestion")
             self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
+            if self.with_recommendation:
+                # After ingestion: it reads the CATALOG stream ingestion creates (and waits for it otherwise).
+                on_step("recommendation")
+                storage = {"RECOMMENDATION_MODEL_DIR": str(self.root / "models"),
+                           "RECOMMENDATION_SPOOL_DIR": str(self.root / "spool")}  # fmt: skip
+                self.recommendation = self._service(
+                    "recommendation", "bullseye_recommendation", self.ports.recommendation, **storage
+                ).start()
         except BaseException:
             self.stop()
             raise
@@ -152,20 +172,20 @@ class LocalStack:
         return self._service("identity", "bullseye_identity", port, **settings)
 
     def stop(self) -> None:
-        """Ingestion, profile, then identity (the others' key and identifier source), then
-        both servers at once."""
-        for service in (self.ingestion, self.profile, self.identity):
+        """Recommendation, ingestion, profile, then identity (the others' key and identifier
+        source), then both servers at once."""
+        for service in (self.recommendation, self.ingestion, self.profile, self.identity):
             if service is not None:
                 service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.ingestion = self.profile = self.identity = self.nats = self.postgres = None
+        self.recommendation = self.ingestion = self.profile = self.identity = self.nats = self.postgres = None
 
     def pids(self) -> dict[str, int]:
         parts = {
             "nats": self.nats, "postgres": self.postgres, "identity": self.identity, "profile": self.profile,
-            "ingestion": self.ingestion,
+            "ingestion": self.ingestion, "recommendation": self.recommendation,
         }  # fmt: skip
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 
