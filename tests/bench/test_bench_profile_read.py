@@ -42,6 +42,8 @@ def test_getprofile_is_reported_beside_a_no_op_call_on_the_same_server(results: 
     cold = reads["detail"]["cold_read"]
     assert cold["calls"] == reads["detail"]["persons"] and cold["errors"] == 0  # every seeded person has a profile
     assert reads["detail"]["cache_hit_share"] > 0  # the process's read cache answered
+    rounds = reads["detail"]["round_ratios"]  # the two loops ran in turn (bench.rounds)
+    assert len(rounds) == reads["detail"]["rounds"] == health["detail"]["rounds"] and all(r > 0 for r in rounds)
 
 
 def test_the_same_reads_are_reported_with_the_read_cache_off(results: Entries) -> None:

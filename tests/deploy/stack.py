@@ -1,5 +1,6 @@
-"""Identity, ingestion, profile and campaign as real processes on streams and schemas of their own,
-exporting spans over OTLP to a receiver in the test process and metrics for Prometheus.
+"""Identity, ingestion, profile, recommendation and campaign as real processes on streams and
+schemas of their own, exporting spans over OTLP to a receiver in the test process and metrics
+for Prometheus.
 
 The receiver is OpenTelemetry's own trace service (opentelemetry-proto) on a port the
 kernel picked (bound here, so no race); each service's BatchSpanProcessor sends to it.
@@ -25,8 +26,13 @@ PARTITIONS = "4"
 CALLS = {
     "ingestion": {"identity": "INGESTION_IDENTITY_ADDRESS"},
     "profile": {"identity": "PROFILE_IDENTITY_ADDRESS"},
+    "recommendation": {"identity": "RECOMMENDATION_IDENTITY_ADDRESS"},
     "identity": {"ingestion": "IDENTITY_INGESTION_ADDRESS"},
-    "campaign": {"identity": "CAMPAIGN_IDENTITY_ADDRESS", "profile": "CAMPAIGN_PROFILE_ADDRESS"},
+    "campaign": {
+        "identity": "CAMPAIGN_IDENTITY_ADDRESS",
+        "profile": "CAMPAIGN_PROFILE_ADDRESS",
+        "recommendation": "CAMPAIGN_RECOMMENDATION_ADDRESS",
+    },
 }
 STREAM_LIMIT = str(1 << 30)  # every stream gets a byte limit: the storage alert needs one
 
@@ -72,7 +78,7 @@ class SpanReceiver(otlp_grpc.TraceServiceServicer):  # type: ignore[misc]
 
 @dataclass
 class Stack:
-    """The three services of one test module, their names and where their metrics are."""
+    """The services of one test module, their names and where their metrics are."""
 
     tag: str
     log_dir: Path
@@ -128,6 +134,15 @@ def plan(
             "CAMPAIGN_PROFILE_SUBJECT_PREFIX": f"profile{tag}", "CAMPAIGN_PROFILE_PARTITIONS": PARTITIONS,
             "CAMPAIGN_STREAM": f"CAMPAIGN_T{tag}", "CAMPAIGN_SUBJECT_PREFIX": f"campaign{tag}",
             "CAMPAIGN_PARTITIONS": PARTITIONS, "CAMPAIGN_JOB_POLL": "1s", **(campaign or {}),
+        },
+        "recommendation": {
+            "RECOMMENDATION_RESOLVED_STREAM": f"RESOLVED_T{tag}",
+            "RECOMMENDATION_RESOLVED_SUBJECT_PREFIX": f"resolved{tag}",
+            "RECOMMENDATION_RESOLVED_PARTITIONS": PARTITIONS, "RECOMMENDATION_CATALOG_STREAM": f"CATALOG_T{tag}",
+            "RECOMMENDATION_CATALOG_SUBJECT_PREFIX": f"catalog{tag}", "RECOMMENDATION_STREAM": f"RECO_T{tag}",
+            "RECOMMENDATION_SUBJECT_PREFIX": f"reco{tag}", "RECOMMENDATION_PARTITIONS": PARTITIONS,
+            "RECOMMENDATION_MODEL_DIR": str(log_dir / tag / "models"),
+            "RECOMMENDATION_SPOOL_DIR": str(log_dir / tag / "spool"), "RECOMMENDATION_MODEL_POLL": "1s",
         },
     }  # fmt: skip
     for service, own in names.items():

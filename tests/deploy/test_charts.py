@@ -32,12 +32,16 @@ from tests.deploy.policies import container_rules, grace_rule, pod_of, probe_rul
 KUBERNETES = "1.31.0"  # the oldest minor the charts are checked against (native gRPC probes: 1.27+)
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 WORKLOADS = ("Deployment", "StatefulSet")
-PREFIX = {"identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE", "campaign": "CAMPAIGN"}
-# Who calls whom: ingestion (data keys), profile (Resolve) and campaign (contacts) call identity,
-# identity records corrections through ingestion (AppendCorrections, docs/design.md D1), campaign
-# asks profile about segments, traits and tags.
+PREFIX = {
+    "identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE", "campaign": "CAMPAIGN",
+    "recommendation": "RECOMMENDATION",
+}  # fmt: skip
+# Who calls whom: ingestion (data keys), profile and recommendation (Resolve) and campaign
+# (contacts) call identity, identity records corrections through ingestion (AppendCorrections,
+# docs/design.md D1), campaign asks profile about segments, traits and tags and recommendation
+# for the items a template shows.
 CALLEES = {"identity": {"ingestion"}, "ingestion": {"identity"}, "profile": {"identity"},
-           "campaign": {"identity", "profile"}}  # fmt: skip
+           "campaign": {"identity", "profile", "recommendation"}, "recommendation": {"identity"}}  # fmt: skip
 CASES = [*((chart, "defaults") for chart in (*SERVICES, "bullseye")), ("bullseye", "production")]
 
 
@@ -233,9 +237,32 @@ def test_scheduled_batch_work_runs_as_a_hardened_cronjob_with_the_services_envir
     )
 
 
+def test_recommendation_trains_on_a_schedule_into_the_storage_its_pods_read(charts: Path) -> None:
+    """The training CronJob and every recommendation pod mount the model storage the chart
+    claims (ReadWriteMany: pods of several nodes); the migration hook, which runs before the
+    claim exists, does not."""
+    rendered = render(charts, "recommendation")
+    [claim] = rendered.of_kind("PersistentVolumeClaim")
+    kubernetes_validate.validate(claim, KUBERNETES, strict=True)
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", "model versions outlive a release"
+    [cron] = rendered.of_kind("CronJob")
+    assert pod_of(cron)["containers"][0]["args"][:2] == ["train", "--publish"]
+    for pod in [pod_of(cron), *(pod_of(w) for w in workloads(rendered))]:
+        mounted = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v
+        }
+        assert mounted["models"] == "/models" and claims["models"] == claim["metadata"]["name"]
+    [migration] = rendered.of_kind("Job")
+    assert "models" not in {v["name"] for v in pod_of(migration)["volumes"]}
+    config = rendered.named("ConfigMap", f"{RELEASE}-recommendation")["data"]
+    assert config["RECOMMENDATION_MODEL_DIR"] == "/models"
+
+
 def test_the_umbrella_installs_each_service_only_when_enabled(charts: Path) -> None:
     without = render(charts, "bullseye", {"profile": {"enabled": False}})
-    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion", "campaign"}
+    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion", "campaign", "recommendation"}
     config = without.named("ConfigMap", f"{RELEASE}-ingestion")["data"]
     assert config["INGESTION_IDENTITY_ADDRESS"] == f"{RELEASE}-identity:50052", "values may use templates"
     assert config["NATS_URL"] == "nats://nats.nats.svc:4222", "global config reaches every service"
@@ -301,7 +328,10 @@ def test_the_committed_values_schemas_are_generated_from_the_services_config() -
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("module", ["bullseye_ingestion", "bullseye_identity", "bullseye_profile", "bullseye_campaign"])
+@pytest.mark.parametrize(
+    "module",
+    ["bullseye_ingestion", "bullseye_identity", "bullseye_profile", "bullseye_campaign", "bullseye_recommendation"],
+)
 def test_every_variable_named_like_a_credential_is_declared_secret(module: str) -> None:
     described = subprocess.run([sys.executable, "-m", module, "config", "--json"], capture_output=True, text=True)
     variables = json.loads(described.stdout)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -33,9 +36,12 @@ from bullseye.ingestion.v1 import ingestion_pb2_grpc as ipb_grpc
 from bullseye.profile.v1 import profile_pb2 as ppb
 from bullseye.profile.v1 import profile_pb2_grpc as ppb_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
+from bullseye.recommendation.v1 import recommendation_pb2 as rpb
+from bullseye.recommendation.v1 import recommendation_pb2_grpc as rpb_grpc
 from bullseye_devtools.sinks import ChannelSinks
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.metrics import SAMPLE, by_label, scrape, total
+from bullseye_platform.eventlog import StreamSpec, ensure_stream
 from google.protobuf import duration_pb2
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -95,15 +101,15 @@ async def sinks() -> AsyncIterator[ChannelSinks]:
 @pytest.fixture(scope="module")
 async def traffic(
     nc: NATS, nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiver, stack_dir: Path,
-    sinks: ChannelSinks,
+    sinks: ChannelSinks, tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Traffic]:  # fmt: skip
     """Two batches stored while identity is down (so identity reads them in one batch: two
     traces in one span), then identity, profile and campaign, then personal data and consent, a
     rejected event, an undecodable record (a dead letter), a segment, reads and a campaign's
-    message; once all of it is through, a GetProfile by identifier and a Merge, each in a trace
-    of its own: every metric has a reason to exist (a family app handed over: a value marked
-    shared and an automatic split), and every call between services happens inside a client's
-    trace."""
+    message, then recommendation with a published model and a Recommend call; once all of it
+    is through, a GetProfile by identifier and a Merge, each in a trace of its own: every
+    metric has a reason to exist (a family app handed over: a value marked shared and an
+    automatic split), and every call between services happens inside a client's trace."""
     stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry", campaign=sinks.urls())
     ingestion = await asyncio.to_thread(stack.start, "ingestion")
     key = create_key(dict(ingestion.env), "--source", "telemetry")
@@ -137,12 +143,42 @@ async def traffic(
         segment = await read_and_segment(stack, user)
         await message_everyone(stack, segment)
         await wait_until(lambda: received(sinks), within=60)
+        await ensure_stream(
+            nc.jetstream(), StreamSpec(name=f"CATALOG_T{stack.tag}", subject_prefix=f"catalog{stack.tag}")
+        )
+        await asyncio.to_thread(stack.start, "recommendation")
+        started.append("recommendation")
+        await recommend_with_a_model(stack, tmp_path_factory.mktemp("interactions"))
         await wait_until(lambda: settled(nc, postgres, stack), within=60)
         read, merge = await read_and_merge(stack, user, loner)
         yield Traffic(stack, [first, second, third], [email, phone, name, f"{email}@@"], read, merge)
     finally:
         for service in reversed(started):
             await asyncio.to_thread(stack.services[service].stop)
+
+
+async def recommend_with_a_model(stack: Stack, folder: Path) -> None:
+    """A model trained by the file trainer, registered and published by the service's command;
+    then, once the process swapped to it, a Recommend call (answers, impressions, the cache)."""
+    process = stack.services["recommendation"]
+    lines = ["person\titem\torder", *(f"p{n}\ti{(n + step) % 9}\t{step}" for n in range(30) for step in range(4))]
+    (folder / "interactions.tsv").write_text("\n".join(lines) + "\n")
+    storage = Path(process.env["RECOMMENDATION_MODEL_DIR"])
+    train = [sys.executable, "-m", "bullseye_recommendation.train", "--interactions", str(folder / "interactions.tsv"),
+             "--output", str(storage / "telemetry-v1")]  # fmt: skip
+    register = [sys.executable, "-m", "bullseye_recommendation", "register", "telemetry-v1", "--publish"]
+    for argv in (train, register):
+        done = await asyncio.to_thread(subprocess.run, argv, env={**os.environ, **process.env}, capture_output=True,
+                                       text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    async def swapped() -> bool:
+        text = await asyncio.to_thread(scrape, f"http://127.0.0.1:{process.metrics_port}/metrics")
+        return by_label(text, "recommendation_model_info", "version").get("telemetry-v1") == 1
+
+    await wait_until(swapped, within=60)
+    async with channel(process.address) as ch:  # a shopper it knows nothing of: a cold start
+        await rpb_grpc.RecommendationServiceStub(ch).Recommend(rpb.RecommendRequest(person_id="p1", k=3))
 
 
 async def settled(nc: NATS, postgres: PostgresServer, stack: Stack) -> bool:

@@ -54,6 +54,7 @@ def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_
         assert (reports / png).read_bytes()[:4] == b"\x89PNG"
         assert f"({png})" in markdown
     check_profile_sections(markdown)
+    check_recommendation_sections(markdown)
     assert "p50 / p99" in done.stdout
     assert not list((tmp_path / "demo" / "nats").glob("*.pid")), "nothing left behind"
 
@@ -104,3 +105,18 @@ def check_profile_sections(markdown: str) -> None:
     for value in segments.values():
         members, estimate = re.match(r"([\d,]+) members, Estimate ([\d,]+)", value).groups()  # type: ignore[union-attr]
         assert members == estimate
+
+
+def check_recommendation_sections(markdown: str) -> None:
+    """A model trained on the traffic is served, and three shoppers get five items with reasons."""
+    for claim in (
+        "a model trained on the demo traffic is published and served",
+        "every shopper gets recommendations with reasons", "a new shopper gets a cold start",
+    ):  # fmt: skip
+        assert f"✅ **{claim}**" in markdown, claim
+    version = section(markdown, "Recommendation model")["version"]
+    for shopper in ("new shopper", "loyal shopper", "mid-session shopper"):
+        body = re.search(rf"^## Recommendations for a {shopper}.*?\n(.*?)(?=^## |\Z)", markdown, re.M | re.S)
+        assert body, shopper
+        assert len(re.findall(r"^\| \d \|", body[1], re.M)) == 5
+    assert markdown.count(f"model {version}") == 2  # the known shoppers; the new one is a cold start

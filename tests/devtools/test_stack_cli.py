@@ -17,6 +17,8 @@ from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1.identity_pb2_grpc import IdentityServiceStub
 from bullseye.profile.v1 import profile_pb2 as ppb
 from bullseye.profile.v1.profile_pb2_grpc import ProfileServiceStub
+from bullseye.recommendation.v1 import recommendation_pb2 as rpb
+from bullseye.recommendation.v1.recommendation_pb2_grpc import RecommendationServiceStub
 from bullseye_devtools.stack import secrets
 from bullseye_devtools.stack.background import parts, read_env
 from bullseye_devtools.stack.nats import store_dir
@@ -36,8 +38,10 @@ def stack(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 def ports() -> list[str]:
     """Port 0 everywhere: each process binds what the kernel gives it (PostgreSQL: a Unix socket
     only), and the env file says where they are."""
-    flags = ("--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port",
-             "--campaign-port", "--smtp-port", "--http-port")  # fmt: skip
+    flags = (
+        "--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port",
+        "--campaign-port", "--smtp-port", "--http-port", "--recommendation-port",
+    )  # fmt: skip
     return [item for flag in flags for item in (flag, "0")]
 
 
@@ -78,16 +82,26 @@ async def profile_of(env: dict[str, str], email: str, *, wait: float = 30.0) -> 
             await asyncio.sleep(0.2)
 
 
+async def recommended_for(env: dict[str, str], email: str) -> str:
+    """The person recommendation answers for `email` (asking identity, RECOMMENDATION_IDENTITY_ADDRESS)."""
+    ref = idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_EMAIL, value=email)
+    async with channels.channel(env["RECOMMENDATION_ADDRESS"], caller=operator_credentials(env)) as channel:
+        request = rpb.RecommendRequest(identifier=ref, k=3)
+        reply = await RecommendationServiceStub(channel).Recommend(request, timeout=5)
+    return str(reply.person_id)
+
+
 async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_secrets(tmp_path: Path) -> None:
-    """Identity, profile, campaign and ingestion run with generated keys; profile answers by email through
-    identity; a second `up` reuses the keys, so the person found by email (matched by a hash
-    keyed with them) is still found after the restart."""
+    """Identity, profile, ingestion, recommendation and campaign run with generated keys; profile
+    and recommendation answer by email through identity; a second `up` reuses the keys, so the
+    person found by email (matched by a hash keyed with them) is still found after the restart."""
     root, pids = tmp_path / "local", list[int | None]()
     try:
         started = stack("up", *ports(), root=root)
         assert started.returncode == 0, started.stderr[-2000:]
         env = read_env(root)
-        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS", "CAMPAIGN_ADDRESS"}
+        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS", "CAMPAIGN_ADDRESS",
+                     "RECOMMENDATION_ADDRESS"}  # fmt: skip
         assert {"NATS_URL", "DATABASE_URL", "BULLSEYE_API_KEY", *addresses} <= set(env)
         assert set(secrets.NAMES) <= set(env)
         assert stack("status", root=root).stdout.count("gRPC health SERVING") == 4
@@ -97,6 +111,7 @@ async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_
         person = await person_of(env, "restart@example.com")
         profile = await profile_of(env, "restart@example.com")
         assert profile.person_id == person and profile.behaviour.counts_lifetime.identified == 1
+        assert await recommended_for(env, "restart@example.com") == person  # through identity too
         assert stack("down", root=root).returncode == 0
         assert stack("up", *ports(), root=root).returncode == 0
         again = read_env(root)

@@ -158,6 +158,42 @@ async def test_a_replay_applies_the_log_quietly_ends_once_and_then_announces_wha
     assert set(keyed(stream, later)) <= set(await stored_positions(pool))
 
 
+async def test_a_replay_read_its_own_way_hands_over_to_the_live_reading_once_replayed(
+    nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
+) -> None:
+    await publish(nc, js, stream, 400)
+    await request_replay(pool)
+    projection = LoudProjection()
+    plan = await replay.plan(pool, js, projection=projection, sources=[source(stream)])
+    runner = ProjectionRunner(js=js, pool=pool, projection=projection, sources=[source(stream)], replay=plan,
+                              readers=1, batch_size=50, replay_readers=PARTITIONS, replay_batch_size=200,
+                              fetch_timeout=0.2, retry_delay=0.2)  # fmt: skip
+    live_reader = {"counting-p0-1-2-3"}
+    assert set(runner.durables(stream.name)) == {f"counting-p{p}" for p in ALL}, "a reader per partition replays"
+
+    async def consumers() -> set[str]:
+        return {c.name or "" for c in await js.consumers_info(stream.name)}
+
+    async def read_live() -> bool:
+        return await replay_over(pool) and await consumers() == live_reader
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    try:
+        await wait_until(read_live)
+        assert set(runner.durables(stream.name)) == live_reader
+        later = await publish(nc, js, stream, 30, start=400)
+        await wait_until(lambda: _reached(pool, stream, later))
+    finally:
+        stop.set()
+        await running
+
+    assert sorted(projection.announced) == sorted(f"evt-{i}" for i in range(400, 430)), "read by the live reader"
+    tables = await dump(pool)
+    assert tables.most_applications_of_one_msg == 1 and tables.total == 430
+    assert await ends_counted(pool) == 1
+
+
 async def test_a_replay_split_between_workers_stays_quiet_until_the_last_one_reaches_its_ends(
     nc: NATS, js: JetStreamContext, stream: StreamSpec, pool: asyncpg.Pool
 ) -> None:

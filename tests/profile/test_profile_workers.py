@@ -99,10 +99,15 @@ async def test_workers_by_ordinal_fold_what_one_folds_and_a_serving_only_process
     try:
         await pods[0].caught_up()
         assert await snapshot(serving, split_workload) == one_process
-        consumers = {c.name for c in await nc.jetstream().consumers_info(split_workload.stream.name)}
-        # An empty schema replays RESOLVED, with a reader per partition; a serving-only process
-        # that folded would add its one reader of all four partitions, profile-p0-3.
-        assert consumers == {f"profile-p{p}" for p in range(4)}, "the serving-only process reads nothing"
+
+        # An empty schema replays RESOLVED, with a reader per partition; once its partitions
+        # have replayed, each pod reads its share with one (profile-p0-1, profile-p2-3). A
+        # serving-only process that folded would add its reader of all four, profile-p0-1-2-3.
+        async def read_by_the_pods_alone() -> bool:
+            consumers = {c.name for c in await nc.jetstream().consumers_info(split_workload.stream.name)}
+            return consumers == {"profile-p0-1", "profile-p2-3"}
+
+        await wait_until(read_by_the_pods_alone)
     finally:
         for started in (serving, *pods):
             await stop_profile(started)

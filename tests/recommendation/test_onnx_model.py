@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bullseye_recommendation.domain.history import History
-from bullseye_recommendation.model import files
+from bullseye_recommendation.model import export, files
 from bullseye_recommendation.model.linear import Channel, LinearItemModel
 from bullseye_recommendation.model.runtime import OnnxScorer
 from bullseye_recommendation.training.blend import BlendSettings
@@ -36,7 +36,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[Family, tuple[Lin
         blend = BlendSettings(spread_sample=64, taste=0.5, mass=0.75, taste_rank=8)  # taste factored, normalized
         trained = train(dataset, TrainSettings(family=family, blend=blend))
         folder = tmp_path_factory.mktemp(family)
-        written = files.write(folder, trained.model, dataset.item_ids, {"family": family})
+        written = export.write(folder, trained.model, dataset.item_ids, {"family": family})
         out[family] = trained.model, OnnxScorer(written.model)
     return out
 
@@ -123,7 +123,7 @@ def test_an_empty_history_scores_zero_and_a_negative_weight_pushes_similar_items
 def test_a_model_file_that_differs_from_its_metadata_is_refused(tmp_path: Path,
         exported: dict[Family, tuple[LinearItemModel, OnnxScorer]]) -> None:  # fmt: skip
     model, _ = exported["ease"]
-    written = files.write(tmp_path, model, [str(i) for i in range(ITEMS)], {"family": "ease"})
+    written = export.write(tmp_path, model, [str(i) for i in range(ITEMS)], {"family": "ease"})
     document = written.verify()
     assert document["items"][5] == "5" and document["checksum"]["sha256"] == files.sha256(written.model)
 
@@ -138,7 +138,7 @@ def test_a_model_file_that_differs_from_its_metadata_is_refused(tmp_path: Path,
 def test_a_channel_normalized_by_mass_scores_a_history_alike_at_any_overall_strength(tmp_path: Path) -> None:
     rows = np.random.default_rng(4).standard_normal((ITEMS, ITEMS)).astype(np.float32)
     taste = Channel("taste", 1.0, rows, mass_exponent=1.0, mass_reference=3.0)
-    written = files.write(tmp_path, LinearItemModel((taste,)), [str(i) for i in range(ITEMS)], {})
+    written = export.write(tmp_path, LinearItemModel((taste,)), [str(i) for i in range(ITEMS)], {})
     scorer, everything = OnnxScorer(written.model), np.arange(ITEMS)[None, :]
     history = History.of([4, 8, 15], weights=[1.0, 2.0, -1.0])
     louder = History.of([4, 8, 15], weights=[3.0, 6.0, -3.0])

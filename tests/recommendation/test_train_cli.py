@@ -55,3 +55,22 @@ def test_a_missing_source_is_named_and_nothing_is_written(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "absent" in done.stderr and "NCF MovieLens-1M files are not there" in done.stderr
     assert not (tmp_path / "model").exists()
+
+
+def test_the_peers_alone_are_measured_without_training_anything(tmp_path: Path) -> None:
+    write_interactions(tmp_path / "interactions.tsv")
+    report = tmp_path / "report.json"
+
+    done = run_trainer("--interactions", str(tmp_path / "interactions.tsv"), "--peers-only", "--report", str(report))
+
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(report.read_text())["families"]
+    assert [row["family"] for row in rows] == ["popularity", "als (implicit)"]
+    assert all(0 < row["hr_at_10"] <= 1 for row in rows)
+    assert set(tmp_path.iterdir()) == {tmp_path / "interactions.tsv", report}  # no model folder
+
+
+def test_training_needs_an_output_folder_unless_only_the_peers_are_measured(tmp_path: Path) -> None:
+    done = run_trainer("--interactions", str(tmp_path / "interactions.tsv"))
+
+    assert done.returncode == 2 and "--output is required" in done.stderr

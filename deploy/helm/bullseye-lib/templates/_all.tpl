@@ -9,6 +9,7 @@
 ---
 {{ include "bullseye-lib.services" . }}
 {{ include "bullseye-lib.workloads" . }}
+{{- include "bullseye-lib.claims" . }}
 {{- if .Values.networkPolicy.enabled }}
 ---
 {{ include "bullseye-lib.networkpolicy" . }}

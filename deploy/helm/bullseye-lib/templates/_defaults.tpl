@@ -13,6 +13,7 @@ imagePullSecrets: []
 config: {}
 secretEnv: {}
 secretFiles: []
+volumes: []
 cronJobs: {}
 serviceAccount:
   create: true

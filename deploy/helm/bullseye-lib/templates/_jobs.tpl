@@ -5,7 +5,7 @@ image and whole environment inline (a hook runs before the release's ConfigMap e
 `args` after the image's entrypoint (`python -m <module>`).
 */}}
 
-{{/* (dict "root" . "name" $name "args" $args "resources" $resources "env" $env) */}}
+{{/* (dict "root" . "name" $name "args" $args "resources" $resources "env" $env "storage" $bool) */}}
 {{- define "bullseye-lib.jobPod" -}}
 {{- $root := .root -}}
 metadata:
@@ -38,8 +38,14 @@ spec:
         {{- include "bullseye-lib.containerSecurityContext" $root | nindent 8 }}
       volumeMounts:
         {{- include "bullseye-lib.volumeMounts" $root | nindent 8 }}
+        {{- if .storage }}
+        {{- include "bullseye-lib.storageMounts" $root | nindent 8 }}
+        {{- end }}
   volumes:
     {{- include "bullseye-lib.volumes" $root | nindent 4 }}
+    {{- if .storage }}
+    {{- include "bullseye-lib.storageVolumes" $root | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
 {{- define "bullseye-lib.cronjobs" -}}
@@ -65,6 +71,6 @@ spec:
       backoffLimit: {{ $job.backoffLimit | default 1 }}
       activeDeadlineSeconds: {{ $job.activeDeadlineSeconds | default 3600 }}
       template:
-        {{- include "bullseye-lib.jobPod" (dict "root" $root "name" $name "args" $job.args "resources" $job.resources "env" ($job.env | default dict)) | nindent 8 }}
+        {{- include "bullseye-lib.jobPod" (dict "root" $root "name" $name "args" $job.args "resources" $job.resources "env" ($job.env | default dict) "storage" true) | nindent 8 }}
 {{- end }}
 {{- end -}}

@@ -41,6 +41,28 @@ seccompProfile:
 {{- end }}
 {{- end -}}
 
+{{/* The service's own storage (`volumes`): in its pods and CronJobs, not in the migration hook,
+which runs before a claim the chart makes exists. */}}
+{{- define "bullseye-lib.storageMounts" -}}
+{{- range .Values.volumes }}
+- name: {{ .name }}
+  mountPath: {{ .mountPath }}
+{{- end }}
+{{- end -}}
+
+{{- define "bullseye-lib.storageVolumes" -}}
+{{- $root := . -}}
+{{- range .Values.volumes }}
+- name: {{ .name }}
+  {{- if .claim }}
+  persistentVolumeClaim:
+    claimName: {{ include "bullseye-lib.componentName" (dict "root" $root "component" .name) }}
+  {{- else }}
+  {{- toYaml .source | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "bullseye-lib.volumes" -}}
 - name: tmp
   emptyDir:
@@ -50,6 +72,36 @@ seccompProfile:
   secret:
     secretName: {{ .secret }}
     defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{/*
+The claims the service's `volumes` ask the chart to make (recommendation's model storage).
+Kept when the release is uninstalled (helm.sh/resource-policy: keep): they hold data.
+*/}}
+{{- define "bullseye-lib.claims" -}}
+{{- $root := . -}}
+{{- range .Values.volumes }}
+{{- if .claim }}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ include "bullseye-lib.componentName" (dict "root" $root "component" .name) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "bullseye-lib.labels" $root | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
+spec:
+  accessModes: {{ toJson (.claim.accessModes | default (list "ReadWriteMany")) }}
+  {{- with .claim.storageClassName }}
+  storageClassName: {{ . }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ .claim.size }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -94,6 +146,7 @@ failureThreshold: {{ .probe.failureThreshold }}
     {{- include "bullseye-lib.containerSecurityContext" $root | nindent 4 }}
   volumeMounts:
     {{- include "bullseye-lib.volumeMounts" $root | nindent 4 }}
+    {{- include "bullseye-lib.storageMounts" $root | nindent 4 }}
 {{- end -}}
 
 {{- define "bullseye-lib.topologySpread" -}}
@@ -141,6 +194,7 @@ spec:
     {{- include "bullseye-lib.container" . | nindent 4 }}
   volumes:
     {{- include "bullseye-lib.volumes" $root | nindent 4 }}
+    {{- include "bullseye-lib.storageVolumes" $root | nindent 4 }}
   {{- if $root.Values.topologySpread.enabled }}
   topologySpreadConstraints:
     {{- include "bullseye-lib.topologySpread" . | nindent 4 }}

@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import asyncpg
+import grpc
 import uvloop
+from google.protobuf.descriptor import ServiceDescriptor
 
 from bullseye_platform import ready, sockets
 from bullseye_platform.auth import Grants, SigningKey, TokenMinter, TokenVerifier, TrustedKeys
 from bullseye_platform.config import ConfigError, Duration, describe, env, json_schema, load_or_exit
 from bullseye_platform.eventlog import Durability, StreamSpec
+from bullseye_platform.grpc import client
 from bullseye_platform.grpc.server import GrpcServer, ServerOptions, Worker
 from bullseye_platform.grpc.tls import ClientTls, ServerTls
 from bullseye_platform.instruments.sampled import Probe, Sampler
@@ -179,6 +182,12 @@ class ServiceConfig:
     def credentials(self) -> TokenMinter:
         """This service's own tokens, for the calls it makes."""
         return TokenMinter(self.principal or self.prefix.lower(), self.signing_key)
+
+    def channel_to(self, address: str, service: ServiceDescriptor, *, deadline: float) -> grpc.aio.Channel:
+        """A channel for this service's calls to `service` (docs/design.md D5): its own tokens,
+        its client TLS, the factory's retries of idempotent methods and `deadline`."""
+        return client.channel(address, credentials=self.credentials(), service=service, tls=self.client_tls(),
+                              deadline=deadline)  # fmt: skip
 
     def owned_stream(self, *, name: str = "", subject_prefix: str = "", **limits: Any) -> StreamSpec:
         """The stream this service writes, as configured (or another one it owns, by `name` and

@@ -14,7 +14,7 @@ from bullseye.identity.v1 import identity_pb2, identity_pb2_grpc
 from bullseye.ingestion.v1 import ingestion_pb2
 from bullseye_platform.crypto import MasterKey
 from bullseye_platform.eventlog import ALL_PARTITIONS, LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
@@ -58,10 +58,7 @@ def ingestion_channel(config: IdentityConfig) -> grpc.aio.Channel:
     identity (`events:correct`). Ingestion may start after identity (it asks identity for data
     keys): the channel connects when a correction first needs it, and reconnects within a
     second of ingestion coming back."""
-    return client.channel(
-        config.ingestion_address, credentials=config.credentials(), service=INGESTION_SERVICE,
-        tls=config.client_tls(), deadline=config.ingestion_timeout,
-    )  # fmt: skip
+    return config.channel_to(config.ingestion_address, INGESTION_SERVICE, deadline=config.ingestion_timeout)
 
 
 def resolution_runner(

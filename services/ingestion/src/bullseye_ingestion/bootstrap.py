@@ -9,7 +9,7 @@ import grpc
 from bullseye.identity.v1 import identity_pb2
 from bullseye.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.instruments.log import stream_storage
 from bullseye_platform.sealing import DataKeyCache
 from bullseye_platform.service import Running
@@ -44,10 +44,7 @@ def event_policy(config: IngestionConfig) -> EventPolicy:
 def identity_channel(config: IngestionConfig) -> grpc.aio.Channel:
     """To identity, which issues the data keys. The factory reconnects within a second of
     identity coming back, so personal data is refused no longer than identity is away."""
-    return client.channel(
-        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE,
-        tls=config.client_tls(), deadline=config.identity_timeout,
-    )  # fmt: skip
+    return config.channel_to(config.identity_address, IDENTITY_SERVICE, deadline=config.identity_timeout)
 
 
 def sealer(config: IngestionConfig, channel: grpc.aio.Channel) -> Sealer:

@@ -11,20 +11,20 @@ from bullseye.identity.v1 import identity_pb2
 from bullseye.profile.v1 import profile_pb2, profile_pb2_grpc
 from bullseye_platform import jobs, replay
 from bullseye_platform.eventlog import LogWriter, connect, ensure_stream
-from bullseye_platform.grpc import GrpcServer, client
+from bullseye_platform.grpc import GrpcServer
 from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.jobs import JobWorker
 from bullseye_platform.outbox import OutboxRelay
 from bullseye_platform.projection import ProjectionRunner, Source
+from bullseye_platform.resolver import Resolver
 from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
 from bullseye_platform.store.listen import Listener
 from bullseye_platform.store.pool import Connection
 from nats.js import JetStreamContext
 
-from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.adapters.segment_gauges import segment_sizes
 from bullseye_profile.api.servicer import ProfileServicer
 from bullseye_profile.config import ProfileConfig
@@ -45,10 +45,7 @@ def identity_channel(config: ProfileConfig) -> grpc.aio.Channel | None:
     """To identity, for GetProfile by identifier (Resolve, scope `identities:read`); None when unset."""
     if not config.identity_address:
         return None
-    return client.channel(
-        config.identity_address, credentials=config.credentials(), service=IDENTITY_SERVICE, tls=config.client_tls(),
-        deadline=config.identity_timeout,
-    )  # fmt: skip
+    return config.channel_to(config.identity_address, IDENTITY_SERVICE, deadline=config.identity_timeout)
 
 
 async def open_store(config: ProfileConfig) -> asyncpg.Pool:
@@ -87,14 +84,13 @@ def projection_runner(
 
     A replay is all catching up: bigger batches (PROFILE_REPLAY_BATCH_SIZE), and a reader per
     partition to overlap the transactions' round trips (measured: 17.3k records/s against 15.2k with one reader per
-    process); the process keeps these settings until it restarts.
+    process); once the process's partitions have replayed, it reads live (PROFILE_READERS, PROFILE_BATCH_SIZE).
     """
     owned = range(config.resolved_partitions) if partitions is None else partitions
-    replaying = plan is not None and plan.active
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, sources=[resolved_source(config, owned)], replay=plan,
-        readers=len(owned) if replaying else config.readers,
-        batch_size=config.replay_batch_size if replaying else config.batch_size,
+        readers=config.readers, batch_size=config.batch_size,
+        replay_readers=len(owned), replay_batch_size=config.replay_batch_size,
     )  # fmt: skip
 
 
@@ -135,7 +131,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     await ensure_stream(js, config.owned_stream())
     await segment_facts.restore(pool, js, stream=config.stream, subject_prefix=config.subject_prefix)
     writer = LogWriter(nc)
-    identity = IdentityClient(identity_channel(config))
+    identity = Resolver(identity_channel(config), caller="profile", variable="PROFILE_IDENTITY_ADDRESS")
     rules = policy(config)
     segments = Segments.build(
         pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules

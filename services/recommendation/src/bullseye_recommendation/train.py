@@ -4,16 +4,20 @@ train a model family, evaluate it, export `model.onnx` + `metadata.json` into a 
     bullseye-recommendation-train --ml1m ../shared/data/ml-1m-ncf --output .data/reco/ml1m --compare
     bullseye-recommendation-train --interactions interactions.tsv --output .data/reco/latest
 
+    bullseye-recommendation-train --projection [--publish]   # the service's `train` command
+
 `--compare` also trains the other families and the peers (popularity, `implicit` ALS) on
-the same data and protocol, and prints the table; `--report` writes it all as JSON (the
-benchmark reads it). Interactions come from a `Source` (training/sources.py): the files
-here, the projection in PostgreSQL later; nothing below this module cares which.
+the same data and protocol, and prints the table; `--peers-only` measures the peers alone
+(no model is trained or written); `--report` writes it all as JSON (the benchmarks read it).
+Interactions come from a `Source` (training/sources.py): the files here. `--projection`
+(first) runs the service's `train` command instead: the projection in PostgreSQL as the
+source, the model registered in the storage, its settings from RECOMMENDATION_* variables
+(registry/commands.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -21,12 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bullseye_recommendation.model import files
+from bullseye_recommendation import __main__ as service
+from bullseye_recommendation.model import export
 from bullseye_recommendation.training import peers
 from bullseye_recommendation.training.blend import BlendSettings
 from bullseye_recommendation.training.evaluation import Cases, sampled_cases
 from bullseye_recommendation.training.interactions import Interactions
-from bullseye_recommendation.training.pipeline import FAMILIES, HOLDOUT, Family, Trained, TrainSettings, train
+from bullseye_recommendation.training.pipeline import FAMILIES, HOLDOUT, Family, Trained, TrainSettings, describe, train
 from bullseye_recommendation.training.sources import Dataset, NcfMovieLensSource, Source, TsvSource
 
 
@@ -35,14 +40,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--ml1m", type=Path, metavar="DIR", help="the NCF MovieLens-1M split (its own test cases)")
     source.add_argument("--interactions", type=Path, metavar="FILE", help="TSV: person, item, order[, weight]")
-    parser.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder for the model files")
+    parser.add_argument("--output", type=Path, metavar="DIR", help="folder for the model files (required to train)")
     parser.add_argument("--family", choices=FAMILIES, default="blend", help="the family exported (default blend)")
     parser.add_argument("--taste", type=float, help="blend weight of the EASE part (default: chosen on validation)")
     parser.add_argument("--mass", type=float, help="the taste part's mass exponent (default: chosen on validation)")
     parser.add_argument("--no-refit", action="store_true", help="serve the model fitted without the held-out items")
     parser.add_argument("--compare", action="store_true", help="also measure the other families and the peers")
+    parser.add_argument("--peers-only", action="store_true", help="only measure the peers; nothing is trained")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write the figures as JSON")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.output is None and not args.peers_only:
+        parser.error("--output is required to train (or give --peers-only)")
+    return args
 
 
 def source_of(args: argparse.Namespace) -> Source:
@@ -92,20 +101,6 @@ def _peer_cases(dataset: Dataset) -> tuple[Interactions, Cases, str]:
     return held, sampled_cases(held, targets), HOLDOUT
 
 
-def describe(trained: Trained, settings: TrainSettings, dataset: Dataset) -> dict[str, Any]:
-    return {
-        "family": trained.family,
-        "metrics": {**trained.metrics.as_dict(), "protocol": trained.protocol},
-        "training": {
-            "seconds": trained.seconds,
-            "cpu_seconds": trained.cpu_seconds,
-            "settings": dataclasses.asdict(settings),
-            **trained.details,
-        },
-        "data_window": dataset.window,
-    }
-
-
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'family':16} {'HR@10':>7} {'NDCG@10':>8} {'fit s':>7} {'MB':>7}"]
     for r in rows:
@@ -115,29 +110,38 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["--projection"]:
+        return service.main(["train", *words[1:]])
+    args = parse(words)
     try:
         dataset = source_of(args).read()
     except (FileNotFoundError, ValueError) as exc:
         print(f"bullseye-recommendation-train: {exc}", file=sys.stderr)
         return 2
     load = os.getloadavg()[0]
-    settings = settings_of(args, args.family)
-    served = train(dataset, settings)
-    exported = files.write(args.output, served.model, dataset.item_ids, describe(served, settings, dataset))
-    rows = [trained_row(served)]
-    if args.compare:
+    report: dict[str, Any] = {"load_1m_at_start": load, "cpus": os.cpu_count()}
+    rows = [] if args.peers_only else _train_and_export(args, dataset, report)
+    if args.compare and not args.peers_only:
         rows += [trained_row(train(dataset, settings_of(args, f))) for f in FAMILIES if f != args.family]
+    if args.compare or args.peers_only:
         rows += peer_rows(dataset)
     print(table(rows))
-    print(f"model: {exported.model} ({exported.model.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     if args.report:
-        report = {"served": args.family, "train_seconds": served.seconds, "train_cpu_seconds": served.cpu_seconds,
-                  "load_1m_at_start": load, "cpus": os.cpu_count(), "finished_at": time.time(),
-                  "model": str(exported.model), "model_file_bytes": exported.model.stat().st_size,
-                  "families": rows}  # fmt: skip
+        report.update(families=rows, finished_at=time.time())
         args.report.write_text(json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _train_and_export(args: argparse.Namespace, dataset: Dataset, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chosen family trained and written to --output; its row of the table."""
+    settings = settings_of(args, args.family)
+    served = train(dataset, settings)
+    exported = export.write(args.output, served.model, dataset.item_ids, describe(served, settings, dataset))
+    print(f"model: {exported.model} ({exported.model.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    report.update(served=args.family, train_seconds=served.seconds, train_cpu_seconds=served.cpu_seconds,
+                  model=str(exported.model), model_file_bytes=exported.model.stat().st_size)  # fmt: skip
+    return [trained_row(served)]
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from bullseye_platform.eventlog import Durability
 
 from bullseye_devtools.bench.events import BATCH
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
+from bullseye_devtools.bench.servers import strict_servers
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.services import ServiceProcess
@@ -69,11 +69,7 @@ def service_env(nats: NatsServer, postgres: PostgresServer) -> dict[str, str]:
 def ingest_stack(session: Session) -> Iterator[IngestStack]:
     root = session.workdir / "ingest"
     with contextlib.ExitStack() as stack:
-        session.step("starting PostgreSQL and a strict nats-server")
-        postgres = PostgresServer(root / "postgres").start()
-        stack.callback(postgres.stop)
-        nats = NatsServer(root / "nats", durability=Durability.STRICT).start()
-        stack.callback(nats.stop)
+        postgres, nats = strict_servers(session, root, stack)
         env = service_env(nats, postgres)
         key = create_key(env)
         session.step("starting the ingestion service")

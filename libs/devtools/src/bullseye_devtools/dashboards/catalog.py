@@ -206,5 +206,47 @@ CAMPAIGN = Dashboard(
     ],
 )  # fmt: skip
 
-DASHBOARDS = {"overview": OVERVIEW, "ingestion": INGESTION, "identity": IDENTITY, "profile": PROFILE,
-              "campaign": CAMPAIGN}  # fmt: skip
+RECOMMENDATION = Dashboard(
+    "bullseye-recommendation", "Bullseye / Recommendation",
+    "The served model and its swaps, answers by path, impressions, the projection and the calls.",
+    [
+        Row("Model and answers"),
+        Panel("Model version served, by pod",
+              [Query(f"max by (pod, version) (recommendation_model_info{sel('recommendation')}) > 0",
+                     "{{pod}} {{version}}")],
+              description="One series per pod at 1: every serving process swaps on reco model.published. None: "
+                          "no model published yet (popular items)."),
+        Panel("Model swaps, by outcome (last hour)",
+              [Query(f"sum by (outcome) (increase(recommendation_model_swaps_total{sel('recommendation')}[1h]))",
+                     "{{outcome}}")],
+              description="refused: a file that failed its checksum or its load; the previous model kept serving."),
+        Panel("Model load p99 (s)",
+              [Query(p99("recommendation_model_load_seconds_bucket", sel("recommendation"), "job"), "load p99")],
+              unit="s"),
+        Panel("Answers per second, by path",
+              [Query(f"sum by (path) (rate(recommendation_served_total{sel('recommendation')}[{RATE}]))",
+                     "{{path}}")], unit="ops", stack=True,
+              description="model, no_model (nothing published), cold_start (no history), not_personalized (no "
+                          "consent)."),
+        Panel("Rankings from the process's cache",
+              [Query(f"sum by (result) (rate(recommendation_answer_cache_lookups_total{sel('recommendation')}"
+                     f"[{RATE}]))", "{{result}}")], unit="ops", stack=True),
+        Row("Impressions (reco.served)"),
+        Panel("Impressions per second, by outcome",
+              [Query(f"sum by (outcome) (rate(recommendation_impressions_total{sel('recommendation')}[{RATE}]))",
+                     "{{outcome}}")], unit="ops", stack=True,
+              description="written: on RECO; lost: answered by a process that died before writing them (counted "
+                          "by the next one to start)."),
+        Panel("Impressions waiting to be written",
+              [Query(f"max by (pod) (recommendation_impressions_pending{sel('recommendation')})", "{{pod}}")]),
+        stream("recommendation", "RECO"),
+        *projection("recommendation", "RESOLVED, CATALOG and RECO"),
+        *outbox("recommendation", "RECO"),
+        *rpcs("recommendation"),
+    ],
+)  # fmt: skip
+
+DASHBOARDS = {
+    "overview": OVERVIEW, "ingestion": INGESTION, "identity": IDENTITY, "profile": PROFILE, "campaign": CAMPAIGN,
+    "recommendation": RECOMMENDATION,
+}  # fmt: skip

@@ -1,6 +1,7 @@
 """The demo, step by step: start the stack, make a key, generate traffic, send it, prove
 idempotency, resolve identities (journeys with ground truth), fold profiles and size
-segments, count the stream, write the report. `STEPS` is the order they run in."""
+segments, train and serve recommendations, count the stream, write the report. `STEPS` is
+the order they run in."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ import nats
 from bullseye.events.v1 import event_pb2 as ev
 from tqdm import tqdm
 
-from bullseye_devtools.demo import campaign_report, campaigns, identity_report, profile_report, profiles, report
+from bullseye_devtools.demo import (
+    campaign_report,
+    campaigns,
+    identity_report,
+    profile_report,
+    profiles,
+    recommendations,
+    report,
+)
 from bullseye_devtools.demo.context import DemoContext
 from bullseye_devtools.quality.resolved import Resolution
 from bullseye_devtools.quality.run import Pipeline, QualityRun, send_and_score
@@ -57,7 +66,8 @@ async def start_stack(ctx: DemoContext) -> None:
     _fresh(ctx)
     # Profile's clock pinned to the traffic's end: every figure measures from the same instant.
     clock = {"PROFILE_FIXED_NOW": ctx.now.isoformat()}
-    stack = LocalStack(ctx.options.data_dir, with_profile=True, profile_settings=clock, with_campaign=True)
+    stack = LocalStack(ctx.options.data_dir, with_profile=True, profile_settings=clock, with_campaign=True,
+                       with_recommendation=True)  # fmt: skip
     ctx.cleanup.callback(stack.stop)  # registered first: stopped even if start fails halfway
     ctx.stack = stack.start()
 
@@ -197,6 +207,19 @@ async def fold_profiles(ctx: DemoContext) -> None:
     ctx.checks += profile_report.profile_checks(ctx.profiles, orders_sent=_orders_sent(ctx))
 
 
+async def recommend(ctx: DemoContext) -> None:
+    """Recommendation folds the same RESOLVED (and CATALOG); its train command trains on it and
+    publishes; then three shoppers' recommendations, with their reasons."""
+    stack = ctx.running()
+    client = await nats.connect(stack.env["NATS_URL"])
+    try:
+        figures = await recommendations.collect(stack, client.jetstream(), _all_events(ctx))
+    finally:
+        await client.close()
+    ctx.sections += recommendations.sections(figures)
+    ctx.checks += recommendations.checks(figures)
+
+
 async def run_campaigns(ctx: DemoContext) -> None:
     """An abandoned-cart trigger and an A/B broadcast with a holdout and a staged rollout, then
     simulated recipients (a true effect for one variant), measured by the campaign service."""
@@ -232,7 +255,7 @@ async def write_report(ctx: DemoContext) -> None:
 
 
 STEPS: list[Step] = [
-    Step("start NATS, PostgreSQL, identity, profile, campaign and ingestion", start_stack),
+    Step("start NATS, PostgreSQL, identity, profile, ingestion, recommendation and campaign", start_stack),
     Step("create an API key", create_key),
     Step("publish the catalog (its own stream)", publish_catalog),
     Step("generate traffic", generate_traffic),
@@ -241,6 +264,7 @@ STEPS: list[Step] = [
     Step("resolve identities (journeys with ground truth)", resolve_identities),
     Step("resolve realistic journeys (households, kiosks, placeholders, ...)", resolve_realistic),
     Step("fold profiles, recompute RFM, create segments", fold_profiles),
+    Step("train a recommendation model on the traffic, publish it, recommend for three shoppers", recommend),
     Step("count the EVENTS stream", count_stream),
     Step("run campaigns: an abandoned cart trigger, an A/B broadcast with holdout and rollout", run_campaigns),
     Step("write the report", write_report),

@@ -14,13 +14,14 @@ import psutil
 
 from bullseye_devtools.stack import nats, process, staging
 
-# Stop order (ingestion, campaign and profile before identity, their key, contact and
-# identifier source; services before the servers they drain into) and the word their command
-# line holds.
+# Stop order (campaign before recommendation, which it calls; recommendation, ingestion and
+# profile before identity, their key, contact and identifier source; services before the
+# servers they drain into) and the word their command line holds.
 PARTS = (
-    ("ingestion", "bullseye_ingestion"),
     ("campaign", "bullseye_campaign"),
     ("sinks", "bullseye_devtools.sinks"),
+    ("recommendation", "bullseye_recommendation"),
+    ("ingestion", "bullseye_ingestion"),
     ("profile", "bullseye_profile"),
     ("identity", "bullseye_identity"),
     ("nats", "nats-server"),

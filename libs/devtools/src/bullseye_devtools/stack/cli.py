@@ -1,7 +1,8 @@
 """`python -m bullseye_devtools.stack up|down|status` — the local stack for development.
 
-`up` leaves NATS, PostgreSQL, identity, profile, campaign (with local channel sinks: SMTP on
-2525, HTTP on 8025, what they receive in <dir>/sinks/received.jsonl) and ingestion running on fixed ports and writes an
+`up` leaves NATS, PostgreSQL, identity, profile, ingestion, recommendation and campaign (with
+local channel sinks: SMTP on 2525, HTTP on 8025, what they receive in
+<dir>/sinks/received.jsonl) running on fixed ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
 `up`, kept by later ones so what was sealed stays readable), the operator's signing key
 among them, so grpcurl, psql or a service under a debugger can join in; `down` stops them.
@@ -33,14 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bullseye-stack", description="Run the Bullseye stack in the background")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser(
-        "up", parents=[common], help="start NATS, PostgreSQL, identity, profile, campaign, ingestion; write <dir>/env"
+        "up",
+        parents=[common],
+        help="start NATS, PostgreSQL, identity, profile, ingestion, recommendation, campaign; write <dir>/env",
     )
     up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222; 0: any free one)")
     up.add_argument(
         "--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433; 0: none, a Unix socket only)"
     )
-    named = (("ingestion", 50051), ("identity", 50052), ("profile", 50053), ("campaign", 50055), ("smtp", 2525),
-             ("http", 8025))  # fmt: skip
+    named = (("ingestion", 50051), ("identity", 50052), ("profile", 50053), ("recommendation", 50054),
+             ("campaign", 50055), ("smtp", 2525), ("http", 8025))  # fmt: skip
     for name, port in named:
         up.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} gRPC port (default {port}; 0: any)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
@@ -70,15 +73,16 @@ def up(root: Path, ports: Ports) -> int:
         "--campaign-port": ports.campaign,
         "--smtp-port": ports.smtp,
         "--http-port": ports.http,
+        "--recommendation-port": ports.recommendation,
     }
     for flag, port in flags.items():
         if port and _busy(port):
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))
-    stack = LocalStack(root, ports, secrets=kept, with_profile=True, with_campaign=True).start(
-        on_step=lambda step: print(f"starting {step}")
-    )
+    stack = LocalStack(
+        root, ports, secrets=kept, with_profile=True, with_campaign=True, with_recommendation=True
+    ).start(on_step=lambda step: print(f"starting {step}"))
     try:
         key = create_api_key(stack.env, source="local-dev", rate=5000, burst=10000)
     except RuntimeError:
@@ -91,6 +95,7 @@ def up(root: Path, ports: Ports) -> int:
         "PROFILE_ADDRESS": stack.profile_address,
         "CAMPAIGN_ADDRESS": stack.campaign_address,
         **stack.sinks_env(),
+        "RECOMMENDATION_ADDRESS": stack.recommendation_address,
     }
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
     path = background.write_env(root, env)
@@ -123,12 +128,13 @@ def status(root: Path) -> int:
         "campaign": env.get("CAMPAIGN_ADDRESS", ""),
         "sinks": env.get("SINKS_RECEIVED", ""),
         "ingestion": env.get("INGESTION_ADDRESS", ""),
+        "recommendation": env.get("RECOMMENDATION_ADDRESS", ""),
     }
     for part in background.parts(root):
         state = f"running (pid {part.pid})" if part.alive else "stopped"
         if part.alive and part.name not in background.SERVERS:
             state += f", gRPC health {_health(where[part.name])}"
-        print(f"{part.name:10} {state:40} {where[part.name] if part.alive else ''}")
+        print(f"{part.name:14} {state:40} {where[part.name] if part.alive else ''}")
     if env and any(part.alive for part in background.parts(root)):
         print(f"settings: {background.env_file(root)}")
     return 0
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         ports = Ports(
             nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port,
             identity=args.identity_port, profile=args.profile_port, campaign=args.campaign_port,
-            smtp=args.smtp_port, http=args.http_port,
+            smtp=args.smtp_port, http=args.http_port, recommendation=args.recommendation_port,
         )  # fmt: skip
         return up(root, ports)
     return down(root) if args.command == "down" else status(root)

@@ -1,4 +1,5 @@
-"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile and ingestion.
+"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile, ingestion,
+recommendation and campaign (with its channel sinks).
 
 Shared by `make demo` (ports the processes bind themselves, stopped at the end) and `make up`
 (fixed ports, left running); later services join here so both pick them up. Each service
@@ -42,6 +43,7 @@ class Ports:
     campaign: int = 0
     smtp: int = 0  # the channel sinks' SMTP and HTTP ports
     http: int = 0
+    recommendation: int = 0
 
 
 @dataclass
@@ -55,6 +57,7 @@ class LocalStack:
     profile: ServiceProcess | None = None
     campaign: ServiceProcess | None = None
     sinks: SinkProcess | None = None
+    recommendation: ServiceProcess | None = None
     # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
     # sealed data (and its operator key working).
     secrets: dict[str, str] = field(default_factory=stack_secrets.generate)
@@ -68,6 +71,9 @@ class LocalStack:
     # Campaign (with profile) and the channel sinks it delivers to; extra CAMPAIGN_* settings.
     with_campaign: bool = False
     campaign_settings: dict[str, str] = field(default_factory=dict)
+    # `make up` and `make demo` ask for recommendation too (it folds RESOLVED and CATALOG);
+    # its models are kept in <root>/models, its spool in <root>/spool.
+    with_recommendation: bool = False
 
     def __post_init__(self) -> None:
         # Absolute: postgres chdirs into its data folder, so a relative socket folder breaks it.
@@ -81,7 +87,8 @@ class LocalStack:
         assert self.nats is not None and dsn is not None, "start() first"
         env = {"NATS_URL": self.nats.url, "DATABASE_URL": dsn, **self.secrets}
         if self.identity is not None:
-            env["INGESTION_IDENTITY_ADDRESS"] = env["PROFILE_IDENTITY_ADDRESS"] = self.identity.address
+            for name in ("INGESTION", "PROFILE", "RECOMMENDATION"):
+                env[f"{name}_IDENTITY_ADDRESS"] = self.identity.address
         return env
 
     @property
@@ -103,6 +110,11 @@ class LocalStack:
     def campaign_address(self) -> str:
         assert self.campaign is not None, "start() first"
         return self.campaign.address
+
+    @property
+    def recommendation_address(self) -> str:
+        assert self.recommendation is not None, "start() first"
+        return self.recommendation.address
 
     @property
     def identity_metrics_url(self) -> str:
@@ -132,11 +144,20 @@ class LocalStack:
                 on_step("profile")
                 self.profile = self._service("profile", "bullseye_profile", self.ports.profile, **self.profile_settings)
                 self.profile.start()
-            if self.with_profile and self.with_campaign:
-                on_step("campaign (and its channel sinks)")
-                self._start_campaign()
             on_step("ingestion")
             self.ingestion = self._service("ingestion", "bullseye_ingestion", self.ports.ingestion).start()
+            if self.with_recommendation:
+                # After ingestion: it reads the CATALOG stream ingestion creates (and waits for it otherwise).
+                on_step("recommendation")
+                storage = {"RECOMMENDATION_MODEL_DIR": str(self.root / "models"),
+                           "RECOMMENDATION_SPOOL_DIR": str(self.root / "spool")}  # fmt: skip
+                self.recommendation = self._service(
+                    "recommendation", "bullseye_recommendation", self.ports.recommendation, **storage
+                ).start()
+            if self.with_profile and self.with_campaign:
+                # After recommendation: templates that show items call it.
+                on_step("campaign (and its channel sinks)")
+                self._start_campaign()
         except BaseException:
             self.stop()
             raise
@@ -156,6 +177,8 @@ class LocalStack:
             "CAMPAIGN_IDENTITY_ADDRESS": self.identity.address, "CAMPAIGN_PROFILE_ADDRESS": self.profile.address,
             **self.sinks.settings(), **self.campaign_settings,
         }  # fmt: skip
+        if self.recommendation is not None:
+            settings["CAMPAIGN_RECOMMENDATION_ADDRESS"] = self.recommendation.address
         self.campaign = self._service("campaign", "bullseye_campaign", self.ports.campaign, **settings).start()
 
     def service_env(self, service: str) -> dict[str, str]:
@@ -185,21 +208,22 @@ class LocalStack:
         return self._service("identity", "bullseye_identity", port, **settings)
 
     def stop(self) -> None:
-        """Ingestion, campaign (and its sinks), profile, then identity (the others' key and
-        identifier source), then both servers at once."""
-        for service in (self.ingestion, self.campaign, self.sinks, self.profile, self.identity):
+        """Campaign (and its sinks), recommendation, ingestion, profile, then identity (the others'
+        key and identifier source), then both servers at once."""
+        for service in (self.campaign, self.sinks, self.recommendation, self.ingestion, self.profile, self.identity):
             if service is not None:
                 service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.ingestion = self.campaign = self.profile = self.identity = self.nats = self.postgres = None
-        self.sinks = None
+        self.recommendation = self.ingestion = self.campaign = self.profile = self.identity = None
+        self.nats = self.postgres = self.sinks = None
 
     def pids(self) -> dict[str, int]:
         parts = {
             "nats": self.nats, "postgres": self.postgres, "identity": self.identity, "profile": self.profile,
             "ingestion": self.ingestion, "campaign": self.campaign, "sinks": self.sinks,
+            "recommendation": self.recommendation,
         }  # fmt: skip
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 

@@ -78,7 +78,9 @@ def channel(
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
+        # Not grpc.min_reconnect_backoff_ms: gRPC core reads it as the minimum *connect timeout*
+        # too (20 s by default); at 100 ms a handshake on a loaded machine timed out ("before
+        # receiving SETTINGS frame") and the call failed.
         ("grpc.max_reconnect_backoff_ms", int(reconnect_backoff * 1000)),
         ("grpc.enable_retries", 1),
         ("grpc.use_local_subchannel_pool", int(own_connection)),

@@ -5,9 +5,11 @@ and every request is parsed and checked by it (`parsing.py`) before a servicer s
 Servicers raise `ServiceError`s and never touch status codes themselves. Unexpected
 exceptions become INTERNAL with no internals leaked to the caller (the log has them). A
 call the servicer aborted itself is counted with the code it aborted with; a call its
-client cancelled, as CANCELLED. Every call of a method with a scope is admitted first
-(auth/guard.py: credentials, then the scope), inside the envelope, so a refused call is
-logged and counted like any other; the admitted principal is current for the rest of the call.
+client cancelled, as CANCELLED. A failed call is counted, timed and logged before its
+status is sent, so a client that saw the failure finds it in the metrics. Every call of a
+method with a scope is admitted first (auth/guard.py: credentials, then the scope), inside
+the envelope, so a refused call is logged and counted like any other; the admitted
+principal is current for the rest of the call.
 
 The envelope runs on every call, so it is kept cheap (at 1,000 calls/s each microsecond
 here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~100 us now):
@@ -18,7 +20,7 @@ here is 0.1% of a core; the envelope cost ~300 us of CPU per call on 2 cores, ~1
   code, duration and trace id; counts and durations of every call are in the metrics;
 - the trace context is extracted only when the caller sent one of the propagator's headers,
   and the span is made current directly rather than through context-manager layers;
-- the metric attributes of a (method, code) are built once;
+- the count of a (method, code) is bound once and added to as an integer (instruments/tally.py);
 - a method's admission is built once, and a token verified once per token (auth/tokens.py).
 """
 
@@ -42,6 +44,7 @@ from bullseye_platform.auth.guard import Admission, Guard, Metadata
 from bullseye_platform.auth.principal import become
 from bullseye_platform.grpc.errors import ServiceError
 from bullseye_platform.grpc.parsing import checked, checked_each, parser_for
+from bullseye_platform.instruments.tally import Count, tally
 
 log = logging.getLogger("bullseye.grpc")
 
@@ -51,6 +54,7 @@ Streaming = Callable[[Any, Context], AsyncIterator[Any]]  # a request (or a requ
 Check = Callable[[Any], Any]  # what gRPC parsed (a request or a request stream) -> what the servicer reads
 _OK, _CANCELLED = grpc.StatusCode.OK, grpc.StatusCode.CANCELLED
 _NO_PARENT = otel_context.Context()  # a call without trace headers starts its own trace
+_Status = tuple[grpc.StatusCode, str, Metadata]  # what `context.abort` sends: code, details, trailing metadata
 
 
 class _Telemetry:
@@ -61,7 +65,7 @@ class _Telemetry:
         # the API's proxies (without providers the proxies are what get_tracer returns).
         self.tracer = trace.get_tracer("bullseye.grpc")
         meter = metrics.get_meter("bullseye.grpc")
-        self.calls = meter.create_counter("rpc_server_calls", description="gRPC calls handled, by method and code")
+        self.calls = tally("bullseye.grpc", "rpc_server_calls", description="gRPC calls handled, by method and code")
         self.duration = meter.create_histogram("rpc_server_duration", unit="ms", description="gRPC call duration")
         self.trace_headers = frozenset(propagate.get_global_textmap().fields)
 
@@ -87,7 +91,7 @@ class CallEnvelope:
         self._slow_ms = slow_call * 1000
         self._span_attributes = {"rpc.method": method}
         self._duration_attributes = {"rpc.method": method}  # prebuilt, never mutated: OTel copies them
-        self._call_attributes: dict[grpc.StatusCode, dict[str, str]] = {}
+        self._calls: dict[grpc.StatusCode, Count] = {}
 
     async def unary(self, behaviour: Unary, check: Check, request: Any, context: Context) -> Any:
         """Run a unary-response behaviour inside the envelope, under a deadline; `check`
@@ -107,18 +111,17 @@ class CallEnvelope:
         may send it: a stranger learns nothing of the rules), then the behaviour, under `budget`."""
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
         span, token = self._start_span(metadata)
-        started, code = perf_counter(), _OK
+        started = perf_counter()
         try:
             async with asyncio.timeout(budget):
                 if self._admission is not None:
                     become(await self._admission.admit(metadata))
-                return await behaviour(check(request), context)
+                response = await behaviour(check(request), context)
         except BaseException as exc:
-            code = _code_of(exc, context)
-            await self._abort(exc, code, context)
+            await self._fail(exc, context, span, token, started)
             raise
-        finally:
-            self._finish(span, token, code, started)
+        self._finish(span, token, _OK, started)
+        return response
 
     async def stream(
         self, behaviour: Streaming, check: Check, bounded: bool, request: Any, context: Context
@@ -131,18 +134,16 @@ class CallEnvelope:
         budget = self._default_deadline if remaining is None and bounded else remaining
         metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
         span, token = self._start_span(metadata)
-        started, code = perf_counter(), _OK
+        started = perf_counter()
         try:
             if self._admission is not None:
                 become(await self._admission.admit(metadata))
             async for response in _under_deadline(behaviour(check(request), context), budget):
                 yield response
         except BaseException as exc:
-            code = _code_of(exc, context)
-            await self._abort(exc, code, context)
+            await self._fail(exc, context, span, token, started)
             raise
-        finally:
-            self._finish(span, token, code, started)
+        self._finish(span, token, _OK, started)
 
     def _start_span(self, metadata: Metadata) -> tuple[Span, Token[otel_context.Context]]:
         """A server span, current until `_finish`, that continues the caller's trace if it sent one."""
@@ -155,26 +156,42 @@ class CallEnvelope:
         )
         return span, otel_context.attach(trace.set_span_in_context(span))
 
-    async def _abort(self, exc: BaseException, code: grpc.StatusCode, context: Context) -> None:
-        """End the call with `code` (abort raises); cancellation, or an abort by the servicer
-        itself, has ended it already and returns, to be re-raised as it is."""
+    async def _fail(
+        self, exc: BaseException, context: Context, span: Span, token: Token[otel_context.Context], started: float
+    ) -> None:
+        """Count, time and log a call that raised `exc`, then end it with its status (abort raises).
+
+        In that order because grpc.aio's `abort` sends the status to the client before it raises:
+        a client that has seen the failure must find it in the metrics. Cancellation, or an abort
+        by the servicer itself, has ended the call already: it is only recorded, then re-raised.
+        """
+        code = _code_of(exc, context)
+        status = self._status_of(exc, code)  # logs an unhandled error while the span is current
+        self._finish(span, token, code, started)
+        if status is not None:
+            await context.abort(*status)
+
+    def _status_of(self, exc: BaseException, code: grpc.StatusCode) -> _Status | None:
+        """What the client is told of a call that raised `exc`; None when the call has ended already."""
         if not isinstance(exc, Exception) or isinstance(exc, grpc.aio.AbortError):
-            return
+            return None
         if isinstance(exc, ServiceError):
             status = exc.to_status()
-            await context.abort(status.code, status.details, status.trailing_metadata)
+            return status.code, status.details, status.trailing_metadata
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-            await context.abort(code, f"{self.method} did not finish before its deadline")
+            return code, f"{self.method} did not finish before its deadline", ()
         log.exception("unhandled error in %s", self.method, exc_info=exc)
-        await context.abort(code, "internal error; the server log has the details")
+        return code, "internal error; the server log has the details", ()
 
     def _finish(self, span: Span, token: Token[otel_context.Context], code: grpc.StatusCode, started: float) -> None:
         """Count, time and log the call while its span is current (logs carry its trace id), then end the span."""
         elapsed_ms = (perf_counter() - started) * 1000
-        attributes = self._call_attributes.get(code)
-        if attributes is None:
-            attributes = self._call_attributes[code] = {"rpc.method": self.method, "rpc.grpc.status_code": code.name}
-        self._telemetry.calls.add(1, attributes)
+        calls = self._calls.get(code)
+        if calls is None:
+            calls = self._calls[code] = self._telemetry.calls.bind(
+                {"rpc.method": self.method, "rpc.grpc.status_code": code.name}
+            )
+        calls.add()
         self._telemetry.duration.record(elapsed_ms, self._duration_attributes)
         if code is _OK or code is _CANCELLED:
             self._log_done(code, elapsed_ms)

@@ -10,8 +10,8 @@ from bullseye.profile.v1 import profile_pb2 as pb
 from bullseye_platform.clock import Clock
 from bullseye_platform.grpc.errors import NotFound
 from bullseye_platform.persons import canonical
+from bullseye_platform.resolver import Resolver
 
-from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.api import validation
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.projections.rfm_scores import RfmSchedule
@@ -30,15 +30,13 @@ class ProfileRpcs:
     _cache: ReadCache
     _clock: Clock
     _policy: ProfilePolicy
-    _identity: IdentityClient
+    _identity: Resolver
     _rfm: RfmSchedule
 
     async def GetProfile(self, request: pb.GetProfileRequest, context: Context) -> pb.GetProfileResponse:
         validation.check_get(request)
         now = validation.as_of(request.as_of, request.HasField("as_of"), self._clock.now())
-        person_id = request.person_id
-        if request.WhichOneof("person") == "identifier":
-            person_id = await self._identity.resolve(request.identifier)
+        person_id = await self._person_of(request)
         # A base folded for the service's own clock is kept for the next reads (reading/bases.py).
         store = not request.HasField("as_of")
         profile = await bases.read_profile(
@@ -47,6 +45,15 @@ class ProfileRpcs:
         if profile is None:
             raise NotFound(f"no profile for person {person_id!r}", reason="PROFILE_NOT_FOUND")
         return pb.GetProfileResponse(profile=profile)
+
+    async def _person_of(self, request: pb.GetProfileRequest) -> str:
+        """The request's person id, or the person identity knows by its identifier."""
+        if request.WhichOneof("person") != "identifier":
+            return request.person_id
+        found = await self._identity.person_of(request.identifier)
+        if found is None:
+            raise NotFound("no person has this identifier", reason="IDENTIFIER_NOT_FOUND")
+        return found
 
     async def BatchGetProfiles(
         self, request: pb.BatchGetProfilesRequest, context: Context

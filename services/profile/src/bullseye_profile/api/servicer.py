@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from bullseye.profile.v1 import profile_pb2_grpc
 from bullseye_platform.clock import Clock
+from bullseye_platform.resolver import Resolver
 
-from bullseye_profile.adapters.identity_client import IdentityClient
 from bullseye_profile.api.profile_rpcs import ProfileRpcs
 from bullseye_profile.api.segment_rpcs import SegmentRpcs
 from bullseye_profile.config import ProfileConfig
@@ -20,7 +20,7 @@ from bullseye_profile.segments import Segments
 class ProfileServicer(ProfileRpcs, SegmentRpcs, profile_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self, *, pool: asyncpg.Pool, config: ProfileConfig, clock: Clock, policy: ProfilePolicy,
-        identity: IdentityClient, rfm: RfmSchedule, segments: Segments, readers: ReadConnections, cache: ReadCache,
+        identity: Resolver, rfm: RfmSchedule, segments: Segments, readers: ReadConnections, cache: ReadCache,
     ) -> None:  # fmt: skip
         self._pool, self._config, self._clock, self._policy = pool, config, clock, policy
         self._identity, self._rfm, self._segments = identity, rfm, segments

@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from opentelemetry import metrics
+from bullseye_platform.instruments.tally import tally
 
 from bullseye_profile.reading.fold import Standing
 
@@ -71,17 +71,17 @@ class ReadCache:
         self._floor = 0  # every change forgotten from _changed_at is at or below it
         self._changing: set[str] = set()
         self._everyone_changing = False
-        self._lookups = metrics.get_meter("bullseye.profile").create_counter(
-            "profile_read_cache_lookups", description="GetProfile bases looked up in the process, by result"
-        )
+        described = "GetProfile bases looked up in the process, by result"
+        lookups = tally("bullseye.profile", "profile_read_cache_lookups", description=described)
+        self._hits, self._misses = lookups.bind(HIT), lookups.bind(MISS)
 
     def get(self, person_id: str) -> CachedBase | None:
         entry = self._entries.get(person_id) if self._serving(person_id) else None
         if entry is None or entry.owner in self._changing:
-            self._lookups.add(1, MISS)
+            self._misses.add()
             return None
         self._entries.move_to_end(person_id)
-        self._lookups.add(1, HIT)
+        self._hits.add()
         return entry
 
     def epoch(self) -> int:

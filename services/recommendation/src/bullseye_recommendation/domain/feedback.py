@@ -46,6 +46,29 @@ class FeedbackWeights:
         weight: float = getattr(self, signal.value)
         return weight
 
+    @classmethod
+    def from_env(cls, raw: str) -> FeedbackWeights:
+        """`view=1,wishlist=2,cart=3,purchase=5,refund=-5,bad_review=-3`; signals left out keep
+        their defaults.
+
+        Raises:
+            ValueError: an unknown signal, a value that is not a number, or weights out of order.
+        """
+        given: dict[str, float] = {}
+        for part in (p.strip() for p in raw.split(",") if p.strip()):
+            name, sep, value = part.partition("=")
+            if not sep or name.strip() not in _NAMES:
+                raise ValueError(f"{part!r}: expected <signal>=<weight>, signals {', '.join(sorted(_NAMES))}")
+            given[name.strip()] = float(value)
+        return cls(**given)
+
+    def __repr__(self) -> str:
+        """As the variable is written (`config` lists it so)."""
+        return ",".join(f"{signal.value}={self.of(signal):g}" for signal in Signal)
+
+
+_NAMES = frozenset(signal.value for signal in Signal)
+
 
 def fold(signals: Iterable[tuple[int, Signal]], weights: FeedbackWeights) -> History:
     """(item index, signal) pairs in time order -> one entry per item, most recent first."""

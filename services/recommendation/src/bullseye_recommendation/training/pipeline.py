@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -75,6 +76,21 @@ def train(dataset: Dataset, settings: TrainSettings) -> Trained:
         result, protocol = evaluate(model, data, dataset.cases), "dataset test cases"
     seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
     return Trained(model, settings.family, result, protocol, seconds, cpu_seconds, _details(choice, validation))
+
+
+def describe(trained: Trained, settings: TrainSettings, dataset: Dataset) -> dict[str, Any]:
+    """What a model folder's metadata says of its training (model/files.py writes it beside the model)."""
+    return {
+        "family": trained.family,
+        "metrics": {**trained.metrics.as_dict(), "protocol": trained.protocol},
+        "training": {
+            "seconds": trained.seconds,
+            "cpu_seconds": trained.cpu_seconds,
+            "settings": dataclasses.asdict(settings),
+            **trained.details,
+        },
+        "data_window": dataset.window,
+    }
 
 
 def evaluate(model: LinearItemModel, data: Interactions, cases: Cases) -> Metrics:
