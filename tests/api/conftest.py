@@ -1,6 +1,7 @@
-"""Fixtures of the whole-API tests: ingestion, identity, profile and recommendation as real
-processes, profile folding identity's own RESOLVED stream and asking identity for identifiers,
-and a key of a verified source that may load history."""
+"""Fixtures of the whole-API tests: ingestion, identity, profile, recommendation and campaign
+as real processes, profile folding identity's own RESOLVED stream and asking identity for
+identifiers, campaign folding RESOLVED and that profile's PROFILE, and a key of a verified
+source that may load history."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bullseye_devtools.stack.services import ServiceProcess
 from nats.aio.client import Client as NATS
 
 from tests.api.contract import RawCaller
+from tests.campaign.stack import campaign_env
 from tests.conftest import create_key
 from tests.profile.support import ProfileUnderTest
 from tests.recommendation.support import RecommendationUnderTest, start_recommendation, stop_recommendation
@@ -43,15 +45,27 @@ async def recommendation(
 
 
 @pytest.fixture(scope="package")
+def campaign(
+    nats_server: NatsServer, postgres: PostgresServer, stack_dir: Path, identity: ServiceProcess,
+    profile: ProfileUnderTest,
+) -> Iterator[ServiceProcess]:  # fmt: skip
+    env = campaign_env(nats_server, postgres, identity=identity, profile=profile, schema="campaign_api", tag="api")
+    started = ServiceProcess("campaign", "bullseye_campaign", env, stack_dir / "logs" / "campaign-api").start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="package")
 def addresses(
     ingestion: ServiceProcess, identity: ServiceProcess, profile: ProfileUnderTest,
-    recommendation: RecommendationUnderTest,
+    recommendation: RecommendationUnderTest, campaign: ServiceProcess,
 ) -> dict[str, str]:  # fmt: skip
     """Where each service of the contract is served in these tests, by its full proto name."""
     return {
         "bullseye.ingestion.v1.IngestionService": ingestion.address,
         "bullseye.identity.v1.IdentityService": identity.address,
         "bullseye.profile.v1.ProfileService": profile.service.address,
+        "bullseye.campaign.v1.CampaignService": campaign.address,
         "bullseye.recommendation.v1.RecommendationService": recommendation.service.address,
     }
 

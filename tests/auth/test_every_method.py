@@ -26,12 +26,14 @@ from nats.aio.client import Client as NATS
 
 from tests import channels
 from tests.api.contract import servable, served_methods
+from tests.campaign.stack import campaign_env
 from tests.conftest import create_key
 from tests.platform.test_auth import claims, operator_key, signed, tampered
 from tests.profile.support import start_profile, stop_profile
 from tests.recommendation.support import start_recommendation, stop_recommendation
 
-SERVICES = ("ingestion", "identity", "profile", "recommendation")  # the session's principals that are services
+# The session's principals that are services.
+SERVICES = ("ingestion", "identity", "profile", "campaign", "recommendation")
 
 
 # Every method declares a scope; those of a service with a process are called (tests/api
@@ -56,13 +58,17 @@ async def addresses(
 ) -> AsyncIterator[dict[str, str]]:  # fmt: skip
     """Where each service of the protos runs in this session."""
     profile = await start_profile(nc, nats_server, postgres, stack_dir / "logs")
+    env = campaign_env(nats_server, postgres, identity=identity, profile=profile, schema="campaign_auth", tag="auth")
+    campaign = ServiceProcess("campaign", "bullseye_campaign", env, stack_dir / "logs" / "campaign-auth").start()
     recommendation = await start_recommendation(nc, nats_server, postgres, stack_dir / "auth-recommendation")
     yield {
         "bullseye.ingestion.v1.IngestionService": ingestion.address,
         "bullseye.identity.v1.IdentityService": identity.address,
         "bullseye.profile.v1.ProfileService": profile.service.address,
+        "bullseye.campaign.v1.CampaignService": campaign.address,
         "bullseye.recommendation.v1.RecommendationService": recommendation.service.address,
     }
+    campaign.stop()
     await stop_recommendation(recommendation)
     await stop_profile(profile)
 

@@ -72,6 +72,10 @@ EXPECTED = {
     "recommendation.model.call_p50",
     "recommendation.model.call_p99",
     "recommendation.model.rss_peak",
+    "campaign.broadcast.throughput",
+    "campaign.trigger_to_send.p50",
+    "campaign.trigger_to_send.p99",
+    "campaign.rss_peak",
 }
 COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
 
@@ -85,7 +89,7 @@ def run_bench(tmp_path: Path, *args: str) -> Entries:
         [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(output), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=420,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     document = json.loads(output.read_text())
@@ -175,6 +179,18 @@ def test_recommendation_reports_quality_beside_the_als_peer_and_what_serving_cos
     assert results["recommendation.model.rss_peak"]["target"] == "<= 300"
 
 
+def test_campaign_reports_a_broadcast_and_each_order_matched_to_its_message(results: Entries) -> None:
+    broadcast = results["campaign.broadcast.throughput"]
+    assert broadcast["target"] == ">= 2000"
+    detail = broadcast["detail"]
+    assert detail["keys_distinct"] == detail["messages"], "one key per message at the sink"
+    assert 0 < detail["messages"] < detail["people"], "the holdout got nothing"
+    p50, p99 = results["campaign.trigger_to_send.p50"], results["campaign.trigger_to_send.p99"]
+    assert p99["target"] == "<= 1000" and p50["value"] <= p99["value"]
+    assert p99["detail"]["messages"] == p99["detail"]["orders"] > 0, "every order's message arrived"
+    assert results["campaign.rss_peak"]["target"] == "<= 300"
+
+
 def test_only_runs_the_selection_and_what_it_needs() -> None:
     catalog.load()
     assert [b.name for b in plan("nats.publish_async.strict")] == ["nats.publish_async", "nats.publish_async.strict"]
@@ -191,6 +207,7 @@ def test_only_runs_the_selection_and_what_it_needs() -> None:
     assert [b.name for b in plan("identity.quality.precision")] == ["identity.quality"]
     assert [b.name for b in plan("profile.rebuild")] == ["profile.write"]
     assert [b.name for b in plan("profile.freshness.p99")] == ["profile.freshness"]
+    assert [b.name for b in plan("campaign")] == ["campaign.broadcast", "campaign.trigger"]
     with pytest.raises(KeyError):
         plan("no-such-benchmark")
 

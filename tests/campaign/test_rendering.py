@@ -37,3 +37,18 @@ def test_a_field_that_fails_fails_the_whole_message() -> None:
 
 def test_templates_see_exactly_the_documented_variables() -> None:
     assert context(ANN, OCCASION).keys() == VARIABLES
+
+
+def test_a_trigger_is_the_events_payload_with_money_as_its_amount() -> None:
+    from bullseye.events.v1 import event_pb2 as ev
+    from bullseye_campaign.domain.rendering import trigger_fields
+    from google.type import money_pb2
+
+    order = ev.OrderCompleted(
+        order_id="o-1", revenue=money_pb2.Money(currency_code="EUR", units=120, nanos=500_000_000),
+        items=[ev.LineItem(product_id="p-1", quantity=2)],
+    )  # fmt: skip
+
+    assert trigger_fields(order) == {
+        "order_id": "o-1", "revenue": 120.5, "revenue_currency": "EUR", "items": [{"product_id": "p-1", "quantity": 2}]
+    }  # fmt: skip

@@ -18,7 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = ROOT / "deploy" / "helm"
-SERVICES = ("identity", "ingestion", "profile", "recommendation")  # the service charts; "bullseye": the umbrella
+SERVICES = ("identity", "ingestion", "profile", "campaign", "recommendation")  # service charts; "bullseye": umbrella
 PRODUCTION = HELM / "bullseye" / "values-production.yaml"
 RELEASE, NAMESPACE = "bullseye", "shop"
 

@@ -1,5 +1,6 @@
-"""Identity, ingestion, profile and recommendation as real processes on streams and schemas of their own,
-exporting spans over OTLP to a receiver in the test process and metrics for Prometheus.
+"""Identity, ingestion, profile, recommendation and campaign as real processes on streams and
+schemas of their own, exporting spans over OTLP to a receiver in the test process and metrics
+for Prometheus.
 
 The receiver is OpenTelemetry's own trace service (opentelemetry-proto) on a port the
 kernel picked (bound here, so no race); each service's BatchSpanProcessor sends to it.
@@ -27,6 +28,11 @@ CALLS = {
     "profile": {"identity": "PROFILE_IDENTITY_ADDRESS"},
     "recommendation": {"identity": "RECOMMENDATION_IDENTITY_ADDRESS"},
     "identity": {"ingestion": "IDENTITY_INGESTION_ADDRESS"},
+    "campaign": {
+        "identity": "CAMPAIGN_IDENTITY_ADDRESS",
+        "profile": "CAMPAIGN_PROFILE_ADDRESS",
+        "recommendation": "CAMPAIGN_RECOMMENDATION_ADDRESS",
+    },
 }
 STREAM_LIMIT = str(1 << 30)  # every stream gets a byte limit: the storage alert needs one
 
@@ -94,8 +100,12 @@ class Stack:
         return self.services[service].log_path.read_text()
 
 
-def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiver, log_dir: Path) -> Stack:
-    """The processes, configured (each other's addresses included) but not started."""
+def plan(
+    nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiver, log_dir: Path, *,
+    campaign: dict[str, str] | None = None,
+) -> Stack:  # fmt: skip
+    """The processes, configured (each other's addresses included) but not started; `campaign`:
+    its channel settings (the test's sinks)."""
     tag = uuid.uuid4().hex[:6]
     stack = Stack(tag, log_dir)
     shared = service_env(  # what every test's services get (credentials included), plus the exporter
@@ -117,6 +127,13 @@ def plan(nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiv
             "PROFILE_RESOLVED_STREAM": f"RESOLVED_T{tag}", "PROFILE_RESOLVED_SUBJECT_PREFIX": f"resolved{tag}",
             "PROFILE_RESOLVED_PARTITIONS": PARTITIONS, "PROFILE_STREAM": f"PROFILE_T{tag}",
             "PROFILE_SUBJECT_PREFIX": f"profile{tag}", "PROFILE_PARTITIONS": PARTITIONS,
+        },
+        "campaign": {
+            "CAMPAIGN_RESOLVED_STREAM": f"RESOLVED_T{tag}", "CAMPAIGN_RESOLVED_SUBJECT_PREFIX": f"resolved{tag}",
+            "CAMPAIGN_RESOLVED_PARTITIONS": PARTITIONS, "CAMPAIGN_PROFILE_STREAM": f"PROFILE_T{tag}",
+            "CAMPAIGN_PROFILE_SUBJECT_PREFIX": f"profile{tag}", "CAMPAIGN_PROFILE_PARTITIONS": PARTITIONS,
+            "CAMPAIGN_STREAM": f"CAMPAIGN_T{tag}", "CAMPAIGN_SUBJECT_PREFIX": f"campaign{tag}",
+            "CAMPAIGN_PARTITIONS": PARTITIONS, "CAMPAIGN_JOB_POLL": "1s", **(campaign or {}),
         },
         "recommendation": {
             "RECOMMENDATION_RESOLVED_STREAM": f"RESOLVED_T{tag}",

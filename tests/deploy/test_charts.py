@@ -32,15 +32,16 @@ from tests.deploy.policies import container_rules, grace_rule, pod_of, probe_rul
 KUBERNETES = "1.31.0"  # the oldest minor the charts are checked against (native gRPC probes: 1.27+)
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 WORKLOADS = ("Deployment", "StatefulSet")
-PREFIX = {"identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE", "recommendation": "RECOMMENDATION"}
-# Who calls whom: ingestion (data keys), profile and recommendation (Resolve) call identity,
-# identity records corrections through ingestion (AppendCorrections, docs/design.md D1).
-CALLEES = {
-    "identity": {"ingestion"},
-    "ingestion": {"identity"},
-    "profile": {"identity"},
-    "recommendation": {"identity"},
-}
+PREFIX = {
+    "identity": "IDENTITY", "ingestion": "INGESTION", "profile": "PROFILE", "campaign": "CAMPAIGN",
+    "recommendation": "RECOMMENDATION",
+}  # fmt: skip
+# Who calls whom: ingestion (data keys), profile and recommendation (Resolve) and campaign
+# (contacts) call identity, identity records corrections through ingestion (AppendCorrections,
+# docs/design.md D1), campaign asks profile about segments, traits and tags and recommendation
+# for the items a template shows.
+CALLEES = {"identity": {"ingestion"}, "ingestion": {"identity"}, "profile": {"identity"},
+           "campaign": {"identity", "profile", "recommendation"}, "recommendation": {"identity"}}  # fmt: skip
 CASES = [*((chart, "defaults") for chart in (*SERVICES, "bullseye")), ("bullseye", "production")]
 
 
@@ -192,6 +193,18 @@ def test_profile_projection_is_a_statefulset_whose_pods_take_their_partitions_fr
     assert {e["name"]: e.get("value") for e in pod_of(serving)["containers"][0]["env"]}["PROFILE_PROJECTION"] == "false"
 
 
+def test_campaign_folds_its_streams_in_exactly_one_pod_and_serves_from_scaled_replicas(charts: Path) -> None:
+    campaign = render(charts, "campaign")
+    [folder] = campaign.of_kind("StatefulSet")
+    [serving] = campaign.of_kind("Deployment")
+    switch = {w["metadata"]["labels"]["app.kubernetes.io/component"]: {
+        e["name"]: e.get("value") for e in pod_of(w)["containers"][0]["env"]} for w in (folder, serving)}  # fmt: skip
+    assert folder["spec"]["replicas"] == 1 and switch["projection"]["CAMPAIGN_PROJECTION"] == "true"
+    assert switch["serving"]["CAMPAIGN_PROJECTION"] == "false"
+    [policy] = campaign.of_kind("NetworkPolicy")
+    assert {587, 443} <= {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}, "relay, providers"
+
+
 def test_identity_runs_resolver_candidates_that_never_serve_and_serving_replicas(charts: Path) -> None:
     identity = render(charts, "identity")
     by_component = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in identity.of_kind("Deployment")}
@@ -249,7 +262,7 @@ def test_recommendation_trains_on_a_schedule_into_the_storage_its_pods_read(char
 
 def test_the_umbrella_installs_each_service_only_when_enabled(charts: Path) -> None:
     without = render(charts, "bullseye", {"profile": {"enabled": False}})
-    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion", "recommendation"}
+    assert {service_of(w) for w in workloads(without)} == {"identity", "ingestion", "campaign", "recommendation"}
     config = without.named("ConfigMap", f"{RELEASE}-ingestion")["data"]
     assert config["INGESTION_IDENTITY_ADDRESS"] == f"{RELEASE}-identity:50052", "values may use templates"
     assert config["NATS_URL"] == "nats://nats.nats.svc:4222", "global config reaches every service"
@@ -267,6 +280,7 @@ def test_monitoring_objects_scrape_every_pod_once_and_their_rules_parse(charts: 
     assert {r["alert"] for r in rules} >= {
         "BullseyeConsumerLagGrowing", "BullseyeRpcErrorRatio", "BullseyeRpcLatencyP99", "BullseyeOutboxBacklog",
         "BullseyeDeadLetters", "BullseyeStreamStorageNearLimit", "BullseyeIdentityNoResolver",
+        "BullseyeCampaignDeliveryFailures", "BullseyeCampaignGuardrailTripped",
     }  # fmt: skip
     for rule in rules:
         promql_parser.parse(rule["expr"])
@@ -315,7 +329,8 @@ def test_the_committed_values_schemas_are_generated_from_the_services_config() -
 
 
 @pytest.mark.parametrize(
-    "module", ["bullseye_ingestion", "bullseye_identity", "bullseye_profile", "bullseye_recommendation"]
+    "module",
+    ["bullseye_ingestion", "bullseye_identity", "bullseye_profile", "bullseye_campaign", "bullseye_recommendation"],
 )
 def test_every_variable_named_like_a_credential_is_declared_secret(module: str) -> None:
     described = subprocess.run([sys.executable, "-m", module, "config", "--json"], capture_output=True, text=True)

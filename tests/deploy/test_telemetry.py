@@ -25,6 +25,9 @@ import asyncpg
 import grpc
 import promql_parser
 import pytest
+from bullseye.campaign.v1 import campaign_pb2 as apb
+from bullseye.campaign.v1 import campaign_pb2_grpc as apb_grpc
+from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye.events.v1 import event_pb2 as ev
 from bullseye.identity.v1 import identity_pb2 as idpb
 from bullseye.identity.v1 import identity_pb2_grpc as idpb_grpc
@@ -35,9 +38,11 @@ from bullseye.profile.v1 import profile_pb2_grpc as ppb_grpc
 from bullseye.profile.v1 import segments_pb2 as sg
 from bullseye.recommendation.v1 import recommendation_pb2 as rpb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as rpb_grpc
+from bullseye_devtools.sinks import ChannelSinks
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.metrics import SAMPLE, by_label, scrape, total
 from bullseye_platform.eventlog import StreamSpec, ensure_stream
+from google.protobuf import duration_pb2
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
@@ -87,22 +92,25 @@ class Traffic:
 
 
 @pytest.fixture(scope="module")
+async def sinks() -> AsyncIterator[ChannelSinks]:
+    started = await ChannelSinks().start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture(scope="module")
 async def traffic(
-    nc: NATS,
-    nats_server: NatsServer,
-    postgres: PostgresServer,
-    receiver: SpanReceiver,
-    stack_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Traffic]:
+    nc: NATS, nats_server: NatsServer, postgres: PostgresServer, receiver: SpanReceiver, stack_dir: Path,
+    sinks: ChannelSinks, tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Traffic]:  # fmt: skip
     """Two batches stored while identity is down (so identity reads them in one batch: two
-    traces in one span), then identity and profile, then personal data, a rejected event, an
-    undecodable record (a dead letter), a segment and reads, then recommendation with a published
-    model and a Recommend call; once all of it is through, a GetProfile by identifier and a
-    Merge, each in a trace of its own: every metric has a reason to exist (a family app handed
-    over: a value marked shared and an automatic split), and every call between services
-    happens inside a client's trace."""
-    stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry")
+    traces in one span), then identity, profile and campaign, then personal data and consent, a
+    rejected event, an undecodable record (a dead letter), a segment, reads and a campaign's
+    message, then recommendation with a published model and a Recommend call; once all of it
+    is through, a GetProfile by identifier and a Merge, each in a trace of its own: every
+    metric has a reason to exist (a family app handed over: a value marked shared and an
+    automatic split), and every call between services happens inside a client's trace."""
+    stack = plan(nats_server, postgres, receiver, stack_dir / "telemetry", campaign=sinks.urls())
     ingestion = await asyncio.to_thread(stack.start, "ingestion")
     key = create_key(dict(ingestion.env), "--source", "telemetry")
     user, anon, tablet, loner = uid("user"), uid("anon"), uid("anon"), uid("anon")
@@ -115,7 +123,9 @@ async def traffic(
         event(anon=uid("anon"), device=app, user=user, logged_in=ev.LoggedIn()), event(anon=handed_over, device=app),
         event(anon=handed_over, device=app, user=uid("user"), logged_in=ev.LoggedIn()),  # the next member: healed
     ])  # fmt: skip
-    third = Sent([identified(user=user, email=email, phone=phone, first_name=name), event(anon=loner)])
+    consent = ev.ConsentChanged(purpose=ev.CONSENT_PURPOSE_MARKETING, channel=ev.CONTACT_CHANNEL_EMAIL, granted=True)
+    third = Sent([identified(user=user, email=email, phone=phone, first_name=name),
+                  event(anon=anon, user=user, consent_changed=consent), event(anon=loner)])  # fmt: skip
     wrong = identified(user=user, email=f"{email}@@", phone="not a phone", first_name=name)
     wrong.context.ip = "not an address"  # rejected (a bad email or phone alone is dropped, the event kept)
     started: list[str] = ["ingestion"]
@@ -124,13 +134,15 @@ async def traffic(
             front = ipb_grpc.IngestionServiceStub(ch)
             for sent in (first, second):
                 await track(front, key, sent)
-            for service in ("identity", "profile"):  # ingestion knew identity's socket before it listened
+            for service in ("identity", "profile", "campaign"):  # ingestion knew identity's socket before it listened
                 await asyncio.to_thread(stack.start, service)
                 started.append(service)
             await wait_until(lambda: reached(receiver, "profile", first), within=60)
             await track(front, key, third, also=[wrong])
         await nc.jetstream().publish(f"events{stack.tag}.0.page_viewed", b"\x0a\xff", stream=stack.events)
-        await read_and_segment(stack, user)
+        segment = await read_and_segment(stack, user)
+        await message_everyone(stack, segment)
+        await wait_until(lambda: received(sinks), within=60)
         await ensure_stream(
             nc.jetstream(), StreamSpec(name=f"CATALOG_T{stack.tag}", subject_prefix=f"catalog{stack.tag}")
         )
@@ -218,11 +230,31 @@ async def track(front: ipb_grpc.IngestionServiceStub, key: str, sent: Sent, *, a
     assert reply.result.accepted == len(sent.events) and reply.result.rejected == len(also), reply.result
 
 
-async def read_and_segment(stack: Stack, user: str) -> None:
+async def received(sinks: ChannelSinks) -> bool:
+    return bool(sinks.received)
+
+
+async def message_everyone(stack: Stack, segment: str) -> None:
+    """A broadcast to the segment over a webhook: a decision, a handoff and its facts."""
+    content = cpb.Content(channel=cpb.CHANNEL_WEBHOOK, body='{"person": "{{ person_id }}"}')
+    campaign = cpb.Campaign(
+        name="telemetry", audience=cpb.Audience(segment_id=segment), entry=cpb.Entry(broadcast=cpb.Broadcast()),
+        re_entry=cpb.ReEntry(policy=cpb.RE_ENTRY_POLICY_ONCE_EVER), channels=[cpb.CHANNEL_WEBHOOK],
+        variants=[cpb.Variant(variant_id="a", weight=100, contents=[content])],
+        goal=cpb.ConversionGoal(event=cpb.EventFilter(event_type="order_completed"),
+                                attribution_window=duration_pb2.Duration(seconds=3600)),
+    )  # fmt: skip
+    async with channel(stack.services["campaign"].address) as ch:
+        api = apb_grpc.CampaignServiceStub(ch)
+        created = (await api.CreateCampaign(apb.CreateCampaignRequest(campaign=campaign))).campaign
+        await api.LaunchCampaign(apb.LaunchCampaignRequest(campaign_id=created.campaign_id, expected_version=1))
+
+
+async def read_and_segment(stack: Stack, user: str) -> str:
     async with channel(stack.services["profile"].address) as ch:
         api = ppb_grpc.ProfileServiceStub(ch)
         rule = sg.Rule(exists=sg.Exists(field="behaviour.first_seen"))
-        await api.CreateSegment(sg.CreateSegmentRequest(segment=sg.Segment(name="everyone", rule=rule)))
+        made = await api.CreateSegment(sg.CreateSegmentRequest(segment=sg.Segment(name="everyone", rule=rule)))
 
         by_user = ppb.GetProfileRequest(identifier=idpb.IdentifierRef(type=idpb.IDENTIFIER_TYPE_USER_ID, value=user))
 
@@ -236,6 +268,7 @@ async def read_and_segment(stack: Stack, user: str) -> None:
             return True
 
         await wait_until(profiled, within=60)
+    return made.segment.segment_id
 
 
 def ingestion_span(receiver: SpanReceiver, sent: Sent) -> ExportedSpan | None:

@@ -40,7 +40,7 @@ def ports() -> list[str]:
     only), and the env file says where they are."""
     flags = (
         "--nats-port", "--postgres-port", "--ingestion-port", "--identity-port", "--profile-port",
-        "--recommendation-port",
+        "--campaign-port", "--smtp-port", "--http-port", "--recommendation-port",
     )  # fmt: skip
     return [item for flag in flags for item in (flag, "0")]
 
@@ -92,18 +92,19 @@ async def recommended_for(env: dict[str, str], email: str) -> str:
 
 
 async def test_up_leaves_a_working_stack_that_down_stops_and_up_again_keeps_its_secrets(tmp_path: Path) -> None:
-    """Identity, profile, ingestion and recommendation run with generated keys; profile and
-    recommendation answer by email through identity; a second `up` reuses the keys, so the
+    """Identity, profile, ingestion, recommendation and campaign run with generated keys; profile
+    and recommendation answer by email through identity; a second `up` reuses the keys, so the
     person found by email (matched by a hash keyed with them) is still found after the restart."""
     root, pids = tmp_path / "local", list[int | None]()
     try:
         started = stack("up", *ports(), root=root)
         assert started.returncode == 0, started.stderr[-2000:]
         env = read_env(root)
-        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS", "RECOMMENDATION_ADDRESS"}
+        addresses = {"INGESTION_ADDRESS", "IDENTITY_ADDRESS", "PROFILE_ADDRESS", "CAMPAIGN_ADDRESS",
+                     "RECOMMENDATION_ADDRESS"}  # fmt: skip
         assert {"NATS_URL", "DATABASE_URL", "BULLSEYE_API_KEY", *addresses} <= set(env)
         assert set(secrets.NAMES) <= set(env)
-        assert stack("status", root=root).stdout.count("gRPC health SERVING") == 4
+        assert stack("status", root=root).stdout.count("gRPC health SERVING") == len(addresses)
         events = [*generate(3, 77), identified("restart@example.com")]
         stats = await send(events, address=env["INGESTION_ADDRESS"], api_key=env["BULLSEYE_API_KEY"])
         assert stats.accepted > 0 and stats.rejected == 0

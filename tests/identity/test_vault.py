@@ -116,6 +116,105 @@ async def resolved_event(graph: pb_grpc.IdentityServiceStub, event: ev.Event) ->
     await person_of(graph, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, event.identifiers.anonymous_id)
 
 
+# --- BatchGetContacts ------------------------------------------------------------------------
+
+
+async def test_a_batch_answers_every_person_in_order_as_get_contact_does(
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+) -> None:
+    both, recycled, later, tag = f"u-{uid()}", f"u-{uid()}", f"u-{uid()}", uid()
+    device = f"app-{uid()}"
+    with_device = gave(2, user=both, email=f"b.{tag}@example.com", phone="+33 6 55 55 55 55", first_name="Bo")
+    with_device.identifiers.device_id = device
+    await send(
+        front, key, with_device,
+        gave(1, user=both, email=f"b2.{tag}@example.com", first_name="Bob"),
+        gave(3, user=recycled, phone="+33 6 66 66 66 66"),
+        gave(0.5, user=later, phone="+33 6 66 66 66 66"),  # someone else's now
+    )  # fmt: skip
+    person, other = await user_person(graph, both), await user_person(graph, recycled)
+    await address_becomes(graph, await user_person(graph, later), SMS, "+33666666666")  # the recycling is known
+    await address_becomes(graph, person, EMAIL, f"b2.{tag}@example.com")
+    await address_becomes(graph, person, SMS, "+33655555555")
+
+    answer = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[other, "p-never-seen", person]))
+
+    assert [c.person_id for c in answer.contacts] == [other, "p-never-seen", person]
+    first, unknown, last = answer.contacts
+    assert (first.email, first.phone) == ("", ""), "the recycled number is someone else's now"
+    assert unknown == pb.PersonContacts(person_id="p-never-seen")
+    assert (last.email, last.phone, last.first_name) == (f"b2.{tag}@example.com", "+33655555555", "Bob")
+    assert list(last.device_ids) == [device]
+    for channel, address in ((EMAIL, last.email), (SMS, last.phone)):
+        single = await contact(graph, person, channel)
+        assert single is not None and single.address == address
+    devices = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[person], devices_only=True))
+    assert devices.contacts[0] == pb.PersonContacts(person_id=person, device_ids=[device])
+
+
+async def test_a_batch_follows_a_merged_person_to_the_survivors_contacts(
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+) -> None:
+    user, phone_device, tag = f"u-{uid()}", f"device-{uid()}", uid()
+    await send(front, key, gave(4, user=user, email=f"m.{tag}@example.com"))
+    survivor = await user_person(graph, user)
+    await send(front, key, gave(3, anon=phone_device, first_name="Guest"))
+    merged = await person_of(graph, pb.IDENTIFIER_TYPE_ANONYMOUS_ID, phone_device)
+    await send(front, key, logged_in(2, user=user, anon=phone_device))
+    await address_becomes(graph, merged, EMAIL, f"m.{tag}@example.com")
+
+    answer = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[merged, survivor]))
+
+    assert [c.email for c in answer.contacts] == [f"m.{tag}@example.com"] * 2
+
+
+async def test_a_batch_leaves_out_a_device_marked_shared(
+    graph: pb_grpc.IdentityServiceStub, front: ingestion_grpc.IngestionServiceStub, key: str
+) -> None:
+    """Mum logs in on her phone and on the family tablet, then her son on the tablet: the tablet
+    is marked shared (issue 17), and a push to it could be read by either."""
+    mum, son, phone, tablet = f"u-{uid()}", f"u-{uid()}", f"app-{uid()}", f"app-{uid()}"
+    on_phone, on_tablet = logged_in(3, user=mum, anon=f"a-{uid()}"), logged_in(2, user=mum, anon=f"a-{uid()}")
+    sons = logged_in(1, user=son, anon=f"a-{uid()}")
+    on_phone.identifiers.device_id, on_tablet.identifiers.device_id, sons.identifiers.device_id = phone, tablet, tablet
+    await send(front, key, on_phone, on_tablet)
+    mums = await user_person(graph, mum)
+    await eventually(lambda: _identity(graph, mums, tablet, shared=False))
+    before = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[mums], devices_only=True))
+    await send(front, key, sons)
+    await eventually(lambda: _identity(graph, mums, tablet, shared=True))
+
+    after = await graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=[mums], devices_only=True))
+
+    assert set(before.contacts[0].device_ids) == {phone, tablet}
+    assert list(after.contacts[0].device_ids) == [phone]
+
+
+async def _identity(graph: pb_grpc.IdentityServiceStub, person: str, value: str, *, shared: bool) -> bool | None:
+    """True once the person's identities hold `value`, marked shared or not as asked."""
+    reply = await graph.GetIdentities(pb.GetIdentitiesRequest(person_id=person), timeout=10)
+    return True if any(i.identifier.value == value and i.shared == shared for i in reply.identities) else None
+
+
+@pytest.mark.parametrize(
+    ("person_ids", "fields"),
+    [
+        ([], {"person_ids"}),
+        ([f"p-{n}" for n in range(501)], {"person_ids"}),
+        (["p-1", "", "p-2", ""], {"person_ids[1]", "person_ids[3]"}),
+        # Past the platform's input rules the request is refused before the service reads it.
+        (["p-1", "", "p" * 300], {"person_ids[2]"}),
+    ],
+)
+async def test_a_batch_names_the_bad_person_ids(
+    graph: pb_grpc.IdentityServiceStub, person_ids: list[str], fields: set[str]
+) -> None:
+    error = await h.failure(graph.BatchGetContacts(pb.BatchGetContactsRequest(person_ids=person_ids)))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(h.field_violations(error)) == fields
+
+
 # --- GetContact -----------------------------------------------------------------------------
 
 

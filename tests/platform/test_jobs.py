@@ -4,7 +4,7 @@ clock, retried with backoff, and run again after a worker died mid-job."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -186,3 +186,76 @@ async def test_set_due_brings_a_job_forward_and_a_held_job_is_left_to_its_holder
     await worker(pool, clock, Recorder()).run_due(Queue("q", Recorder()))
 
     assert await ran(pool) == ["daily"]
+
+
+class BatchRecorder:
+    """A batch handler: one INSERT for the whole batch; fails any batch that holds `failing`."""
+
+    def __init__(self, *, failing: frozenset[str] = frozenset(), again: dict[str, datetime] | None = None) -> None:
+        self.failing, self.again = failing, again or {}
+        self.batches: list[list[str]] = []
+
+    async def __call__(self, conn: Connection, claimed: Sequence[Job]) -> dict[str, datetime | None]:
+        keys = [job.key for job in claimed]
+        self.batches.append(keys)
+        await conn.execute("INSERT INTO runs (key, payload) SELECT k, ''::bytea FROM unnest($1::text[]) k", keys)
+        if self.failing & set(keys):
+            raise ValueError(f"cannot do {sorted(self.failing & set(keys))}")
+        return {key: self.again.get(key) for key in keys}
+
+
+async def test_a_batch_handler_runs_the_claimed_jobs_together_and_moves_each_as_it_says(
+    pool: asyncpg.Pool, runs: None
+) -> None:
+    clock = Clock(fixed=T0)
+    for key in ("a", "b", "c"):
+        await schedule(pool, key, T0)
+    handler = BatchRecorder(again={"b": T0 + timedelta(hours=1)})
+    queue = Queue("q", batch_size=3, handle_batch=handler)
+
+    await JobWorker(pool=pool, queues=[queue], clock=clock.now).run_due(queue)
+
+    assert handler.batches == [["a", "b", "c"]]
+    assert await ran(pool) == ["a", "b", "c"]
+    assert [r["key"] for r in await pool.fetch("SELECT key FROM scheduled_jobs")] == ["b"]
+    moved = await job_row(pool, "b")
+    assert moved is not None and moved["due_at"] == T0 + timedelta(hours=1)
+
+
+async def test_a_failed_batch_is_run_again_job_by_job_so_one_bad_job_spares_the_others(
+    pool: asyncpg.Pool, runs: None
+) -> None:
+    clock = Clock(fixed=T0)
+    for key in ("a", "b", "c"):
+        await schedule(pool, key, T0)
+    handler = BatchRecorder(failing=frozenset({"b"}))
+    queue = Queue("q", batch_size=3, handle_batch=handler)
+
+    await JobWorker(pool=pool, queues=[queue], clock=clock.now, backoff=Backoff(first=60)).run_due(queue)
+
+    assert handler.batches == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+    assert await ran(pool) == ["a", "c"], "the failed batch's writes and b's own are rolled back"
+    failed = await job_row(pool, "b")
+    assert failed is not None and failed["attempts"] == 1 and failed["due_at"] == T0 + timedelta(seconds=60)
+
+
+def test_a_queue_takes_one_handler_or_a_batch_handler_not_both() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        Queue("q", Recorder(), handle_batch=BatchRecorder())
+    with pytest.raises(ValueError, match="exactly one"):
+        Queue("q")
+
+
+async def test_many_jobs_are_scheduled_in_one_statement_and_a_cause_already_scheduled_is_kept(
+    pool: asyncpg.Pool, runs: None
+) -> None:
+    await schedule(pool, "b", T0, b"first")
+    async with pool.acquire() as conn, conn.transaction():
+        new = await jobs.schedule_many(
+            conn, queue="q", scheduled=[("a", T0, b"a"), ("b", T0, b"again"), ("c", T0 + timedelta(hours=1), b"c")]
+        )
+
+    assert new == 2
+    rows = await pool.fetch("SELECT key, due_at, payload FROM scheduled_jobs ORDER BY key")
+    assert [(r["key"], r["due_at"], bytes(r["payload"])) for r in rows] == [
+        ("a", T0, b"a"), ("b", T0, b"first"), ("c", T0 + timedelta(hours=1), b"c")]  # fmt: skip

@@ -54,6 +54,7 @@ networkPolicy:
         matchLabels:
           app.kubernetes.io/name: prometheus
   calls: []
+  external: []
   nats: {port: 4222, to: []}
   postgres: {port: 5432, to: []}
   otlp: {enabled: false, port: 4317, to: []}

@@ -1,7 +1,8 @@
 {{/*
 Default deny, then only what the service really does: its callers reach the gRPC port
 (`networkPolicy.callers`, by default the Bullseye services that call it), scrapers the
-metrics port; it reaches DNS, NATS, PostgreSQL, the services it calls (`calls`) and, when
+metrics port; it reaches DNS, NATS, PostgreSQL, the services it calls (`calls`), endpoints
+outside Bullseye it delivers to (`external`: campaign's SMTP relay and providers) and, when
 traces are exported, the OTLP collector. `to: []` for NATS/PostgreSQL/OTLP allows the port
 on any address (they are often outside the cluster): give peers to narrow it. Kubelet's
 probes are not subject to NetworkPolicy.
@@ -62,6 +63,9 @@ spec:
     {{- include "bullseye-lib.egressRule" $np.postgres | nindent 4 }}
     {{- if $np.otlp.enabled }}
     {{- include "bullseye-lib.egressRule" $np.otlp | nindent 4 }}
+    {{- end }}
+    {{- range $np.external }}
+    {{- include "bullseye-lib.egressRule" . | nindent 4 }}
     {{- end }}
     {{- range $np.calls }}
     - ports:

@@ -14,6 +14,7 @@ MODULES = (
     "bullseye_devtools.bench.profile_read",
     "bullseye_devtools.bench.profile_write",
     "bullseye_devtools.bench.recommendation",
+    "bullseye_devtools.bench.campaign",
 )
 
 

@@ -178,6 +178,34 @@ PROFILE = Dashboard(
     ],
 )  # fmt: skip
 
+CAMPAIGN = Dashboard(
+    "bullseye-campaign", "Bullseye / Campaign",
+    "Decisions at the last moment, handoffs to channels, guardrails, the projection of RESOLVED and PROFILE.",
+    [
+        Row("Decisions and delivery"),
+        Panel("Sends decided per second, by outcome and reason",
+              [Query(f"sum by (outcome, reason) (rate(campaign_decisions_total{sel('campaign')}[{RATE}]))",
+                     "{{outcome}} {{reason}}")], unit="ops", stack=True,
+              description="Suppressed sends say why: capped, no consent, no contact, holdout, exited, ..."),
+        Panel("Handoffs per second, by channel and outcome",
+              [Query(f"sum by (channel, outcome) (rate(campaign_handoffs_total{sel('campaign')}[{RATE}]))",
+                     "{{channel}} {{outcome}}")], unit="ops", stack=True),
+        Panel("Dead-lettered share, by channel",
+              [Query(f"sum by (channel) (rate(campaign_handoffs_total{sel('campaign', outcome='dead_lettered')}"
+                     f"[{RATE}])) / sum by (channel) (rate(campaign_handoffs_total{sel('campaign')}[{RATE}]))",
+                     "{{channel}}")], unit="percentunit"),
+        Panel("Handoff of a batch p99, by channel (s)",
+              [Query(p99("campaign_handoff_duration_seconds_bucket", sel("campaign"), "channel"), "{{channel}}")],
+              unit="s"),
+        Panel("Guardrails that paused a campaign (last hour), by kind",
+              [Query(f"sum by (kind) (increase(campaign_alerts_total{sel('campaign')}[1h]))", "{{kind}}")]),
+        stream("campaign", "CAMPAIGN"),
+        *projection("campaign", "RESOLVED and PROFILE"),
+        *outbox("campaign", "CAMPAIGN"),
+        *rpcs("campaign"),
+    ],
+)  # fmt: skip
+
 RECOMMENDATION = Dashboard(
     "bullseye-recommendation", "Bullseye / Recommendation",
     "The served model and its swaps, answers by path, impressions, the projection and the calls.",
@@ -219,6 +247,6 @@ RECOMMENDATION = Dashboard(
 )  # fmt: skip
 
 DASHBOARDS = {
-    "overview": OVERVIEW, "ingestion": INGESTION, "identity": IDENTITY, "profile": PROFILE,
+    "overview": OVERVIEW, "ingestion": INGESTION, "identity": IDENTITY, "profile": PROFILE, "campaign": CAMPAIGN,
     "recommendation": RECOMMENDATION,
 }  # fmt: skip

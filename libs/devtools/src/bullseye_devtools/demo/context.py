@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bullseye.events.v1 import event_pb2 as ev
 
+from bullseye_devtools.demo.campaigns import CampaignRun
 from bullseye_devtools.demo.profiles import ProfileFigures
 from bullseye_devtools.quality.run import QualityRun
 from bullseye_devtools.stack.local import LocalStack
@@ -72,6 +73,7 @@ class DemoContext:
     identity: QualityRun | None = None
     realistic: QualityRun | None = None
     profiles: ProfileFigures | None = None
+    campaigns: CampaignRun | None = None
     sections: list[Section] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)

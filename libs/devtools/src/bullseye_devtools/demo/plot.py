@@ -92,3 +92,31 @@ def plot_profiles(figures: ProfileFigures, path: Path) -> Path:
         small=True,
     )
     return _save(figure, path)  # fmt: skip
+
+
+def plot_campaign(report: Any, path: Path) -> Path:
+    """Conversion per arm (intent-to-treat), and each variant's lift over the holdout with its 95% interval."""
+    plt = _pyplot()
+    figure, (rates, lifts) = plt.subplots(1, 2, figsize=(11, 4))
+    arms = list(report.arms)
+    bars = rates.bar(
+        [a.arm for a in arms],
+        [a.conversion_rate * 100 for a in arms],
+        color=["#999999" if a.control else "#3b7dd8" for a in arms],
+    )
+    rates.bar_label(bars, [f"{a.converted}/{a.audience}" for a in arms], padding=3, fontsize=8)
+    rates.set_ylabel("converted, % of the arm")
+    rates.set_title("Conversion within 72 h (intent-to-treat)")
+    computed = [u for u in report.uplifts if u.computed and u.metric == 1]
+    names = [u.variant_id for u in computed]
+    centers = [u.lift * 100 for u in computed]
+    errors = [[(u.lift - u.ci_low) * 100 for u in computed], [(u.ci_high - u.lift) * 100 for u in computed]]
+    lifts.errorbar(names, centers, yerr=errors, fmt="o", capsize=6, color="#d8603b")
+    lifts.axhline(0, color="#555555", linewidth=0.8)
+    for name, center, u in zip(names, centers, computed, strict=True):
+        lifts.annotate(f"p = {u.p_value:.3f}", (name, center), textcoords="offset points", xytext=(10, 0), fontsize=8)
+    lifts.set_ylabel("lift over the holdout, %")
+    lifts.set_title("Uplift with its 95% interval")
+    for axis in (rates, lifts):
+        axis.spines[["top", "right"]].set_visible(False)
+    return _save(figure, path)

@@ -15,7 +15,15 @@ import nats
 from bullseye.events.v1 import event_pb2 as ev
 from tqdm import tqdm
 
-from bullseye_devtools.demo import identity_report, profile_report, profiles, recommendations, report
+from bullseye_devtools.demo import (
+    campaign_report,
+    campaigns,
+    identity_report,
+    profile_report,
+    profiles,
+    recommendations,
+    report,
+)
 from bullseye_devtools.demo.context import DemoContext
 from bullseye_devtools.quality.resolved import Resolution
 from bullseye_devtools.quality.run import Pipeline, QualityRun, send_and_score
@@ -58,7 +66,8 @@ async def start_stack(ctx: DemoContext) -> None:
     _fresh(ctx)
     # Profile's clock pinned to the traffic's end: every figure measures from the same instant.
     clock = {"PROFILE_FIXED_NOW": ctx.now.isoformat()}
-    stack = LocalStack(ctx.options.data_dir, with_profile=True, profile_settings=clock, with_recommendation=True)
+    stack = LocalStack(ctx.options.data_dir, with_profile=True, profile_settings=clock, with_campaign=True,
+                       with_recommendation=True)  # fmt: skip
     ctx.cleanup.callback(stack.stop)  # registered first: stopped even if start fails halfway
     ctx.stack = stack.start()
 
@@ -211,6 +220,17 @@ async def recommend(ctx: DemoContext) -> None:
     ctx.checks += recommendations.checks(figures)
 
 
+async def run_campaigns(ctx: DemoContext) -> None:
+    """An abandoned-cart trigger and an A/B broadcast with a holdout and a staged rollout, then
+    simulated recipients (a true effect for one variant), measured by the campaign service."""
+    stack = ctx.running()
+    persons = _shoppers(ctx, _runs(ctx)[-1].resolution)
+    ctx.campaigns = await campaigns.run(stack, ctx.api_key, seed=ctx.options.seed, persons=sorted(persons))
+    ctx.sections += [campaign_report.cart_section(ctx.campaigns), *campaign_report.sale_sections(ctx.campaigns)]
+    assert stack.sinks is not None
+    ctx.checks += campaign_report.checks(ctx.campaigns, stack.sinks.received)
+
+
 async def count_stream(ctx: DemoContext) -> None:
     ctx.stream_messages = await _stream_messages(ctx.running().env["NATS_URL"], STREAM)
     accepted = _accepted(ctx)
@@ -219,7 +239,7 @@ async def count_stream(ctx: DemoContext) -> None:
 
 
 async def write_report(ctx: DemoContext) -> None:
-    from bullseye_devtools.demo.plot import plot_funnel, plot_profiles
+    from bullseye_devtools.demo.plot import plot_campaign, plot_funnel, plot_profiles
 
     folder = ctx.options.report_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -227,13 +247,15 @@ async def write_report(ctx: DemoContext) -> None:
         ctx.files.append(plot_funnel(ctx.truth, folder / "demo-funnel.png"))
     if ctx.profiles is not None:
         ctx.files.append(plot_profiles(ctx.profiles, folder / "demo-profiles.png"))
+    if ctx.campaigns is not None and ctx.campaigns.report is not None:
+        ctx.files.append(plot_campaign(ctx.campaigns.report, folder / "demo-campaign.png"))
     markdown = folder / "demo.md"
     ctx.files.append(markdown)
     markdown.write_text(report.to_markdown(ctx))
 
 
 STEPS: list[Step] = [
-    Step("start NATS, PostgreSQL, identity, profile, ingestion and recommendation", start_stack),
+    Step("start NATS, PostgreSQL, identity, profile, ingestion, recommendation and campaign", start_stack),
     Step("create an API key", create_key),
     Step("publish the catalog (its own stream)", publish_catalog),
     Step("generate traffic", generate_traffic),
@@ -244,5 +266,6 @@ STEPS: list[Step] = [
     Step("fold profiles, recompute RFM, create segments", fold_profiles),
     Step("train a recommendation model on the traffic, publish it, recommend for three shoppers", recommend),
     Step("count the EVENTS stream", count_stream),
+    Step("run campaigns: an abandoned cart trigger, an A/B broadcast with holdout and rollout", run_campaigns),
     Step("write the report", write_report),
 ]

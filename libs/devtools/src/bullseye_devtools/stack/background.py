@@ -14,9 +14,12 @@ import psutil
 
 from bullseye_devtools.stack import nats, process, staging
 
-# Stop order (recommendation, ingestion and profile before identity, their key and identifier
-# source; services before the servers they drain into) and the word their command line holds.
+# Stop order (campaign before recommendation, which it calls; recommendation, ingestion and
+# profile before identity, their key, contact and identifier source; services before the
+# servers they drain into) and the word their command line holds.
 PARTS = (
+    ("campaign", "bullseye_campaign"),
+    ("sinks", "bullseye_devtools.sinks"),
     ("recommendation", "bullseye_recommendation"),
     ("ingestion", "bullseye_ingestion"),
     ("profile", "bullseye_profile"),
@@ -24,7 +27,7 @@ PARTS = (
     ("nats", "nats-server"),
     ("postgres", "postgres"),
 )
-SERVERS = {"nats", "postgres"}
+SERVERS = {"nats", "postgres", "sinks"}  # parts without gRPC health
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """`python -m bullseye_devtools.stack up|down|status` — the local stack for development.
 
-`up` leaves NATS, PostgreSQL, identity, profile, ingestion and recommendation running on fixed
-ports and writes an
+`up` leaves NATS, PostgreSQL, identity, profile, ingestion, recommendation and campaign (with
+local channel sinks: SMTP on 2525, HTTP on 8025, what they receive in
+<dir>/sinks/received.jsonl) running on fixed ports and writes an
 env file with their addresses, an API key and the stack's secrets (generated on the first
 `up`, kept by later ones so what was sealed stays readable), the operator's signing key
 among them, so grpcurl, psql or a service under a debugger can join in; `down` stops them.
@@ -35,13 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         parents=[common],
-        help="start NATS, PostgreSQL, identity, profile, ingestion, recommendation; write <dir>/env",
+        help="start NATS, PostgreSQL, identity, profile, ingestion, recommendation, campaign; write <dir>/env",
     )
     up.add_argument("--nats-port", type=int, default=4222, help="NATS client port (default 4222; 0: any free one)")
     up.add_argument(
         "--postgres-port", type=int, default=5433, help="PostgreSQL port (default 5433; 0: none, a Unix socket only)"
     )
-    for name, port in (("ingestion", 50051), ("identity", 50052), ("profile", 50053), ("recommendation", 50054)):
+    named = (("ingestion", 50051), ("identity", 50052), ("profile", 50053), ("recommendation", 50054),
+             ("campaign", 50055), ("smtp", 2525), ("http", 8025))  # fmt: skip
+    for name, port in named:
         up.add_argument(f"--{name}-port", type=int, default=port, help=f"{name} gRPC port (default {port}; 0: any)")
     sub.add_parser("down", parents=[common], help="stop what `up` started")
     sub.add_parser("status", parents=[common], help="show what runs")
@@ -67,6 +70,9 @@ def up(root: Path, ports: Ports) -> int:
         "--ingestion-port": ports.ingestion,
         "--identity-port": ports.identity,
         "--profile-port": ports.profile,
+        "--campaign-port": ports.campaign,
+        "--smtp-port": ports.smtp,
+        "--http-port": ports.http,
         "--recommendation-port": ports.recommendation,
     }
     for flag, port in flags.items():
@@ -74,9 +80,9 @@ def up(root: Path, ports: Ports) -> int:
             print(f"port {port} is already in use; pick another with {flag}", file=sys.stderr)
             return 1
     kept = secrets.kept_or_new(background.read_env(root))
-    stack = LocalStack(root, ports, secrets=kept, with_profile=True, with_recommendation=True).start(
-        on_step=lambda step: print(f"starting {step}")
-    )
+    stack = LocalStack(
+        root, ports, secrets=kept, with_profile=True, with_campaign=True, with_recommendation=True
+    ).start(on_step=lambda step: print(f"starting {step}"))
     try:
         key = create_api_key(stack.env, source="local-dev", rate=5000, burst=10000)
     except RuntimeError:
@@ -87,6 +93,8 @@ def up(root: Path, ports: Ports) -> int:
         "INGESTION_ADDRESS": stack.ingestion_address,
         "IDENTITY_ADDRESS": stack.identity_address,
         "PROFILE_ADDRESS": stack.profile_address,
+        "CAMPAIGN_ADDRESS": stack.campaign_address,
+        **stack.sinks_env(),
         "RECOMMENDATION_ADDRESS": stack.recommendation_address,
     }
     env = {**stack.env, **addresses, "BULLSEYE_API_KEY": key}
@@ -117,6 +125,8 @@ def status(root: Path) -> int:
         "postgres": env.get("DATABASE_URL", ""),
         "identity": env.get("IDENTITY_ADDRESS", ""),
         "profile": env.get("PROFILE_ADDRESS", ""),
+        "campaign": env.get("CAMPAIGN_ADDRESS", ""),
+        "sinks": env.get("SINKS_RECEIVED", ""),
         "ingestion": env.get("INGESTION_ADDRESS", ""),
         "recommendation": env.get("RECOMMENDATION_ADDRESS", ""),
     }
@@ -136,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         ports = Ports(
             nats=args.nats_port, postgres=args.postgres_port, ingestion=args.ingestion_port,
-            identity=args.identity_port, profile=args.profile_port, recommendation=args.recommendation_port,
+            identity=args.identity_port, profile=args.profile_port, campaign=args.campaign_port,
+            smtp=args.smtp_port, http=args.http_port, recommendation=args.recommendation_port,
         )  # fmt: skip
         return up(root, ports)
     return down(root) if args.command == "down" else status(root)

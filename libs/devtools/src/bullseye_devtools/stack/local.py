@@ -1,5 +1,5 @@
-"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile, ingestion
-and recommendation.
+"""The whole local stack in one folder: NATS (strict), PostgreSQL, identity, profile, ingestion,
+recommendation and campaign (with its channel sinks).
 
 Shared by `make demo` (ports the processes bind themselves, stopped at the end) and `make up`
 (fixed ports, left running); later services join here so both pick them up. Each service
@@ -22,6 +22,7 @@ from bullseye_platform.auth import TokenMinter
 from bullseye_platform.auth.operator import operator_credentials
 from bullseye_platform.eventlog import Durability
 
+from bullseye_devtools.sinks.process import SinkProcess
 from bullseye_devtools.stack import secrets as stack_secrets
 from bullseye_devtools.stack.nats import NatsServer
 from bullseye_devtools.stack.postgres import PostgresServer
@@ -39,6 +40,9 @@ class Ports:
     identity: int = 0
     identity_metrics: int = 0
     profile: int = 0
+    campaign: int = 0
+    smtp: int = 0  # the channel sinks' SMTP and HTTP ports
+    http: int = 0
     recommendation: int = 0
 
 
@@ -51,6 +55,8 @@ class LocalStack:
     ingestion: ServiceProcess | None = None
     identity: ServiceProcess | None = None
     profile: ServiceProcess | None = None
+    campaign: ServiceProcess | None = None
+    sinks: SinkProcess | None = None
     recommendation: ServiceProcess | None = None
     # Master and hash keys, signing and trusted keys: pass a previous run's to keep reading its
     # sealed data (and its operator key working).
@@ -62,6 +68,9 @@ class LocalStack:
     with_profile: bool = False
     # Extra PROFILE_* settings, e.g. the demo pins profile's clock to its traffic's end.
     profile_settings: dict[str, str] = field(default_factory=dict)
+    # Campaign (with profile) and the channel sinks it delivers to; extra CAMPAIGN_* settings.
+    with_campaign: bool = False
+    campaign_settings: dict[str, str] = field(default_factory=dict)
     # `make up` and `make demo` ask for recommendation too (it folds RESOLVED and CATALOG);
     # its models are kept in <root>/models, its spool in <root>/spool.
     with_recommendation: bool = False
@@ -96,6 +105,11 @@ class LocalStack:
     def profile_address(self) -> str:
         assert self.profile is not None, "start() first"
         return self.profile.address
+
+    @property
+    def campaign_address(self) -> str:
+        assert self.campaign is not None, "start() first"
+        return self.campaign.address
 
     @property
     def recommendation_address(self) -> str:
@@ -140,10 +154,32 @@ class LocalStack:
                 self.recommendation = self._service(
                     "recommendation", "bullseye_recommendation", self.ports.recommendation, **storage
                 ).start()
+            if self.with_profile and self.with_campaign:
+                # After recommendation: templates that show items call it.
+                on_step("campaign (and its channel sinks)")
+                self._start_campaign()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def sinks_env(self) -> dict[str, str]:
+        """Where the channel sinks listen and write what they receive (for the env file)."""
+        assert self.sinks is not None, "start() with campaign first"
+        return {"SINKS_SMTP": f"127.0.0.1:{self.sinks.smtp_port}", "SINKS_HTTP": f"127.0.0.1:{self.sinks.http_port}",
+                "SINKS_RECEIVED": str(self.sinks.received)}  # fmt: skip
+
+    def _start_campaign(self) -> None:
+        """After identity and profile (contacts, segments); its channels go to the local sinks."""
+        assert self.identity is not None and self.profile is not None
+        self.sinks = SinkProcess(self.root / "sinks", smtp_port=self.ports.smtp, http_port=self.ports.http).start()
+        settings = {
+            "CAMPAIGN_IDENTITY_ADDRESS": self.identity.address, "CAMPAIGN_PROFILE_ADDRESS": self.profile.address,
+            **self.sinks.settings(), **self.campaign_settings,
+        }  # fmt: skip
+        if self.recommendation is not None:
+            settings["CAMPAIGN_RECOMMENDATION_ADDRESS"] = self.recommendation.address
+        self.campaign = self._service("campaign", "bullseye_campaign", self.ports.campaign, **settings).start()
 
     def service_env(self, service: str) -> dict[str, str]:
         """What `service` runs with: the stack's settings, and of the private keys only its own."""
@@ -172,20 +208,22 @@ class LocalStack:
         return self._service("identity", "bullseye_identity", port, **settings)
 
     def stop(self) -> None:
-        """Recommendation, ingestion, profile, then identity (the others' key and identifier
-        source), then both servers at once."""
-        for service in (self.recommendation, self.ingestion, self.profile, self.identity):
+        """Campaign (and its sinks), recommendation, ingestion, profile, then identity (the others'
+        key and identifier source), then both servers at once."""
+        for service in (self.campaign, self.sinks, self.recommendation, self.ingestion, self.profile, self.identity):
             if service is not None:
                 service.stop()
         servers = [part for part in (self.nats, self.postgres) if part is not None]
         with ThreadPoolExecutor() as pool:
             list(pool.map(lambda server: server.stop(), servers))
-        self.recommendation = self.ingestion = self.profile = self.identity = self.nats = self.postgres = None
+        self.recommendation = self.ingestion = self.campaign = self.profile = self.identity = None
+        self.nats = self.postgres = self.sinks = None
 
     def pids(self) -> dict[str, int]:
         parts = {
             "nats": self.nats, "postgres": self.postgres, "identity": self.identity, "profile": self.profile,
-            "ingestion": self.ingestion, "recommendation": self.recommendation,
+            "ingestion": self.ingestion, "campaign": self.campaign, "sinks": self.sinks,
+            "recommendation": self.recommendation,
         }  # fmt: skip
         return {name: part.proc.pid for name, part in parts.items() if part is not None and part.proc is not None}
 

@@ -22,7 +22,7 @@ __all__ = [
     "for_service", "generate", "generate_auth", "kept_or_new",
 ]  # fmt: skip
 
-SERVICES = ("ingestion", "identity", "profile", "recommendation")  # the principals that run in the stack
+SERVICES = ("ingestion", "identity", "profile", "campaign", "recommendation")  # the principals that run in the stack
 TRUSTED_KEYS = "BULLSEYE_TRUSTED_KEYS"
 SEALING_NAMES = ("BULLSEYE_MASTER_KEY", "BULLSEYE_HASH_KEY")
 SIGNING_NAMES = {service: f"{service.upper()}_SIGNING_KEY" for service in SERVICES}

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 
 from bullseye.campaign.v1 import campaign_pb2 as apb
 from bullseye.campaign.v1 import definition_pb2 as cpb
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from bullseye_campaign.domain.templates import RenderError, Templates
 
 _FIELDS = ("subject", "title", "body", "url")
+_MONEY = "google.type.Money"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,3 +71,31 @@ def render(templates: Templates, content: cpb.Content, data: Mapping[str, object
         except RenderError as error:
             return apb.RenderedMessage(channel=content.channel, error=f"{name}: {error}")
     return rendered
+
+
+def trigger_fields(payload: Message) -> dict[str, object]:
+    """An event payload as a template's `trigger` sees it: fields by name, Money as its amount
+    (with `<name>_currency`), enums by value name, lists as lists; unset fields are absent."""
+    fields: dict[str, object] = {}
+    for descriptor, value in payload.ListFields():
+        name = descriptor.name
+        if (
+            descriptor.message_type is not None
+            and descriptor.message_type.full_name == _MONEY
+            and not descriptor.is_repeated
+        ):
+            fields[name] = value.units + value.nanos / 1e9
+            fields[f"{name}_currency"] = value.currency_code
+        elif descriptor.is_repeated:
+            fields[name] = [_value(descriptor, item) for item in value]
+        else:
+            fields[name] = _value(descriptor, value)
+    return fields
+
+
+def _value(field: FieldDescriptor, value: object) -> object:
+    if isinstance(value, Message):
+        return trigger_fields(value)
+    if field.enum_type is not None:
+        return field.enum_type.values_by_number[value].name  # type: ignore[index]
+    return value

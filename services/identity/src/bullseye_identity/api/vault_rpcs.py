@@ -20,6 +20,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 MAX_SUBJECTS = 1000
 MAX_ID_LENGTH = 256
+MAX_PERSONS = 500  # per BatchGetContacts: a send batch of campaign's
 SUBJECT_FORMS = '"user:<user_id>", "anon:<anonymous_id>", "loyalty:<loyalty_id>", "email:<address>" or "phone:<E.164>"'
 CHANNELS = {pb.CONTACT_CHANNEL_EMAIL: contacts.EMAIL, pb.CONTACT_CHANNEL_SMS: contacts.SMS}
 
@@ -59,6 +60,16 @@ def contact_violations(request: pb.GetContactRequest) -> list[BadRequest.FieldVi
     return found
 
 
+def persons_violations(person_ids: list[str]) -> list[BadRequest.FieldViolation]:
+    if not 1 <= len(person_ids) <= MAX_PERSONS:
+        return [violation("person_ids", f"has {len(person_ids)} ids; give 1 to {MAX_PERSONS} per request")]
+    return [
+        violation(f"person_ids[{index}]", f"needs a person's id (1 to {MAX_ID_LENGTH} characters)")
+        for index, person_id in enumerate(person_ids)
+        if not 0 < len(person_id) <= MAX_ID_LENGTH
+    ]
+
+
 class VaultRpcs:
     _pool: asyncpg.Pool
     _keyring: KeyRing
@@ -89,3 +100,31 @@ class VaultRpcs:
         reply = pb.GetContactResponse(address=contact.address, first_name=contact.first_name)
         reply.updated_at.FromDatetime(contact.updated_at)
         return reply
+
+    async def BatchGetContacts(
+        self, request: pb.BatchGetContactsRequest, context: Context
+    ) -> pb.BatchGetContactsResponse:
+        asked = list(request.person_ids)
+        if found := persons_violations(asked):
+            raise InvalidArgument(f"invalid BatchGetContacts request: {len(found)} problem(s)", found)
+        async with self._pool.acquire() as conn:
+            now = await contacts.current_persons(conn, sorted(set(asked)))
+            reach = await contacts.reach_of(conn, sorted(set(now.values())))
+            subjects = {person: found.subjects for person, found in reach.items()}
+            addresses = {} if request.devices_only else await contacts.deliverable_many(
+                conn, self._keyring, subjects=subjects)  # fmt: skip
+        return pb.BatchGetContactsResponse(contacts=[_contacts(a, now.get(a), reach, addresses) for a in asked])
+
+
+def _contacts(
+    asked: str, person: str | None, reach: dict[str, contacts.Reach], found: dict[tuple[str, str], contacts.Contact]
+) -> pb.PersonContacts:
+    """One person's answer: the first name goes with the newest address."""
+    if person is None:
+        return pb.PersonContacts(person_id=asked)
+    email, phone = found.get((person, contacts.EMAIL)), found.get((person, contacts.SMS))
+    newest = max((c for c in (email, phone) if c is not None), key=lambda c: c.updated_at, default=None)
+    return pb.PersonContacts(
+        person_id=asked, email=email.address if email else "", phone=phone.address if phone else "",
+        first_name=newest.first_name if newest else "", device_ids=reach[person].device_ids,
+    )  # fmt: skip

@@ -49,43 +49,52 @@ SET key_id = CASE WHEN c.occurred_at < excluded.occurred_at THEN excluded.key_id
 WHERE c.occurred_at < excluded.occurred_at OR (excluded.verified AND NOT c.verified)
 """
 
+# The person each asked id is now (merges may chain): (asked, current).
 _CURRENT = """
-WITH RECURSIVE chain(person_id, merged_into, depth) AS (
-    SELECT person_id, merged_into, 0 FROM persons WHERE person_id = $1
-    UNION ALL SELECT p.person_id, p.merged_into, c.depth + 1
+WITH RECURSIVE chain(asked, person_id, merged_into, depth) AS (
+    SELECT p.person_id, p.person_id, p.merged_into, 0 FROM persons p WHERE p.person_id = ANY($1::text[])
+    UNION ALL SELECT c.asked, p.person_id, p.merged_into, c.depth + 1
     FROM persons p JOIN chain c ON p.person_id = c.merged_into WHERE c.depth < 64
 )
-SELECT person_id FROM chain WHERE merged_into IS NULL
+SELECT asked, person_id FROM chain WHERE merged_into IS NULL
 """
 
-# Every person folded into `$1` (merges may chain), then their subjects: an identifier's
-# type names the subject's prefix ($2: {type: prefix}); an email or phone subject is its
-# keyed hash, which is what the identifier holds.
-_SUBJECTS = """
-WITH RECURSIVE members(person_id) AS (
-    SELECT $1::text
-    UNION SELECT p.person_id FROM persons p JOIN members m ON p.merged_into = m.person_id
+# Every person folded into each of `$1` (merges may chain), then their identifiers that are
+# subjects (an identifier's type names the subject's prefix, $2: {type: prefix}; an email or
+# phone subject is its keyed hash, which is what the identifier holds) or app devices, newest
+# first. A device marked shared (a family tablet, seen logged in with several user ids:
+# graph/healing.py) is left out: a push there may be read by someone else.
+_IDENTIFIERS = """
+WITH RECURSIVE members(owner, person_id) AS (
+    SELECT s, s FROM unnest($1::text[]) AS s
+    UNION SELECT m.owner, p.person_id FROM persons p JOIN members m ON p.merged_into = m.person_id
 )
-SELECT ($2::jsonb ->> i.id_type) || i.id_value AS subject
+SELECT m.owner, i.id_type, i.id_value, ($2::jsonb ->> i.id_type) || i.id_value AS subject
 FROM identifiers i JOIN members m ON i.person_id = m.person_id
 WHERE $2::jsonb ? i.id_type
+   OR (i.id_type = 'device_id' AND NOT EXISTS (
+       SELECT 1 FROM shared_values s WHERE s.id_type = i.id_type AND s.id_value = i.id_value))
+ORDER BY m.owner, i.last_seen DESC, i.id_value
 """
 
-# Newest first; a contact is not deliverable when a subject of ANOTHER person took its
-# address (a recycled phone number, a shared mailbox): a verified claim given later, or any
-# verified claim against an unverified contact (see the module). Shredded keys make a
-# contact unreadable.
+# Per (owner, channel) the newest contact of the owner's subjects; a contact is not
+# deliverable when a subject of ANOTHER person took its address (a recycled phone number, a
+# shared mailbox): a verified claim given later, or any verified claim against an unverified
+# contact (see the module). Shredded keys make a contact unreadable.
 _CANDIDATES = """
-SELECT c.subject, c.address_hash, c.key_id, c.nonce, c.ciphertext, c.occurred_at, k.wrapped
-FROM contacts c JOIN data_keys k ON k.key_id = c.key_id AND k.wrapped IS NOT NULL
-WHERE c.subject = ANY($1::text[]) AND c.channel = $2
-  AND NOT EXISTS (
+SELECT DISTINCT ON (s.owner, c.channel) s.owner, c.channel, c.subject, c.address_hash, c.key_id, c.nonce,
+       c.ciphertext, c.occurred_at, k.wrapped
+FROM unnest($1::text[], $2::text[]) AS s(owner, subject)
+JOIN contacts c ON c.subject = s.subject AND c.channel = ANY($3::text[])
+JOIN data_keys k ON k.key_id = c.key_id AND k.wrapped IS NOT NULL
+WHERE NOT EXISTS (
     SELECT 1 FROM contacts o
     WHERE o.channel = c.channel AND o.address_hash = c.address_hash AND o.verified
-      AND (o.occurred_at > c.occurred_at OR NOT c.verified) AND NOT (o.subject = ANY($1::text[]))
-  )
-ORDER BY c.occurred_at DESC, c.event_id DESC
-LIMIT 1
+      AND (o.occurred_at > c.occurred_at OR NOT c.verified)
+      AND NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS t(owner, subject)
+                      WHERE t.owner = s.owner AND t.subject = o.subject)
+)
+ORDER BY s.owner, c.channel, c.occurred_at DESC, c.event_id DESC
 """
 # The subject prefix of each identifier type that names a subject (see sealing.subject_of).
 _SUBJECT_PREFIXES = json.dumps(
@@ -134,28 +143,64 @@ async def record(
         await conn.execute(_UPSERT, *row, occurred_at, event.event_id, verified)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Where one person can be reached: subjects (for contacts) and app devices, newest first."""
+
+    subjects: list[str]
+    device_ids: list[str]
+
+
+async def current_persons(conn: Connection, person_ids: list[str]) -> dict[str, str]:
+    """asked id -> the person it is now (following merges); unknown ids are left out."""
+    rows = await conn.fetch(_CURRENT, person_ids)
+    return {r["asked"]: r["person_id"] for r in rows}
+
+
 async def current_person(conn: Connection, person_id: str) -> str | None:
     """The person that `person_id` is now (following merges); None when it is unknown."""
-    return await conn.fetchval(_CURRENT, person_id)  # type: ignore[no-any-return]
+    return (await current_persons(conn, [person_id])).get(person_id)
+
+
+async def reach_of(conn: Connection, person_ids: list[str]) -> dict[str, Reach]:
+    """Per person (a survivor of merges), the subjects and devices of it and of every person merged into it."""
+    reach = {person_id: Reach([], []) for person_id in person_ids}
+    for r in await conn.fetch(_IDENTIFIERS, person_ids, _SUBJECT_PREFIXES):
+        found = reach[r["owner"]]
+        if r["subject"] is None:  # a device
+            found.device_ids.append(r["id_value"])
+        else:
+            found.subjects.append(r["subject"])
+    return reach
 
 
 async def subjects_of(conn: Connection, person_id: str) -> list[str]:
     """The subjects of a person (the survivor of merges) and of every person merged into it."""
-    rows = await conn.fetch(_SUBJECTS, person_id, _SUBJECT_PREFIXES)
-    return [r["subject"] for r in rows]
+    return (await reach_of(conn, [person_id]))[person_id].subjects
+
+
+async def deliverable_many(
+    conn: Connection, keyring: KeyRing, *, subjects: dict[str, list[str]], channels: tuple[str, ...] = (EMAIL, SMS)
+) -> dict[tuple[str, str], Contact]:
+    """(owner, channel) -> the newest contact of the owner's subjects that no one else took
+    (see the module); pairs without one are left out. One query for every owner and channel."""
+    owners = [owner for owner, owned in subjects.items() for _ in owned]
+    flat = [subject for owned in subjects.values() for subject in owned]
+    found = {}
+    for row in await conn.fetch(_CANDIDATES, owners, flat, list(channels)):
+        key = keyring.unwrap(row["key_id"], row["wrapped"])
+        sealed = Sealed(row["key_id"], row["nonce"], row["ciphertext"])
+        context = _context(row["subject"], row["channel"], row["address_hash"])
+        plain = ev.PersonalData.FromString(open_sealed(key, sealed, associated_data=context))
+        address = plain.email if row["channel"] == EMAIL else plain.phone
+        found[(row["owner"], row["channel"])] = Contact(address, plain.first_name, row["occurred_at"])
+    return found
 
 
 async def deliverable(conn: Connection, keyring: KeyRing, *, subjects: list[str], channel: str) -> Contact | None:
-    """The newest contact of `subjects` on `channel` that nobody else gave later, or None."""
-    row = await conn.fetchrow(_CANDIDATES, subjects, channel)
-    if row is None:
-        return None
-    key = keyring.unwrap(row["key_id"], row["wrapped"])
-    sealed = Sealed(row["key_id"], row["nonce"], row["ciphertext"])
-    context = _context(row["subject"], channel, row["address_hash"])
-    plain = ev.PersonalData.FromString(open_sealed(key, sealed, associated_data=context))
-    address = plain.email if channel == EMAIL else plain.phone
-    return Contact(address=address, first_name=plain.first_name, updated_at=row["occurred_at"])
+    """The newest contact of `subjects` on `channel` that no one else took, or None."""
+    found = await deliverable_many(conn, keyring, subjects={"": subjects}, channels=(channel,))
+    return found.get(("", channel))
 
 
 async def forget(conn: Connection, subjects: list[str]) -> int:
