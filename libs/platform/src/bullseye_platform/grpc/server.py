@@ -56,10 +56,12 @@ class ServerOptions:
 
 # Clients (bullseye_platform.grpc.client) ping idle connections every 30 s to notice a dead peer
 # before a call does; gRPC servers otherwise answer pings more frequent than every 5 minutes
-# without calls with GOAWAY ("too_many_pings").
+# without calls with GOAWAY ("too_many_pings"). The key is gRPC core's
+# GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, whose string has no "recv" in it: an
+# unknown key is silently ignored (it was, and clients got GOAWAY after two pings).
 KEEPALIVE_OPTIONS = (
     ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
 )
 
 
