@@ -50,7 +50,7 @@ class CampaignConfig(ServiceConfig, ClockSettings):
     send_batch: int = env("SEND_BATCH", default=500, help="sends decided per transaction")
     # As many as a send batch decides: the handoff lane runs one transaction at a time, and at 200
     # its fixed cost per pass (claim, reads, identity's call, the commit) held a broadcast to
-    # ~1,450 msgs/s while the decisions ran ahead (README, campaign benchmarks: 2,100 at 500).
+    # 1,440-1,570 msgs/s while the decisions ran ahead (README, campaign benchmarks: 2,000-2,200 at 500).
     handoff_batch: int = env("HANDOFF_BATCH", default=500, help="messages handed to channels per transaction")
     job_poll: Duration = env(
         "JOB_POLL", default=Duration(5), help="longest wait of a job lane (sends, timers) without a notification"
