@@ -79,6 +79,25 @@ async def test_an_order_over_100_gets_one_email_with_its_key_in_the_message_id(s
     assert delivery.status == rpb.DELIVERY_STATUS_SENT and await mails_to(stack, small) == []
 
 
+async def test_a_message_that_reads_only_its_trigger_names_each_persons_own_order(stack: CampaignStack) -> None:
+    # Rendered once per trigger in a handoff batch (it reads nothing of the person): orders
+    # tracked together are handed off together, and neither may get the other's.
+    cohort = token()
+    buyers = await stack.shoppers_of(cohort, 3)
+    segment = await stack.segment(cohort, 3)
+    definition = emailing(f"orders-{cohort}", segment, on_order_over(10))
+    content = definition.variants[0].contents[0]
+    content.subject, content.body = "Your order", "Order {{ trigger.order_id }} ({{ campaign.variant_id }})"
+    campaign = await stack.launched(definition)
+
+    await stack.track(*(order(b, 50, order_id=f"o-{cohort}-{n}") for n, b in enumerate(buyers)))
+    await stack.until(lambda: _count(stack, campaign.campaign_id, 3))
+
+    for n, buyer in enumerate(buyers):
+        bodies = {r.body.strip() for r in stack.sinks.received if r.person_id == buyer.person_id}
+        assert bodies == {f"Order o-{cohort}-{n} (a)"}, bodies
+
+
 async def test_entering_the_audience_segment_enters_the_campaign_once_after_launch(stack: CampaignStack) -> None:
     cohort = token()
     [before] = await stack.shoppers_of(cohort, 1)

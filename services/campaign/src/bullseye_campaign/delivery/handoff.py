@@ -80,7 +80,7 @@ class Handoffs:
         addressed = any(p.channel in ADDRESSED or (p.campaign_id in stored and self._personalizer.reads_traits(
             stored[p.campaign_id].campaign, p.arm, p.channel)) for p in ready)  # fmt: skip
         contacts = await self._identity.contacts([p.person_id for p in ready], addresses=addressed)
-        rendered = await self._render(conn, ready, stored, contacts)
+        rendered, fresh = await self._render(ready, stored, contacts)
         started = time.perf_counter()
         outgoing = [_outgoing(p, rendered[p.message_id], contacts) for p in ready]
         results = {o.message_id: h for o in outgoing if (h := _undeliverable(o)) is not None}
@@ -88,7 +88,7 @@ class Handoffs:
         for channel in {p.channel for p in ready}:
             self._instruments.took(channel, time.perf_counter() - started)
         currencies = {cid: next((c.cost.currency_code for c in s.campaign.costs), "") for cid, s in stored.items()}
-        again.update(await self._record(conn, ready, results, now, currencies))
+        again.update(await self._record(conn, ready, results, fresh, now, currencies))
         return again
 
     def _within_rates(
@@ -106,39 +106,39 @@ class Handoffs:
         return ready, held
 
     async def _render(
-        self, conn: Connection, ready: list[Pending], stored: dict[str, campaigns.Stored], contacts: dict[str, Contacts]
-    ) -> dict[str, apb.RenderedMessage]:
+        self, ready: list[Pending], stored: dict[str, campaigns.Stored], contacts: dict[str, Contacts]
+    ) -> tuple[dict[str, apb.RenderedMessage], dict[str, apb.RenderedMessage]]:
+        """Every ready message as it is handed over, and those rendered now (kept by `_record`)."""
         rendered = {p.message_id: p.rendered for p in ready if p.rendered is not None}
         wanted = [Wanted(p.message_id, p.person_id, stored[p.campaign_id].campaign, p.arm, p.channel, p.trigger)
                   for p in ready if p.rendered is None and p.campaign_id in stored]  # fmt: skip
         fresh = await self._personalizer.render_many(wanted, contacts)
-        if fresh:
-            await conn.execute(
-                "UPDATE deliveries d SET rendered = r.m FROM unnest($1::text[], $2::bytea[]) AS r(id, m) "
-                "WHERE d.message_id = r.id",
-                list(fresh), [m.SerializeToString() for m in fresh.values()],
-            )  # fmt: skip
         rendered.update(fresh)
-        return {p.message_id: rendered.get(p.message_id) or _unrenderable(p) for p in ready}
+        return {p.message_id: rendered.get(p.message_id) or _unrenderable(p) for p in ready}, fresh
 
     async def _record(
-        self, conn: Connection, ready: list[Pending], results: dict[str, Handoff], now: datetime,
-        currencies: dict[str, str],
+        self, conn: Connection, ready: list[Pending], results: dict[str, Handoff],
+        fresh: dict[str, apb.RenderedMessage], now: datetime, currencies: dict[str, str],
     ) -> Again:  # fmt: skip
+        """Each outcome, and each message rendered this time (in the same UPDATE, the same
+        transaction as the handoff's record: a retry hands over what this one rendered)."""
         again: Again = {}
         rows, facts = [], []
         for p in ready:
             result, attempts = results[p.message_id], p.attempts + 1
             status, retry_at = self._after(result, attempts, now)
             again[p.message_id] = retry_at
-            rows.append((p.message_id, status, attempts, result.error, retry_at))
+            message = fresh.get(p.message_id)
+            rows.append((p.message_id, status, attempts, result.error, retry_at,
+                         message.SerializeToString() if message is not None else None))  # fmt: skip
             facts.append(self._fact(p, result, status, attempts, now, currencies.get(p.campaign_id, "")))
             self._instruments.handed_off(p.channel, status, 1)
         await conn.execute(
             "UPDATE deliveries d SET status = u.status, attempts = u.attempts, last_error = u.error, "
-            "next_attempt_at = u.retry_at, sent_at = CASE WHEN u.status = $6 THEN $7 ELSE d.sent_at END "
-            "FROM unnest($1::text[], $2::smallint[], $3::integer[], $4::text[], $5::timestamptz[]) "
-            "AS u(id, status, attempts, error, retry_at) WHERE d.message_id = u.id",
+            "next_attempt_at = u.retry_at, sent_at = CASE WHEN u.status = $7 THEN $8 ELSE d.sent_at END, "
+            "rendered = coalesce(u.rendered, d.rendered) "
+            "FROM unnest($1::text[], $2::smallint[], $3::integer[], $4::text[], $5::timestamptz[], $6::bytea[]) "
+            "AS u(id, status, attempts, error, retry_at, rendered) WHERE d.message_id = u.id",
             *[list(c) for c in zip(*rows, strict=True)], Status.DELIVERY_STATUS_SENT, now,
         )  # fmt: skip
         await self._facts.emit(conn, facts)

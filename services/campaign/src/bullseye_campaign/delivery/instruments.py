@@ -58,8 +58,9 @@ class DeliveryInstruments:
             if kind != fpb.ALERT_KIND_UNSPECIFIED:
                 self._alerts.add(0, {"kind": _name(fpb.AlertKind, kind, "ALERT_KIND_")})
 
-    def decided(self, outcome: int, reason: int) -> None:
-        self._decisions.add(1, _decision(outcome, reason))
+    def decided(self, outcome: int, reason: int, count: int = 1) -> None:
+        """`count` sends decided with `outcome` for `reason` (a batch adds each pair once)."""
+        self._decisions.add(count, _decision(outcome, reason))
 
     def handed_off(self, channel: int, status: int, count: int) -> None:
         """`count` messages of `channel` handed off, now in delivery `status`."""

@@ -2,14 +2,17 @@
 
 Only what a variant's templates name is fetched: traits and tags from profile (BatchGetProfiles,
 100 a call), items from recommendation (Recommend, one call per person), the first name from the
-contacts identity gave for the handoff. Templates are compiled once per source. A message that
-fails to render fails alone (its RenderedMessage carries the error).
+contacts identity gave for the handoff. Templates are compiled once per source, and a content
+that reads nothing of the person (only `campaign` and `trigger`) is rendered once per arm and
+trigger in a batch: a broadcast's 500 identical messages are one render. A message that fails
+to render fails alone (its RenderedMessage carries the error).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +29,7 @@ from bullseye_campaign.domain.templates import Templates
 
 PROFILE_NAMES = frozenset({"traits", "tags"})
 FIELDS = ("subject", "title", "body", "url")
+SHARED = frozenset({"campaign", "trigger"})  # the same for every person of an arm and a trigger
 
 
 @dataclass(frozen=True)
@@ -77,18 +81,25 @@ class Personalizer:
         profiled = sorted({w.person_id for w in wanted if reads[w.message_id] & PROFILE_NAMES})
         profiles = await self._profile.profiles(profiled) if profiled else {}
         items = await self._items([w for w in wanted if "items" in reads[w.message_id]])
-        rendered = {}
+        rendered: dict[str, apb.RenderedMessage] = {}
+        alike: dict[tuple[object, ...], apb.RenderedMessage] = {}  # shared renders (read-only messages)
         for w in wanted:
             content = contents[w.message_id]
             if content is None:
                 missing = apb.RenderedMessage(channel=w.channel, error="no content for this channel")  # type: ignore[arg-type]
                 rendered[w.message_id] = missing
                 continue
+            same = _alike(w) if reads[w.message_id] <= SHARED else None
+            if same is not None and same in alike:
+                rendered[w.message_id] = alike[same]
+                continue
             recipient = _recipient(w.person_id, contacts.get(w.person_id), profiles.get(w.person_id),
                                    items.get(w.message_id, ()))  # fmt: skip
             occasion = Occasion(campaign_id=w.campaign.campaign_id, campaign_name=w.campaign.name, variant_id=w.arm,
                                 message_id=w.message_id, trigger=w.trigger)  # fmt: skip
             rendered[w.message_id] = render(self._templates, content, context(recipient, occasion))
+            if same is not None:
+                alike[same] = rendered[w.message_id]
         return rendered
 
     async def _items(self, wanted: Sequence[Wanted]) -> dict[str, list[dict[str, object]]]:
@@ -100,6 +111,11 @@ class Personalizer:
             *(self._recommendation.items(w.person_id, channel=_channel_name(w.channel)) for w in wanted)
         )
         return {w.message_id: items for w, items in zip(wanted, found, strict=True)}
+
+
+def _alike(w: Wanted) -> tuple[object, ...]:
+    """What a content that reads only `campaign` and `trigger` renders from."""
+    return w.campaign.campaign_id, w.campaign.version, w.arm, w.channel, json.dumps(w.trigger, sort_keys=True)
 
 
 def _channel_name(channel: int) -> str:

@@ -19,6 +19,7 @@ from bullseye.campaign.v1 import records_pb2 as rpb
 from bullseye_platform import jobs
 from bullseye_platform.eventlog import LogMessage
 from bullseye_platform.store.pool import Connection
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_campaign.adapters.facts import Facts, timestamp
 from bullseye_campaign.adapters.store.records import Participant
@@ -48,11 +49,15 @@ class Book:
 
     facts: Facts
     now: datetime
+    decided_at: Timestamp = field(init=False)  # `now` once for the batch's records
     decisions: list[tuple[SendKey, int, bytes]] = field(default_factory=list)
     participants: dict[tuple[str, str], str] = field(default_factory=dict)
     deliveries: list[tuple[object, ...]] = field(default_factory=list)
     handoffs: list[tuple[str, datetime, bytes]] = field(default_factory=list)
     messages: list[LogMessage] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.decided_at = timestamp(self.now)
 
     def add(
         self, campaign: cpb.Campaign, key: SendKey, verdict: Verdict, *, arm: str, trigger: Mapping[str, object],
@@ -62,7 +67,7 @@ class Book:
         decision = rpb.Decision(
             campaign_id=key.campaign_id, campaign_version=campaign.version, person_id=key.person_id, step=key.step,
             occurrence_id=key.occurrence_id, outcome=verdict.outcome, reason=verdict.reason,  # type: ignore[arg-type]
-            detail=verdict.detail, arm=arm, decided_at=timestamp(self.now), checks=verdict.checks,
+            detail=verdict.detail, arm=arm, decided_at=self.decided_at, checks=verdict.checks,
         )  # fmt: skip
         if verdict.outcome == Outcome.DECISION_OUTCOME_HELD:
             assert verdict.held_until is not None
@@ -92,12 +97,12 @@ class Book:
             snapshot.reserve(key.person_id, Send(key.campaign_id, channel, self.now))
             chosen.append(channel)
         payload = json.dumps({"g": dict(trigger)}).encode()
-        for channel in chosen:
-            message_id = key.message_id(channel)
+        message_ids = [key.message_id(channel) for channel in chosen]
+        for channel, message_id in zip(chosen, message_ids, strict=True):
             self.deliveries.append((message_id, key.campaign_id, campaign.version, key.person_id, key.step,
                                     key.occurrence_id, decision.arm, channel, cost_of(campaign, channel)))  # fmt: skip
             self.handoffs.append((message_id, self.now, payload))
-        decision.channel, decision.message_id = chosen[0], key.message_id(chosen[0])  # type: ignore[assignment]
+        decision.channel, decision.message_id = chosen[0], message_ids[0]  # type: ignore[assignment]
 
     def _suppressed(self, key: SendKey, verdict: Verdict, decision: rpb.Decision) -> None:
         fact = fpb.MessageSuppressed(

@@ -12,6 +12,7 @@ campaign's sends look again later; held ones come back when quiet hours end.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -83,14 +84,16 @@ class Sender:
         pairs = sorted({(key.campaign_id, key.person_id) for _, key, _, _ in todo})
         unique = {c.campaign_id: c for _, _, _, c in todo}
         seen = await snapshot.read(conn, self._identity, list(unique.values()), pairs, now=now)
-        book = Book(self._facts, now)
+        book, tally = Book(self._facts, now), Counter[tuple[int, int]]()
         for job_key, key, entry, campaign in todo:
             found = situation(self._hasher, campaign, key, entry.triggered_at, seen)
             verdict = decide(found)
-            self._instruments.decided(verdict.outcome, verdict.reason)
+            tally[verdict.outcome, verdict.reason] += 1
             again[job_key] = book.add(campaign, key, verdict, arm=found.arm, trigger=entry.trigger,
                                       snapshot=seen)  # fmt: skip
         await book.write(conn)
+        for (outcome, reason), count in tally.items():
+            self._instruments.decided(outcome, reason, count)
         return again
 
 

@@ -9,6 +9,7 @@ for a repeated time its first occurrence.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,8 +27,13 @@ def zone(name: str, fallback: str = "") -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=4096)
 def local_start(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    """The first UTC instant at which the local clock in `tz` reads `day` `wall` or later."""
+    """The first UTC instant at which the local clock in `tz` reads `day` `wall` or later.
+
+    Cached: a send batch asks it for each person's calendar-day cap and quiet hours, mostly for
+    the same few days and zones (a pure function of its arguments).
+    """
     naive = datetime.combine(day, wall)
     first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     if first.astimezone(tz).replace(tzinfo=None) == naive:
