@@ -18,6 +18,10 @@ import pytest
 from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
+# One quick run of every benchmark starts a dozen stacks: about 2 minutes on a quiet 2-core
+# machine, more on a busy one; the subprocess's own limit (run_bench) is the real bound.
+pytestmark = pytest.mark.timeout(480)
+
 REALISTIC_TRAPS = ("household", "till", "placeholder", "shared-mailbox", "national-phone", "crm-backfill",
                    "out-of-order", "ordinary")  # fmt: skip
 EXPECTED = {

@@ -205,7 +205,8 @@ def profile_env(
         PROFILE_SCHEMA=schema, PROFILE_RESOLVED_STREAM=stream.name,
         PROFILE_RESOLVED_SUBJECT_PREFIX=stream.subject_prefix, PROFILE_RESOLVED_PARTITIONS=str(PARTITIONS),
         PROFILE_STREAM=f"PROFILE_{token.upper()}", PROFILE_SUBJECT_PREFIX=f"profile{token}",
-        PROFILE_PARTITIONS=str(PARTITIONS), PROFILE_FIXED_NOW=fixed_now.isoformat() if fixed_now else "", **extra,
+        PROFILE_PARTITIONS=str(PARTITIONS), PROFILE_FIXED_NOW=fixed_now.isoformat() if fixed_now else "",
+        PROFILE_CONSUMER=schema, **extra,  # one deployment per schema
     )  # fmt: skip
 
 

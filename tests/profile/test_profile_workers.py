@@ -101,11 +101,13 @@ async def test_workers_by_ordinal_fold_what_one_folds_and_a_serving_only_process
         assert await snapshot(serving, split_workload) == one_process
 
         # An empty schema replays RESOLVED, with a reader per partition; once its partitions
-        # have replayed, each pod reads its share with one (profile-p0-1, profile-p2-3). A
-        # serving-only process that folded would add its reader of all four, profile-p0-1-2-3.
+        # have replayed, each pod reads its share with one (<consumer>-p0-1, <consumer>-p2-3, the
+        # consumer named after the schema here). A serving-only process that folded would add
+        # its reader of all four, <consumer>-p0-1-2-3.
         async def read_by_the_pods_alone() -> bool:
-            consumers = {c.name for c in await nc.jetstream().consumers_info(split_workload.stream.name)}
-            return consumers == {"profile-p0-1", "profile-p2-3"}
+            every = await nc.jetstream().consumers_info(split_workload.stream.name)
+            consumers = {c.name for c in every if (c.name or "").startswith(f"{schema}-")}  # not one_process's
+            return consumers == {f"{schema}-p0-1", f"{schema}-p2-3"}
 
         await wait_until(read_by_the_pods_alone)
     finally:

@@ -110,6 +110,10 @@ class ProjectionRunner:
         replay: the replay this start runs (replay.plan); none by default.
         replay_readers, replay_batch_size: how that replay reads (0: like the live reading);
             once this start's partitions have replayed, `readers` and `batch_size` take over.
+        consumer: what its durable consumers are named after (default: the projection's
+            name). Two deployments of one projection reading the same stream need different
+            names: a start recreates its durables (and deletes stale ones of its name), which
+            would cut the other deployment's reading.
 
     Raises:
         ValueError: no source, or a replay for a projection that is not Replayable.
@@ -132,8 +136,10 @@ class ProjectionRunner:
         replay: Replay | None = None,
         replay_readers: int = 0,
         replay_batch_size: int = 0,
+        consumer: str = "",
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
+        self._consumer = consumer or projection.name
         self._fetch_timeout, self._retry_delay = fetch_timeout, retry_delay
         self._sources = [*sources, *([Source(stream, subject_prefix, partitions)] if stream else [])]
         if not self._sources:
@@ -151,7 +157,7 @@ class ProjectionRunner:
     def _dealt(self, readers: int) -> list[PartitionConsumer]:
         return [
             PartitionConsumer(self._js, stream=s.stream, subject_prefix=s.subject_prefix,
-                              consumer=self._projection.name, partitions=share, ack_all=True)
+                              consumer=self._consumer, partitions=share, ack_all=True)
             for s in self._sources
             for share in deal(s.partitions, readers)
         ]  # fmt: skip
@@ -224,7 +230,7 @@ class ProjectionRunner:
         for stream, partitions in owned.items():
             for info in await self._js.consumers_info(stream):
                 name = info.name or ""
-                read = partitions_in(name, self._projection.name)
+                read = partitions_in(name, self._consumer)
                 if (stream, name) not in current and read and read & partitions:
                     log.info("projection %s: deleting the stale consumer %s", self._projection.name, name)
                     with contextlib.suppress(NotFoundError):

@@ -90,7 +90,7 @@ def projection_runner(
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, sources=[resolved_source(config, owned)], replay=plan,
         readers=config.readers, batch_size=config.batch_size,
-        replay_readers=len(owned), replay_batch_size=config.replay_batch_size,
+        replay_readers=len(owned), replay_batch_size=config.replay_batch_size, consumer=config.consumer,
     )  # fmt: skip
 
 

@@ -57,6 +57,12 @@ class ProfileConfig(ServiceConfig, ClockSettings):
     replay_batch_size: int = env(
         "REPLAY_BATCH_SIZE", default=2000, help="RESOLVED records folded per transaction while a rebuild replays"
     )
+    consumer: str = env(
+        "CONSUMER",
+        default="profile",
+        help="what the durable consumers on RESOLVED are named after: two profile deployments reading one "
+        "RESOLVED stream (e.g. a second schema) need different names",
+    )
     readers: int = env(
         "READERS",
         default=1,
