@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bullseye.recommendation.v1 import facts_pb2
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
@@ -15,6 +15,7 @@ from bullseye_recommendation.domain.blend import Part
 from bullseye_recommendation.registry.entries import ModelEntry
 from bullseye_recommendation.serving.asks import COLD_START, Answer, Pick
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REASONS = {
     Part.COLLABORATIVE: pb.REASON_COLLABORATIVE,
     Part.CONTENT: pb.REASON_CONTENT,
@@ -71,7 +72,8 @@ class Rendered:
         fact = facts_pb2.Served.FromString(self.served)
         fact.recommendation_id, fact.person_id = recommendation_id, self.answer.person_id
         fact.variant, fact.placement, fact.model_version = variant, placement, self.answer.model_version
-        fact.served_at.FromDatetime(at)
+        since = at - EPOCH  # protobuf's FromDatetime, in C: its Python took a tenth of a cached call
+        fact.served_at.seconds, fact.served_at.nanos = since.days * 86_400 + since.seconds, since.microseconds * 1000
         return fact
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from bullseye.recommendation.v1 import facts_pb2
@@ -26,7 +26,7 @@ from bullseye_platform.eventlog import AppendError, LogMessage, LogWriter, parti
 from bullseye_platform.jobs.wake import Backoff, Pass, WakeLoop
 
 from bullseye_recommendation.serving.instruments import RecommendationInstruments
-from bullseye_recommendation.serving.spool import Noted, Spool, orphans
+from bullseye_recommendation.serving.spool import Spool, orphans
 
 log = logging.getLogger(__name__)
 SERVED, LOST = "served", "impressions.lost"
@@ -49,8 +49,9 @@ class ImpressionWriter:
 
     def record(self, served: facts_pb2.Served) -> None:
         """Queue one impression (the call path: a memory append and a spool line)."""
-        self._spool.note(Noted(served.recommendation_id, served.variant, served.placement,
-                               served.served_at.ToDatetime(tzinfo=UTC)))  # fmt: skip
+        stamp = served.served_at
+        self._spool.note(served.recommendation_id, served.variant, served.placement,
+                         stamp.seconds * 1000 + stamp.nanos // 1_000_000)  # fmt: skip
         self._queue.append(served)
         if len(self._queue) >= self._batch:
             self._loop.wake()
