@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ async def served_facts(nc: NATS, running: support.RecommendationUnderTest) -> li
 
 
 async def test_every_answer_is_a_served_fact_on_reco(nc: NATS, running: support.RecommendationUnderTest) -> None:
+    before = datetime.now(UTC)
     answers = [await running.recommend(f"viewer-{n}", k=3, context=pb.Context(placement="facts")) for n in range(30)]
+    after = datetime.now(UTC)
     await wait_until(lambda: _reported(running, "facts", impressions=30), within=30)
 
     facts = {f.recommendation_id: f for f in await served_facts(nc, running)}
@@ -72,6 +75,8 @@ async def test_every_answer_is_a_served_fact_on_reco(nc: NATS, running: support.
         fact = facts[answer.recommendation_id]
         assert fact.person_id == answer.person_id and fact.variant == answer.variant and fact.placement == "facts"
         assert [i.item_id for i in fact.items] == [i.item_id for i in answer.items]
+        assert fact.model_version == answer.model_version
+        assert before - timedelta(seconds=1) <= fact.served_at.ToDatetime(tzinfo=UTC) <= after + timedelta(seconds=1)
     assert (await report(running, "facts")).keys() <= {"control", "hybrid"}
     assert sum(v.impressions for v in (await report(running, "facts")).values()) == 30
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bullseye.recommendation.v1 import facts_pb2
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
@@ -14,7 +14,9 @@ from google.type import money_pb2
 from bullseye_recommendation.domain.blend import Part
 from bullseye_recommendation.registry.entries import ModelEntry
 from bullseye_recommendation.serving.asks import COLD_START, Answer, Pick
+from bullseye_recommendation.serving.impressions import Impression
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REASONS = {
     Part.COLLABORATIVE: pb.REASON_COLLABORATIVE,
     Part.CONTENT: pb.REASON_CONTENT,
@@ -67,12 +69,14 @@ class Rendered:
         reply.model_version, reply.person_id = self.answer.model_version, self.answer.person_id
         return reply
 
-    def fact(self, *, recommendation_id: str, variant: str, placement: str, at: datetime) -> facts_pb2.Served:
-        fact = facts_pb2.Served.FromString(self.served)
-        fact.recommendation_id, fact.person_id = recommendation_id, self.answer.person_id
-        fact.variant, fact.placement, fact.model_version = variant, placement, self.answer.model_version
-        fact.served_at.FromDatetime(at)
-        return fact
+    def impression(self, *, recommendation_id: str, variant: str, placement: str, at: datetime) -> Impression:
+        """This answer's impression as the batch writer takes it: the Served fact is made in the
+        writer's batch, off the call path (serving/impressions.py)."""
+        since = at - EPOCH  # protobuf's FromDatetime, in C: its Python took a tenth of a cached call
+        seconds, nanos = since.days * 86_400 + since.seconds, since.microseconds * 1000
+        answer = self.answer
+        return Impression(self.served, recommendation_id, answer.person_id, variant, placement, answer.model_version,
+                          seconds, nanos)  # fmt: skip
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:

@@ -57,9 +57,8 @@ class ReadingRpcs:
             raise NotFound(f"{exc.field}: no such item in the catalog: {', '.join(exc.item_ids[:5])}",
                            reason="ITEM_NOT_FOUND") from exc  # fmt: skip
         recommendation_id, answer = str(uuid.uuid4()), rendered.answer
-        fact = rendered.fact(recommendation_id=recommendation_id, variant=variant, placement=ask.placement,
-                             at=self._clock.now())  # fmt: skip
-        self._impressions.record(fact)
+        self._impressions.record(rendered.impression(recommendation_id=recommendation_id, variant=variant,
+                                                     placement=ask.placement, at=self._clock.now()))  # fmt: skip
         self._instruments.served(answer.path)
         return rendered.response(recommendation_id=recommendation_id, variant=variant)
 

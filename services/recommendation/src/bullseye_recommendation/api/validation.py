@@ -18,6 +18,7 @@ MAX_ID = 256  # an item id, as the catalog accepts them
 MAX_PERSON_ID = 128
 MAX_PAGE = 100
 Violations = list[BadRequest.FieldViolation]
+NO_FILTERS = Filters()
 
 
 def _raise(problems: Violations) -> None:
@@ -75,6 +76,8 @@ def recommend_ask(request: pb.RecommendRequest, variants: Sequence[str]) -> Ask:
 
 
 def filters(given: pb.Filters) -> Filters:
+    if given.ByteSize() == 0:
+        return NO_FILTERS  # what most calls send: the defaults, without reading each field
     return Filters(
         exclude_purchased=given.exclude_purchased if given.HasField("exclude_purchased") else True,
         exclude_out_of_stock=given.exclude_out_of_stock if given.HasField("exclude_out_of_stock") else True,

@@ -5,7 +5,7 @@ processes (serving/swap.py) and leave no row here: the registry's tables are the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bullseye.recommendation.v1 import facts_pb2
@@ -14,6 +14,7 @@ from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
 
 LOST = (("recommendation_id", "text"), ("variant", "text"), ("placement", "text"), ("served_at", "timestamptz"))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OWNED_TABLES = ("impressions", "lost_impressions")
 SERVED = (
     ("recommendation_id", "text"), ("person_id", "text"), ("variant", "text"), ("placement", "text"),
@@ -38,5 +39,5 @@ async def apply(conn: Connection, records: Sequence[LogRecord]) -> None:
 
 
 def _time(stamp: Any) -> datetime:
-    value: datetime = stamp.ToDatetime(tzinfo=UTC)
-    return value
+    """protobuf's ToDatetime, in C (its Python cost more than the rest of an impression's fold)."""
+    return EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)

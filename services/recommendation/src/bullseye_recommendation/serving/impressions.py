@@ -1,6 +1,6 @@
 """Impressions written to RECO in batches, off the call path, and what a crash lost, counted.
 
-A Recommend call hands its `Served` fact to the writer and returns: the fact waits in memory
+A Recommend call hands its impression to the writer and returns: it waits in memory
 (and is noted in the process's spool, serving/spool.py) until a batch of `batch` facts, or
 `flush` seconds, makes the writer append them to RECO in one atomic append (one fsync), a
 `ServedBatch` message per PER_MESSAGE facts: what reads RECO pays per message (nats-py parses
@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from bullseye.recommendation.v1 import facts_pb2
@@ -26,12 +27,33 @@ from bullseye_platform.eventlog import AppendError, LogMessage, LogWriter, parti
 from bullseye_platform.jobs.wake import Backoff, Pass, WakeLoop
 
 from bullseye_recommendation.serving.instruments import RecommendationInstruments
-from bullseye_recommendation.serving.spool import Noted, Spool, orphans
+from bullseye_recommendation.serving.spool import Spool, orphans
 
 log = logging.getLogger(__name__)
 SERVED, LOST = "served", "impressions.lost"
 RETRY = Backoff(first=0.5, most=5.0)
 PER_MESSAGE = 100  # facts per ServedBatch: ~30 kB with ten items each, under a stream's 64 kB messages
+
+
+@dataclass(frozen=True, slots=True)
+class Impression:
+    """One answer's `Served` fact, not yet a message: the call path only keeps these fields, and
+    the writer makes the fact inside its batch's message (one copy of each, not two)."""
+
+    items: bytes  # a Served holding the answer's items only (api/convert.py's Rendered)
+    recommendation_id: str
+    person_id: str
+    variant: str
+    placement: str
+    model_version: str
+    seconds: int  # served at, since the epoch
+    nanos: int
+
+    def into(self, served: facts_pb2.Served) -> None:
+        served.MergeFromString(self.items)
+        served.recommendation_id, served.person_id = self.recommendation_id, self.person_id
+        served.variant, served.placement, served.model_version = self.variant, self.placement, self.model_version
+        served.served_at.seconds, served.served_at.nanos = self.seconds, self.nanos
 
 
 class ImpressionWriter:
@@ -41,16 +63,16 @@ class ImpressionWriter:
     ) -> None:  # fmt: skip
         self._writer, self._spool, self._prefix, self._partitions = writer, spool, subject_prefix, partitions
         self._batch, self._instruments = batch, instruments
-        self._queue: collections.deque[facts_pb2.Served] = collections.deque()
+        self._queue: collections.deque[Impression] = collections.deque()
         self._taken: list[LogMessage] = []  # the batch being written, as it will be until acknowledged
         self._taken_count = 0
         self._loop = WakeLoop(name="impression writer", step=self._step, poll=flush, retry_on=(AppendError,),
                               backoff=RETRY)  # fmt: skip
 
-    def record(self, served: facts_pb2.Served) -> None:
+    def record(self, served: Impression) -> None:
         """Queue one impression (the call path: a memory append and a spool line)."""
-        self._spool.note(Noted(served.recommendation_id, served.variant, served.placement,
-                               served.served_at.ToDatetime(tzinfo=UTC)))  # fmt: skip
+        self._spool.note(served.recommendation_id, served.variant, served.placement,
+                         served.seconds * 1000 + served.nanos // 1_000_000)  # fmt: skip
         self._queue.append(served)
         if len(self._queue) >= self._batch:
             self._loop.wake()
@@ -97,10 +119,14 @@ class ImpressionWriter:
             return
         self._spool.close()
 
-    def _message(self, chunk: list[facts_pb2.Served]) -> LogMessage:
+    def _message(self, chunk: list[Impression]) -> LogMessage:
         first = chunk[0].recommendation_id
         subject = subject_for(self._prefix, partition_of(first, self._partitions), SERVED)
-        payload = facts_pb2.RecoRecord(served=facts_pb2.ServedBatch(impressions=chunk)).SerializeToString()
+        record = facts_pb2.RecoRecord()
+        impressions = record.served.impressions
+        for impression in chunk:
+            impression.into(impressions.add())
+        payload = record.SerializeToString()
         return LogMessage(subject=subject, payload=payload, msg_id=f"served:{first}:{len(chunk)}")
 
 

@@ -44,12 +44,11 @@ class Spool:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    def note(self, noted: Noted) -> None:
-        stamp = int(noted.served_at.timestamp() * 1000)
-        os.write(
-            self._fd,
-            f"+\t{noted.recommendation_id}\t{_clean(noted.variant)}\t{_clean(noted.placement)}\t{stamp}\n".encode(),
-        )
+    def note(self, recommendation_id: str, variant: str, placement: str, served_at_ms: int) -> None:
+        """One answer, as its line (one `write` per answer, not buffered: the line must outlive a
+        `kill -9` of the process, which a buffer in its memory would not)."""
+        line = f"+\t{recommendation_id}\t{_clean(variant)}\t{_clean(placement)}\t{served_at_ms}\n"
+        os.write(self._fd, line.encode())
 
     def written(self, count: int, *, pending: int) -> None:
         """`count` of the oldest noted answers reached RECO; with nothing pending, start afresh."""
