@@ -11,6 +11,7 @@ from bullseye_platform.clock import Clock
 from bullseye_platform.grpc.errors import NotFound
 from bullseye_platform.persons import canonical
 from bullseye_platform.resolver import Resolver
+from bullseye_platform.timestamps import to_timestamp
 
 from bullseye_profile.api import validation
 from bullseye_profile.domain.policy import ProfilePolicy
@@ -18,7 +19,6 @@ from bullseye_profile.projections.rfm_scores import RfmSchedule
 from bullseye_profile.reading import bases
 from bullseye_profile.reading.cache import ReadCache
 from bullseye_profile.reading.connections import ReadConnections
-from bullseye_profile.reading.fold import to_timestamp
 from bullseye_profile.reading.load import load_profiles
 
 Context = grpc.aio.ServicerContext[Any, Any]

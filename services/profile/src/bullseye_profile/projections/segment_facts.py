@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import asyncpg
 from bullseye.profile.v1 import segments_pb2 as pb
@@ -26,7 +25,7 @@ from bullseye_platform import replay
 from bullseye_platform.eventlog import ALL_PARTITIONS, LogRecord
 from bullseye_platform.projection import ProjectionRunner, Source
 from bullseye_platform.store.pool import Connection
-from google.protobuf.timestamp_pb2 import Timestamp
+from bullseye_platform.timestamps import to_datetime
 from nats.js import JetStreamContext
 
 NAME = "profile-segments"
@@ -55,10 +54,6 @@ UPDATE segment_memberships m SET exited_at = t.x, exit_version = t.v
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS t(s, p, v, e, x)
 WHERE m.segment_id = t.s AND m.person_id = t.p AND m.exited_at IS NULL AND (t.e IS NULL OR m.entered_at = t.e)
 """
-
-
-def _time(stamp: Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def _verb(record: LogRecord) -> str:
@@ -91,14 +86,14 @@ class SegmentFacts:
         facts = [pb.SegmentMembershipChanged.FromString(payload) for payload in payloads]
         columns = ([f.segment_id for f in facts], [f.person_id for f in facts], [f.rule_version for f in facts])
         if verb == "entered":
-            await conn.execute(_ENTER, *columns, [_time(f.occurred_at) for f in facts])
+            await conn.execute(_ENTER, *columns, [to_datetime(f.occurred_at) for f in facts])
         elif verb == "exited":
-            starts = [_time(f.entered_at) if f.HasField("entered_at") else None for f in facts]
-            await conn.execute(_EXIT, *columns, starts, [_time(f.occurred_at) for f in facts])
+            starts = [to_datetime(f.entered_at) if f.HasField("entered_at") else None for f in facts]
+            await conn.execute(_EXIT, *columns, starts, [to_datetime(f.occurred_at) for f in facts])
 
 
 async def _definition(conn: Connection, fact: pb.SegmentDefinitionChanged) -> None:
-    at = _time(fact.occurred_at)
+    at = to_datetime(fact.occurred_at)
     if fact.change == pb.SEGMENT_DEFINITION_CHANGE_DELETED:
         await conn.execute(
             "UPDATE segments SET deleted_at = $2, updated_at = $2 WHERE segment_id = $1 AND deleted_at IS NULL",
@@ -107,7 +102,7 @@ async def _definition(conn: Connection, fact: pb.SegmentDefinitionChanged) -> No
         return
     await conn.execute(
         _DEFINE, fact.segment_id, fact.name, fact.description, fact.rule.SerializeToString(), fact.version,
-        _time(fact.created_at), at,
+        to_datetime(fact.created_at), at,
     )  # fmt: skip
 
 

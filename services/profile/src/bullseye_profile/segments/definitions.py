@@ -17,8 +17,7 @@ from bullseye.profile.v1 import segments_pb2 as pb
 from bullseye_platform.eventlog import partition_of, subject_for
 from bullseye_platform.outbox import emit
 from bullseye_platform.store.pool import Connection
-
-from bullseye_profile.reading.fold import to_timestamp
+from bullseye_platform.timestamps import to_timestamp
 
 VERBS = {
     pb.SEGMENT_DEFINITION_CHANGE_DEFINED: "defined",

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bullseye.profile.v1.profile_pb2 import Profile
 from bullseye.profile.v1.segments_pb2 import Rule, SegmentMembershipChanged
@@ -22,15 +22,14 @@ from bullseye_platform.eventlog import LogMessage, partition_of, subject_for
 from bullseye_platform.outbox import emit_many
 from bullseye_platform.store.pool import Connection
 from bullseye_platform.telemetry import inject_headers
+from bullseye_platform.timestamps import EPOCH, to_timestamp
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
-from bullseye_profile.reading.fold import to_timestamp
 from bullseye_profile.reading.load import load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.rules import Predicate, RuleError, compile_rule
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
 
 

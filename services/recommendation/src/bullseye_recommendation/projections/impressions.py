@@ -5,16 +5,15 @@ processes (serving/swap.py) and leave no row here: the registry's tables are the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bullseye.recommendation.v1 import facts_pb2
 from bullseye_platform.eventlog import LogRecord
 from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
+from bullseye_platform.timestamps import to_datetime
 
 LOST = (("recommendation_id", "text"), ("variant", "text"), ("placement", "text"), ("served_at", "timestamptz"))
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OWNED_TABLES = ("impressions", "lost_impressions")
 SERVED = (
     ("recommendation_id", "text"), ("person_id", "text"), ("variant", "text"), ("placement", "text"),
@@ -30,14 +29,9 @@ async def apply(conn: Connection, records: Sequence[LogRecord]) -> None:
         kind = fact.WhichOneof("fact")
         if kind == "served":
             served += [(s.recommendation_id, s.person_id, s.variant, s.placement, s.model_version,
-                        _time(s.served_at)) for s in fact.served.impressions]  # fmt: skip
+                        to_datetime(s.served_at)) for s in fact.served.impressions]  # fmt: skip
         elif kind == "impressions_lost":
-            lost += [(i.recommendation_id, i.variant, i.placement, _time(i.served_at))
+            lost += [(i.recommendation_id, i.variant, i.placement, to_datetime(i.served_at))
                      for i in fact.impressions_lost.impressions]  # fmt: skip
     for table, columns, rows in (("impressions", SERVED, served), ("lost_impressions", LOST, lost)):
         await bulk_upsert(conn, table=table, columns=columns, rows=rows, key=["recommendation_id"], update=[])
-
-
-def _time(stamp: Any) -> datetime:
-    """protobuf's ToDatetime, in C (its Python cost more than the rest of an impression's fold)."""
-    return EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
