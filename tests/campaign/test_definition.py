@@ -52,6 +52,18 @@ def test_launching_an_empty_campaign_names_everything_missing() -> None:
     assert found["campaign.channels"].startswith("required to launch: at least one channel")
 
 
+def test_a_channel_the_contract_does_not_know_is_named_where_it_stands() -> None:
+    definition = broken(lambda c: c.channels.append(-1))
+    definition.variants[0].contents.add(channel=9)  # type: ignore[arg-type]
+
+    found = problems(definition)
+
+    assert found["campaign.channels[2]"].startswith("channel -1 (not in the contract)")
+    assert found["campaign.variants[0].contents[2].channel"] == (
+        "channel 9 (not in the contract) is not one of the campaign's channels"
+    )
+
+
 def test_launching_without_a_channel_is_refused() -> None:
     definition = broken(lambda c: c.ClearField("channels"))
     found = problems(definition)

@@ -26,7 +26,9 @@ _TEMPLATE_FIELDS = ("subject", "title", "body", "url")
 
 
 def channel_name(channel: int) -> str:
-    return C.Name(channel)  # type: ignore[arg-type]
+    """The contract's name of `channel`, or what to call a number it does not know (a newer or
+    a garbled client's): a message about it must not fail itself."""
+    return C.Name(channel) if channel in C.values() else f"channel {channel} (not in the contract)"  # type: ignore[arg-type]
 
 
 def check(problems: Violations, campaign: cpb.Campaign, *, templates: Templates, launch: bool) -> None:
@@ -45,6 +47,9 @@ def _channels(problems: Violations, campaign: cpb.Campaign, *, launch: bool) -> 
     for i, channel in enumerate(campaign.channels):
         if channel == C.CHANNEL_UNSPECIFIED:
             problems.add(f"channels[{i}]", "CHANNEL_UNSPECIFIED is not a channel")
+        elif channel not in C.values():
+            problems.add(f"channels[{i}]", f"{channel_name(channel)}: one of push, sms, email, in_app, webhook")
+            continue  # not a channel of the campaign: no content is asked for it
         elif channel in seen:
             problems.add(f"channels[{i}]", f"{channel_name(channel)} is listed twice")
         seen.add(channel)
