@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from bullseye_devtools.demo.audiences import AUDIENCES
 from bullseye_devtools.traffic.realistic import SITUATIONS
 
@@ -24,6 +25,7 @@ def count(value: str) -> int:
     return int(value.split()[0].replace(",", ""))
 
 
+@pytest.mark.timeout(330)  # the run's own limit is 300 s (below); pytest's default 180 s cut it short once
 def test_demo_runs_end_to_end_resolves_every_event_and_reports_identity_quality_and_profiles(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     done = subprocess.run(
