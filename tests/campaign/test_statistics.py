@@ -119,6 +119,7 @@ def test_a_sequential_interval_is_wider_than_the_fixed_one() -> None:
         (Sample.proportion(0, 1_000), Sample.proportion(10, 1_000), "control's rate is 0"),
         (Sample.proportion(1, 1), Sample.proportion(10, 1_000), "fewer than 2 people"),
         (Sample.proportion(1_000, 1_000), Sample.proportion(1_000, 1_000), "no variation"),
+        (Sample.proportion(30, 1_000), Sample.proportion(0, 1_000), "no variation in an arm"),  # once an INTERNAL
     ],
 )
 def test_a_lift_that_cannot_be_estimated_says_why(control: Sample, treatment: Sample, why: str) -> None:

@@ -55,8 +55,8 @@ def not_computable(control: Sample, treatment: Sample) -> str | None:
         return "fewer than 2 people in an arm"
     if control.mean == 0:
         return "the control's rate is 0: a relative lift is undefined"
-    if control.variance <= 0 and treatment.variance <= 0:
-        return "no variation in either arm"
+    if control.variance <= 0 or treatment.variance <= 0:  # as GrowthBook's engine: the delta method's error would be 0
+        return "no variation in an arm (everyone or no one): the lift's standard error is 0"
     return None
 
 
