@@ -18,9 +18,11 @@ import pytest
 from bullseye_devtools.bench import catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
+from tests.tools import run_tool
+
 # One quick run of every benchmark starts a dozen stacks: about 2 minutes on a quiet 2-core
 # machine, more on a busy one; the subprocess's own limit (run_bench) is the real bound.
-pytestmark = pytest.mark.timeout(480)
+pytestmark = pytest.mark.timeout(480)  # run_bench: 420 s, then 20 s to stop
 
 REALISTIC_TRAPS = ("household", "till", "placeholder", "shared-mailbox", "national-phone", "crm-backfill",
                    "out-of-order", "ordinary")  # fmt: skip
@@ -99,11 +101,8 @@ Entries = dict[str, dict[str, Any]]
 
 def run_bench(tmp_path: Path, *args: str) -> Entries:
     output = tmp_path / "bench-results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(output), *args],
-        capture_output=True,
-        text=True,
-        timeout=420,
+    done = run_tool(
+        [sys.executable, "-m", "bullseye_devtools.bench", "--quick", "--output", str(output), *args], timeout=420
     )
     assert done.returncode == 0, done.stderr[-3000:]
     document = json.loads(output.read_text())

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -186,19 +187,21 @@ def order(who: ev.Identifiers, amount: float, *, message: rpb.Delivery | None = 
     return placed
 
 
-async def until(check: object, *, within: float, every: float = 1.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the demo waited {within:.0f} s for {getattr(check, '__name__', 'a condition')}")
+async def until(check: Callable[[], Awaitable[bool]], what: str, *, within: float, every: float = 1.0) -> None:
+    """Poll `check` until it holds; print how long it took (a slow run shows where its time went)."""
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > within:
+            raise TimeoutError(f"the demo waited {within:.0f} s for {what}")
         await asyncio.sleep(every)
+    print(f"      {what}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun) -> None:
     """Carts added now by some of the audience; a third of them order before the minute is over."""
     cart = await shop.launch(abandoned_cart(tag))
     segment = cart.audience.owned_segment_id
-    await until(lambda: _has_members(shop, segment), within=120)
+    await until(lambda: _has_members(shop, segment), "the cart audience has members", within=120)
     people = rng.sample(await shop.members(segment), k=min(CART_PEOPLE, len(await shop.members(segment))))
     who = {p: await shop.identifiers(p) for p in people}
     result.carted, result.bought = people, people[: len(people) // 3]
@@ -215,7 +218,7 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
                 return False
         return True
 
-    await until(decided, within=240)
+    await until(decided, "every reminder decided, a minute after the cart", within=240)
     handed = (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)
     result.cart = [d for d in await left(shop, cart.campaign_id) if d.status in handed]
 
@@ -223,12 +226,15 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
 async def left(shop: Shop, campaign_id: str, *, within: float = 120.0) -> list[rpb.Delivery]:
     """The campaign's deliveries once none waits for a handoff (sent, or dead-lettered)."""
     waiting = (rpb.DELIVERY_STATUS_SENDING, rpb.DELIVERY_STATUS_RETRYING)
-    deadline = time.monotonic() + within
-    while True:
+    found: list[rpb.Delivery] = []
+
+    async def handed_off() -> bool:
+        nonlocal found
         found = await shop.deliveries(campaign_id)
-        if not any(d.status in waiting for d in found) or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(1.0)
+        return not any(d.status in waiting for d in found)
+
+    await until(handed_off, "every message handed to its channel", within=within)
+    return found
 
 
 async def _has_members(shop: Shop, segment: str) -> bool:
@@ -267,17 +273,21 @@ async def run_sale(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
         arms = result.report.arms
         return sum(a.converted for a in arms) >= converted and sum(a.opened for a in arms) >= opened
 
-    await until(measured, within=120)
+    await until(measured, "every open and order in the report", within=120)
 
 
-async def _settled_audience(shop: Shop, campaign_id: str) -> int:
+async def _settled_audience(shop: Shop, campaign_id: str, *, within: float = 120.0) -> int:
     """The report's audience once it stops growing for a few seconds (the stage's sends decided)."""
     last, steady = -1, 0
-    while steady < 4:
+
+    async def settled() -> bool:
+        nonlocal last, steady
         audience = sum(a.audience for a in (await shop.report(campaign_id)).arms)
         steady = steady + 1 if audience == last and audience > 0 else 0
         last = audience
-        await asyncio.sleep(1.0)
+        return steady >= 4
+
+    await until(settled, "the stage's audience settled", within=within)
     return last
 
 
