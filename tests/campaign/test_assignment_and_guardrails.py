@@ -70,6 +70,15 @@ def test_the_drop_threshold_is_configurable() -> None:
     assert [a.variant_id for a in check(control, [variant], max_drop=0.05)] == ["a"]
 
 
+def test_a_variant_that_converts_nobody_trips_once_that_is_unlikely_by_chance() -> None:
+    # Were it only 20% below the control's 10%, 8% of people converting: 0 of 30 happens 8% of the
+    # time, 0 of 40 3.6% (under 5%).
+    assert check(arm(CONTROL, 40, 4, 0.5), [arm("a", 30, 0, 0.5)]) == []
+    alerts = check(arm(CONTROL, 40, 4, 0.5), [arm("a", 40, 0, 0.5)])
+    assert [(a.kind, a.variant_id) for a in alerts] == [(fpb.ALERT_KIND_CONVERSION_DROP, "a")]
+    assert "no conversions among 40 people" in alerts[0].detail
+
+
 def test_a_sample_ratio_mismatch_trips_on_its_own() -> None:
     alerts = check(arm(CONTROL, 10_000, 1_000, 0.5), [arm("a", 10_700, 1_070, 0.5)])
     assert [a.kind for a in alerts] == [fpb.ALERT_KIND_SAMPLE_RATIO_MISMATCH]

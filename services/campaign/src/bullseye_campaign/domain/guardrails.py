@@ -3,7 +3,8 @@
 A variant trips the conversion guardrail when its conversion rate is `max_drop` (20%) or
 more below the control's and the drop is significant. Guardrails are checked on every
 poll, so they read the anytime-valid interval: checking a fixed-sample interval that often
-would pause healthy campaigns by chance. A sample-ratio mismatch trips on its own: the
+would pause healthy campaigns by chance. A variant that converts nobody has no interval (its
+standard error is 0) and is held to an exact bound instead. A sample-ratio mismatch trips on its own: the
 arms are not what was configured, so no comparison can be trusted.
 
 Automatic rollout advances a stage only when the stage ran long enough, every arm has
@@ -62,6 +63,8 @@ def check(
 
 def _conversion_drop(baseline: Sample, variant: ArmCounts, max_drop: float, tuning: int) -> Alert | None:
     treated = Sample.proportion(variant.converted, variant.audience)
+    if variant.converted == 0 and baseline.mean > 0:  # no interval (its error is 0): the worst drop of all
+        return _no_conversions(baseline, variant, max_drop)
     if not_computable(baseline, treated):
         return None
     estimate = sequential_lift(baseline, treated, tuning=tuning)
@@ -70,6 +73,22 @@ def _conversion_drop(baseline: Sample, variant: ArmCounts, max_drop: float, tuni
                   f"(anytime-valid 95%), at or below -{max_drop:g}")  # fmt: skip
         return Alert(Kind.ALERT_KIND_CONVERSION_DROP, variant.arm, detail)
     return None
+
+
+def _no_conversions(baseline: Sample, variant: ArmCounts, max_drop: float, alpha: float = 0.05) -> Alert | None:
+    """A variant that converted nobody, against an exact bound: were its rate only `max_drop` below
+    the control's, `audience` people would all fail to convert with probability (1 - rate)^audience.
+
+    Checking this on every poll keeps its false alarms under `alpha`: "nobody yet" at a later
+    poll implies "nobody" at the first poll past the threshold, so it can trip at most once by chance.
+    """
+    rate = (1 - max_drop) * baseline.mean
+    chance = (1 - rate) ** variant.audience
+    if chance >= alpha:
+        return None
+    detail = (f"no conversions among {variant.audience} people against the control's {baseline.mean:.3f}: "
+              f"{chance:.2g} likely at a rate {max_drop:g} below it")  # fmt: skip
+    return Alert(Kind.ALERT_KIND_CONVERSION_DROP, variant.arm, detail)
 
 
 def ready_to_advance(
