@@ -137,9 +137,14 @@ class Shop:
         return (await self.campaigns.LaunchCampaign(launched)).campaign
 
     async def track(self, events: Sequence[ev.Event]) -> None:
+        """Send `events`; every one must be stored (a rejected one would leave a wait unmet)."""
         for start in range(0, len(events), 500):
             request = ingestion_pb2.TrackBatchRequest(events=events[start : start + 500])
-            await self._ingest.TrackBatch(request, metadata=(("x-api-key", self._key),))
+            reply = await self._ingest.TrackBatch(request, metadata=(("x-api-key", self._key),))
+            for outcome in reply.result.outcomes:
+                if outcome.status == ingestion_pb2.EVENT_STATUS_REJECTED:
+                    raise ValueError(f"ingestion rejected the demo's event {start + outcome.index}: "
+                                     f"{outcome.violations[0].field}: {outcome.violations[0].description}")  # fmt: skip
 
     async def members(self, segment_id: str) -> list[str]:
         found = []
@@ -147,12 +152,18 @@ class Shop:
             found += [m.person_id for m in page.members]
         return found
 
-    async def identifiers(self, person_id: str) -> ev.Identifiers:
-        """Who to send a person's events as: their user id, else an anonymous id."""
+    async def identifiers(self, person_id: str) -> ev.Identifiers | None:
+        """Who to send a person's events as, so that they resolve to that person: their user id,
+        else their latest anonymous id, neither shared (a kiosk's id, a placeholder names nobody).
+        None for a person known only by an email or phone (a till or CRM record)."""
         reply = await self.identity.GetIdentities(ipb.GetIdentitiesRequest(person_id=person_id))
-        by_type = {i.identifier.type: i.identifier.value for i in reply.identities}
-        return ev.Identifiers(user_id=by_type.get(ipb.IDENTIFIER_TYPE_USER_ID, ""),
-                              anonymous_id=by_type.get(ipb.IDENTIFIER_TYPE_ANONYMOUS_ID, ""))  # fmt: skip
+        own = sorted((i for i in reply.identities if not i.shared), key=lambda i: i.last_seen.ToNanoseconds())
+        by_type = {i.identifier.type: i.identifier.value for i in own}
+        if user_id := by_type.get(ipb.IDENTIFIER_TYPE_USER_ID):
+            return ev.Identifiers(user_id=user_id)
+        if anonymous_id := by_type.get(ipb.IDENTIFIER_TYPE_ANONYMOUS_ID):
+            return ev.Identifiers(anonymous_id=anonymous_id)
+        return None
 
     async def deliveries(self, campaign_id: str) -> list[rpb.Delivery]:
         found, token = [], ""
@@ -202,8 +213,8 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
     cart = await shop.launch(abandoned_cart(tag))
     segment = cart.audience.owned_segment_id
     await until(lambda: _has_members(shop, segment), "the cart audience has members", within=120)
-    people = rng.sample(await shop.members(segment), k=min(CART_PEOPLE, len(await shop.members(segment))))
-    who = {p: await shop.identifiers(p) for p in people}
+    who = {p: known for p in sorted(await shop.members(segment)) if (known := await shop.identifiers(p))}
+    people = rng.sample(sorted(who), k=min(CART_PEOPLE, len(who)))
     result.carted, result.bought = people, people[: len(people) // 3]
     await shop.track([event_of(who[p], cart_item_added=ev.CartItemAdded(cart_id=f"c-{p[:8]}", product_id="p-42",
                                                                          quantity=1)) for p in people])  # fmt: skip
@@ -298,6 +309,8 @@ async def _behaviour(
     events: list[ev.Event] = []
     for person, arm in result.arms.items():
         who = await shop.identifiers(person)
+        if who is None:  # known only by an email or phone: no app or site behaviour to simulate
+            continue
         message = sent.get(person)
         clicked = False
         if message is not None:
