@@ -229,7 +229,7 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
                 return False
         return True
 
-    await until(decided, "every reminder decided, a minute after the cart", within=240)
+    await until(decided, "every reminder decided, a minute after the cart", within=150)
     handed = (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)
     result.cart = [d for d in await left(shop, cart.campaign_id) if d.status in handed]
 
