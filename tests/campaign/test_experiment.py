@@ -75,6 +75,7 @@ async def test_arms_are_the_stable_hash_and_the_holdout_is_measured_but_never_me
     report = (await stack.api.GetReport(apb.GetReportRequest(campaign_id=cid))).report
     assert {a.arm: a.audience for a in report.arms} == Counter(arms.values())
     assert next(a for a in report.arms if a.control).sent == 0
+    assert not report.entering and report.undecided == 0  # everyone entered and decided: the audience is final
 
 
 async def test_a_staged_rollout_exposes_its_share_and_a_later_stage_only_adds_people(stack: CampaignStack) -> None:

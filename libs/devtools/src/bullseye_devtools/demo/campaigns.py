@@ -288,18 +288,18 @@ async def run_sale(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
 
 
 async def _settled_audience(shop: Shop, campaign_id: str, *, within: float = 120.0) -> int:
-    """The report's audience once it stops growing for a few seconds (the stage's sends decided)."""
-    last, steady = -1, 0
+    """The stage's audience once it is final: the broadcast entered everyone the stage exposes
+    and each one's send is decided (at a few dozen people, a 20% stage may expose nobody)."""
+    audience = 0
 
     async def settled() -> bool:
-        nonlocal last, steady
-        audience = sum(a.audience for a in (await shop.report(campaign_id)).arms)
-        steady = steady + 1 if audience == last and audience > 0 else 0
-        last = audience
-        return steady >= 4
+        nonlocal audience
+        report = await shop.report(campaign_id)
+        audience = sum(a.audience for a in report.arms)
+        return not report.entering and report.undecided == 0
 
-    await until(settled, "the stage's audience settled", within=within)
-    return last
+    await until(settled, "the stage's audience entered and decided", within=within)
+    return audience
 
 
 async def _behaviour(

@@ -14,10 +14,8 @@ from bullseye_platform.store.pool import Connection
 
 from bullseye_campaign.adapters.profile_client import ProfileClient
 from bullseye_campaign.adapters.store import campaigns
-from bullseye_campaign.control import queues
 from bullseye_campaign.control.changes import Control
-from bullseye_campaign.delivery import broadcasts
-from bullseye_campaign.domain import keys
+from bullseye_campaign.delivery import broadcasts, entries
 from bullseye_campaign.domain.lifecycle import Command
 
 S = cpb.CampaignState
@@ -67,8 +65,4 @@ async def _done(conn: Connection, campaign: cpb.Campaign) -> bool:
         return False
     if await broadcasts.unfinished(conn, campaign.campaign_id):
         return False
-    pending = await conn.fetchval(
-        "SELECT 1 FROM scheduled_jobs WHERE queue = $1 AND key LIKE $2 LIMIT 1",
-        queues.SEND, keys.campaign_jobs(campaign.campaign_id),
-    )  # fmt: skip
-    return pending is None
+    return await entries.undecided(conn, campaign.campaign_id) == 0

@@ -17,7 +17,7 @@ from bullseye_platform.jobs import Job
 from bullseye_platform.store.pool import Connection
 
 from bullseye_campaign.control import queues
-from bullseye_campaign.domain.keys import SendKey
+from bullseye_campaign.domain.keys import SendKey, campaign_jobs
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,11 @@ async def enter(conn: Connection, entries: Sequence[Entry]) -> int:
     """Schedule the entries' sends (a key scheduled already is kept); returns how many are new."""
     scheduled = [(e.key.job_key(), e.due_at, e.payload()) for e in entries]
     return await jobs.schedule_many(conn, queue=queues.SEND, scheduled=scheduled)
+
+
+async def undecided(conn: Connection, campaign_id: str) -> int:
+    """Persons entered in the campaign whose send job has not decided yet."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM scheduled_jobs WHERE queue = $1 AND key LIKE $2", queues.SEND, campaign_jobs(campaign_id)
+    )
+    return found
