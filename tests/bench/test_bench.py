@@ -7,6 +7,7 @@ timings or targets.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,3 +264,4 @@ def test_sigterm_stops_the_servers_a_run_started(tmp_path: Path) -> None:
     assert bench.wait(timeout=60) != 0
     _, alive = psutil.wait_procs(servers, timeout=30)
     assert not alive
+    shutil.rmtree(workdir)  # an interrupted run keeps its folder for a post-mortem: not this one's
