@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-from typing import Any
 
 import pytest
 
 STOP_GRACE = 20.0  # seconds a tool has to stop what it started after SIGTERM
 
 
-def run_tool(argv: list[str], *, timeout: float, **popen: Any) -> subprocess.CompletedProcess[str]:
+def run_tool(argv: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
     """Run a tool to completion, its output captured as text.
 
     Past `timeout` the tool gets SIGTERM, not subprocess.run's SIGKILL: the tools stop the
@@ -18,7 +17,7 @@ def run_tool(argv: list[str], *, timeout: float, **popen: Any) -> subprocess.Com
     suite. The test then fails with the end of the tool's stderr (its progress lines say where
     its time went).
     """
-    tool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    tool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = tool.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
