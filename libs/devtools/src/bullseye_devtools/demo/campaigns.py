@@ -213,8 +213,15 @@ async def run_cart(shop: Shop, tag: str, rng: random.Random, result: CampaignRun
     cart = await shop.launch(abandoned_cart(tag))
     segment = cart.audience.owned_segment_id
     await until(lambda: _has_members(shop, segment), "the cart audience has members", within=120)
-    who = {p: known for p in sorted(await shop.members(segment)) if (known := await shop.identifiers(p))}
-    people = rng.sample(sorted(who), k=min(CART_PEOPLE, len(who)))
+    candidates = sorted(await shop.members(segment))
+    rng.shuffle(candidates)
+    who: dict[str, ev.Identifiers] = {}
+    for person in candidates:  # the first CART_PEOPLE in a random order who can be sent as themselves
+        if len(who) == CART_PEOPLE:
+            break
+        if (known := await shop.identifiers(person)) is not None:
+            who[person] = known
+    people = list(who)
     result.carted, result.bought = people, people[: len(people) // 3]
     await shop.track([event_of(who[p], cart_item_added=ev.CartItemAdded(cart_id=f"c-{p[:8]}", product_id="p-42",
                                                                          quantity=1)) for p in people])  # fmt: skip
