@@ -40,8 +40,13 @@ lint: setup
 	.venv/bin/ruff format --check libs services tests
 	.venv/bin/mypy -p bullseye_platform -p bullseye_devtools -p bullseye_ingestion -p bullseye_identity -p bullseye_profile -p bullseye_campaign -p bullseye_recommendation
 
+# Two workers, one per core of the CI machine: most tests wait on real servers and processes,
+# so two overlap well. --dist loadfile keeps a file on one worker: a module's stack starts once.
+# TEST_WORKERS=0 runs in this process (a debugger, -s).
+TEST_WORKERS ?= 2
+
 test: setup
-	.venv/bin/pytest $(ARGS)
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: setup
 	$(PY) -m bullseye_devtools.bench $(if $(BENCH),--only $(BENCH)) $(ARGS)

@@ -100,4 +100,15 @@ def test_a_socket_folder_too_deep_for_a_unix_socket_moves_to_the_temp_folder(tmp
 
     assert fits(moved / ".s.PGSQL.5432")
     assert moved == socket_dir(deep, 5432), "the same folder for the same cluster, across restarts"
-    assert socket_dir(tmp_path, 5432) == tmp_path / "sockets"
+    assert socket_dir(Path("/srv/pg"), 5432) == Path("/srv/pg/sockets")  # one that fits stays where it is
+
+
+async def test_a_stopped_postgres_leaves_no_socket_folder_in_the_temp_folder(tmp_path: Path) -> None:
+    server = PostgresServer(tmp_path / ("d" * 60) / ("e" * 60)).start()
+    try:
+        assert not server.sockets.is_relative_to(tmp_path)  # the socket had to move to the temp folder
+        conn = await asyncpg.connect(server.dsn)
+        await conn.close()
+    finally:
+        server.stop()
+    assert not server.sockets.exists()

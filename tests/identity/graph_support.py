@@ -6,6 +6,7 @@ the streams.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,15 @@ DEVICE, ANON = pb.IDENTIFIER_TYPE_DEVICE_ID, pb.IDENTIFIER_TYPE_ANONYMOUS_ID
 def uid(kind: str) -> str:
     """A value no other test uses."""
     return f"{kind}-{uuid.uuid4().hex[:12]}"
+
+
+_PHONES = itertools.count(1)
+
+
+def unique_phone() -> str:
+    """A valid mobile number no other test of this session gives (each session, one per test
+    worker, has its own identity): a number several tests give links their persons."""
+    return f"+33780{next(_PHONES):06d}"
 
 
 def event(

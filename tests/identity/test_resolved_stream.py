@@ -26,6 +26,7 @@ from tests.identity.graph_support import (
     resolve,
     send,
     uid,
+    unique_phone,
 )
 
 PARTITIONS = 4  # IDENTITY_PARTITIONS of the test environment (tests/conftest.py)
@@ -40,7 +41,7 @@ def trace_id(headers: dict[str, str]) -> str:
 async def test_each_event_is_published_once_in_order_without_personal_data(
     nc: NATS, front: ipb_grpc.IngestionServiceStub, key: str, resolved: ResolvedLog
 ) -> None:
-    email, phone, name = f"{uid('jo')}@example.org", "+33612345678", uid("Jo")
+    email, phone, name = f"{uid('jo')}@example.org", unique_phone(), uid("Jo")
     anon, user = uid("anon"), uid("user")
     journey = [
         event(anon=anon, minutes_ago=5),

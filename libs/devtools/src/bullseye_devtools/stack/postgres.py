@@ -166,3 +166,6 @@ class PostgresServer:
         if self.proc is not None:
             process.stop(self.proc, grace=20)
             self.proc = None
+        if not self.sockets.is_relative_to(self.data_dir.resolve()):  # a stand-in in the temp folder
+            with contextlib.suppress(OSError):  # still in use (not ours to remove) or already gone
+                self.sockets.rmdir()
