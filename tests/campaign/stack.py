@@ -108,13 +108,21 @@ class CampaignStack:
         await wait_until(resolved, within=60, every=0.1)
         return found[0]
 
-    async def shoppers_of(self, cohort: str, count: int, *, first: int = 0, **kwargs: object) -> list[Shopper]:
+    async def shoppers_of(
+        self, cohort: str, count: int, *, first: int = 0, consent: Sequence[str] = ("email",), **kwargs: object
+    ) -> list[Shopper]:
         """`count` shoppers of `cohort` (a custom trait segments select on), made through ingestion
-        (numbered from `first`; `kwargs` go to `shopper_events`)."""
+        (numbered from `first`; `consent` and `kwargs` go to `shopper_events`), once campaign has
+        folded their consent. Campaign reads consent from RESOLVED and segment changes from
+        PROFILE: its RESOLVED consumer may run behind, and a segment then holds a person whose
+        consent it has not seen yet (a broadcast rightly skips them: "no marketing consent")."""
         made = [Shopper(f"u-{cohort}-{n}", f"a-{cohort}-{n}") for n in range(first, first + count)]
-        await self.track(*[e for s in made for e in shopper_events(s, cohort, **kwargs)])  # type: ignore[arg-type]
+        await self.track(*[e for s in made for e in shopper_events(s, cohort, consent=consent, **kwargs)])  # type: ignore[arg-type]
         for shopper in made:
             shopper.person_id = await self.person_of(shopper.user_id)
+        persons = [s.person_id for s in made]
+        query = "SELECT count(*) >= $2 FROM consent_statements WHERE person_id = ANY($1::text[])"
+        await self.until(lambda: self.pool.fetchval(query, persons, count * len(consent)))
         return made
 
     async def segment(self, cohort: str, members: int) -> str:
