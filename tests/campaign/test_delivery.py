@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bullseye.campaign.v1 import campaign_pb2 as apb
 from bullseye.campaign.v1 import definition_pb2 as cpb
+from bullseye.campaign.v1 import facts_pb2 as fpb
 from bullseye.campaign.v1 import records_pb2 as rpb
 from google.type import timeofday_pb2
 from nats.aio.client import Client as NATS
@@ -138,8 +139,14 @@ async def test_a_permanent_failure_is_dead_lettered_and_every_outcome_is_a_fact(
     await stack.decided(cid, 2)
     await stack.until(lambda: _dead(stack, cid, 1))
 
-    facts = [(kind, record) for kind, record in await stack.facts(nc)
-             if getattr(record, record.WhichOneof("fact") or "").campaign_id == cid]  # fmt: skip
+    facts: list[tuple[str, fpb.CampaignRecord]] = []
+
+    async def published() -> bool:  # the outbox relay publishes after the transaction that recorded them
+        facts[:] = [(kind, record) for kind, record in await stack.facts(nc)
+                    if getattr(record, record.WhichOneof("fact") or "").campaign_id == cid]  # fmt: skip
+        return "message.failed" in {kind for kind, _ in facts}
+
+    await stack.until(published)
     kinds = Counter(kind for kind, _ in facts)
     assert kinds == {"campaign.state_changed": 1, "message.failed": 1, "message.suppressed": 1}
     [failed] = [r.message_failed for k, r in facts if k == "message.failed"]
