@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import asyncpg
 from bullseye_platform import replay
-from bullseye_platform.eventlog import LogRecord, StreamSpec
-from bullseye_platform.projection import ProjectionRunner, Source
+from bullseye_platform.eventlog import LogMessage, LogRecord, LogWriter, StreamSpec, subject_for
+from bullseye_platform.projection import ProjectionRunner, Source, caught_up
 from bullseye_platform.store.pool import Connection
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -49,6 +49,15 @@ async def stored_positions(pool: asyncpg.Pool, projection: str = "counting") -> 
 async def run_until(runner: ProjectionRunner, pool: asyncpg.Pool, ends: dict[tuple[str, int], int]) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
+    try:
+        await until_stored(task, pool, ends)
+    finally:
+        stop.set()
+        await task
+
+
+async def until_stored(task: asyncio.Task[None], pool: asyncpg.Pool, ends: dict[tuple[str, int], int]) -> None:
+    """Until the running runner `task` stored positions at `ends`."""
 
     async def reached() -> bool:
         if task.done():
@@ -56,11 +65,7 @@ async def run_until(runner: ProjectionRunner, pool: asyncpg.Pool, ends: dict[tup
         at = await stored_positions(pool)
         return all(at.get(key, 0) >= end for key, end in ends.items())
 
-    try:
-        await wait_until(reached)
-    finally:
-        stop.set()
-        await task
+    await wait_until(reached)
 
 
 def keyed(stream: StreamSpec, ends: dict[int, int]) -> dict[tuple[str, int], int]:
@@ -230,3 +235,67 @@ async def test_a_replay_split_between_workers_stays_quiet_until_the_last_one_rea
 async def _reached(pool: asyncpg.Pool, stream: StreamSpec, ends: dict[int, int]) -> bool:
     at = await stored_positions(pool)
     return all(at.get((stream.name, p), 0) >= seq for p, seq in ends.items())
+
+
+class CausedProjection(CountingProjection):
+    """Reads a stream of causes and one of effects, each effect naming its cause as
+    "<partition>:<seq>" of the causes' stream: applying an effect waits for its cause
+    (`caught_up`) and notes whether the cause was applied by then (`saw_cause`)."""
+
+    def __init__(self, causes: str, *, within: float) -> None:
+        super().__init__()
+        self._causes, self._within = causes, within
+        self.waiting = asyncio.Event()  # an effect's apply started waiting
+        self.saw_cause: list[bool] = []
+
+    async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
+        if records[0].stream != self._causes:
+            for record in records:
+                partition, seq = (int(part) for part in record.data.decode().split(":"))
+                self.waiting.set()
+                await caught_up(conn, self.name, self._causes, {partition: seq}, within=self._within)
+                self.saw_cause.append(bool(await conn.fetchval("SELECT count(*) FROM applied WHERE msg_id = 'cause'")))
+        await super().apply(conn, records)
+
+
+async def append(nc: NATS, spec: StreamSpec, partition: int, msg_id: str, payload: str) -> int:
+    writer = LogWriter(nc)
+    try:
+        subject = subject_for(spec.subject_prefix, partition, "test_event")
+        [where] = await writer.append([LogMessage(subject=subject, payload=payload.encode(), msg_id=msg_id)])
+    finally:
+        await writer.close()
+    return where.seq
+
+
+async def test_a_record_that_arrives_before_its_cause_on_another_stream_waits_for_it(
+    nc: NATS, js: JetStreamContext, stream: StreamSpec, other_stream: StreamSpec, pool: asyncpg.Pool
+) -> None:
+    causes, effects = stream, other_stream
+    cause_seq = (await js.stream_info(causes.name)).state.last_seq + 1
+    effect_seq = await append(nc, effects, 2, "effect", f"1:{cause_seq}")
+    projection = CausedProjection(causes.name, within=120)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner(js, pool, projection, [source(causes), source(effects)]).run(stop))
+    try:
+        await asyncio.wait_for(projection.waiting.wait(), 60)  # the effect is being applied, its cause not yet sent
+        assert await append(nc, causes, 1, "cause", "") == cause_seq
+        await until_stored(running, pool, {(effects.name, 2): effect_seq})
+    finally:
+        stop.set()
+        await running
+
+    assert projection.saw_cause == [True]
+    assert (await dump(pool)).most_applications_of_one_msg == 1
+
+
+async def test_a_cause_that_never_comes_holds_a_record_only_as_long_as_the_bound(
+    nc: NATS, js: JetStreamContext, stream: StreamSpec, other_stream: StreamSpec, pool: asyncpg.Pool
+) -> None:
+    effect_seq = await append(nc, other_stream, 0, "effect", "3:1000000")
+    projection = CausedProjection(stream.name, within=0.2)
+
+    await run_until(runner(js, pool, projection, [source(stream), source(other_stream)]), pool,
+                    {(other_stream.name, 0): effect_seq})  # fmt: skip
+
+    assert projection.saw_cause == [False]

@@ -18,13 +18,24 @@ from bullseye.events.v1 import event_pb2 as ev
 from bullseye.profile.v1 import segments_pb2 as sg
 from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.services import ServiceProcess
+from bullseye_platform.eventlog import partition_of
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from nats.aio.client import Client as NATS
 
 from tests import channels
 from tests.platform.waiting import wait_until
-from tests.profile.support import NOW, ProfileUnderTest, ago, event, order, start_profile, stop_profile, view
+from tests.profile.support import (
+    NOW,
+    PARTITIONS,
+    ProfileUnderTest,
+    ago,
+    event,
+    order,
+    start_profile,
+    stop_profile,
+    view,
+)
 from tests.profile.test_segment_rules import all_of, compare, event_count, in_, not_followed_by
 
 EQ, GE = sg.OPERATOR_EQ, sg.OPERATOR_GE
@@ -203,17 +214,25 @@ async def test_entry_and_exit_are_facts_exactly_once_each_in_order(profile: Prof
     await ready(profile, segment.segment_id)
     person = new_id("p-cart")
 
+    partition = partition_of(person, PARTITIONS)
     await profile.feed.events(person, view(ago(0.5)))
     await profile.feed.events(person, cart(ago(0.4)))
+    carted = profile.feed.ends[partition]
     await profile.feed.events(person, view(ago(0.3)))  # still in: no new fact
+    viewed = profile.feed.ends[partition]
     await settled(profile)
     during = await profile.api.IsMember(sg.IsMemberRequest(segment_id=segment.segment_id, person_id=person))
     await profile.feed.events(person, order(ago(0.2), 20.0))
+    ordered = profile.feed.ends[partition]
     await profile.feed.events(person, view(ago(0.1)))  # still out: no new fact
     await settled(profile)
 
     found = await facts(nc, profile, segment.segment_id)
     assert story(found) == [(person, True, 1), (person, False, 1)]
+    # Each names the RESOLVED record it was folded through: its cause, or a record of its batch after it.
+    (_, entry), (_, exit_) = found
+    assert entry.resolved_partition == exit_.resolved_partition == partition
+    assert carted <= entry.resolved_seq <= viewed and ordered <= exit_.resolved_seq <= profile.feed.ends[partition]
     assert len({msg_id for msg_id, _ in found}) == 2
     assert found[0][0].startswith(f"seg:{segment.segment_id}:{person}:1:entered:")
     assert during.member and during.membership.rule_version == 1
@@ -360,7 +379,9 @@ async def test_time_alone_ends_a_membership_and_history_answers_who_was_in_at_an
         assert await at(first) == [person]
         assert await at(later - timedelta(seconds=1)) == [person]
         assert await at(later) == []
-        assert story(await facts(nc, profile, segment.segment_id)) == [(person, True, 1), (person, False, 1)]
+        found = await facts(nc, profile, segment.segment_id)
+        assert story(found) == [(person, True, 1), (person, False, 1)]
+        assert found[0][1].resolved_seq > 0 and found[1][1].resolved_seq == 0, "the exit was time's, no record's"
     finally:
         await stop_profile(profile)
 

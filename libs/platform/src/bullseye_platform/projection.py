@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -87,6 +87,33 @@ def deal(partitions: Sequence[int], readers: int) -> list[list[int]]:
     owned = sorted(partitions)
     count = max(1, min(readers, len(owned)))
     return [owned[len(owned) * n // count : len(owned) * (n + 1) // count] for n in range(count)]
+
+
+async def caught_up(
+    conn: Connection, projection: str, stream: str, needs: Mapping[int, int], *, within: float, every: float = 0.02
+) -> bool:
+    """Wait until `projection` has applied `stream` through `needs` (partition -> stream
+    sequence); False after `within` seconds.
+
+    Streams are read in no order between them, so a record of one can arrive before the record
+    of another that caused it (profile's segment entry before the RESOLVED consent whose fold
+    made it). Its projection waits for the cause here, in its own transaction (each read sees
+    what the other stream's batches committed since), rather than act without it. The bound
+    keeps a stopped reader of the other stream from stopping this one too.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        rows = await conn.fetch(
+            "SELECT partition, stream_seq FROM projection_positions "
+            "WHERE projection = $1 AND stream = $2 AND partition = ANY($3::integer[])",
+            projection, stream, list(needs),
+        )  # fmt: skip
+        reached = {int(r["partition"]): int(r["stream_seq"]) for r in rows}
+        if all(reached.get(partition, 0) >= seq for partition, seq in needs.items()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
 
 
 async def adopt_positions(conn: Connection, projection: str, stream: str) -> None:

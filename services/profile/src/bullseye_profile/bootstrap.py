@@ -141,8 +141,9 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, cache=cache
     )
     projection = ResolvedProjection(
-        now=clock.now, refresh=segments.keeper.refresh, cache=cache, replay_end=replay_end(rfm, segments)
-    )
+        now=clock.now, refresh=segments.keeper.refresh, partitions=config.resolved_partitions, cache=cache,
+        replay_end=replay_end(rfm, segments),
+    )  # fmt: skip
     owned = config.owned_partitions()
     plan = None  # a serving-only process folds nothing, so it replays nothing either
     if config.projection:

@@ -22,16 +22,39 @@ from bullseye_campaign.delivery.entries import Entry, enter
 from bullseye_campaign.domain import keys
 from bullseye_campaign.projections.triggers import launched_at
 
+Fact = spb.SegmentDefinitionChanged | spb.SegmentMembershipChanged
 
-async def apply(conn: Connection, records: Sequence[LogRecord]) -> list[spb.SegmentMembershipChanged]:
-    """Fold the facts into the segment tables; returns the entries among them (in order)."""
-    entered = []
+
+def decode(records: Sequence[LogRecord]) -> list[Fact]:
+    """The segment facts of `records`, in order (other kinds are not campaign's)."""
+    facts: list[Fact] = []
     for record in records:
         verb = kind_of(record.subject)
         if verb in ("defined", "updated", "deleted"):
-            await _definition(conn, spb.SegmentDefinitionChanged.FromString(record.data))
+            facts.append(spb.SegmentDefinitionChanged.FromString(record.data))
         elif verb in ("entered", "exited"):
-            fact = spb.SegmentMembershipChanged.FromString(record.data)
+            facts.append(spb.SegmentMembershipChanged.FromString(record.data))
+    return facts
+
+
+def causes(facts: Sequence[Fact]) -> dict[int, int]:
+    """RESOLVED partition -> the last record of it whose fold made one of these entries: the
+    person's consent and zone, which campaign reads from RESOLVED, are folded by then."""
+    needs: dict[int, int] = {}
+    for fact in facts:
+        if isinstance(fact, spb.SegmentMembershipChanged) and fact.entered and fact.resolved_seq:
+            partition = fact.resolved_partition
+            needs[partition] = max(needs.get(partition, 0), fact.resolved_seq)
+    return needs
+
+
+async def apply(conn: Connection, facts: Sequence[Fact]) -> list[spb.SegmentMembershipChanged]:
+    """Fold the facts into the segment tables; returns the entries among them (in order)."""
+    entered = []
+    for fact in facts:
+        if isinstance(fact, spb.SegmentDefinitionChanged):
+            await _definition(conn, fact)
+        else:
             await _membership(conn, fact)
             if fact.entered:
                 entered.append(fact)

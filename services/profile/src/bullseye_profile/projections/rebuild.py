@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bullseye_platform import replay
@@ -22,10 +22,12 @@ from bullseye_platform.store.pool import Connection
 
 from bullseye_profile import bootstrap
 from bullseye_profile.config import ProfileConfig
-from bullseye_profile.projections.resolved import ResolvedProjection
+from bullseye_profile.projections.resolved import Cause, ResolvedProjection
 
 
-async def _applies_nothing(conn: Connection, person_ids: Sequence[str], now: datetime) -> None:
+async def _applies_nothing(
+    conn: Connection, person_ids: Sequence[str], now: datetime, causes: Mapping[str, Cause] | None = None
+) -> None:
     """A reset applies no record, so there is no membership to refresh."""
 
 
@@ -35,7 +37,9 @@ async def rebuild(config: ProfileConfig, arguments: Sequence[str]) -> int:
     pool = await bootstrap.open_store(config)
     nc = await connect(config.nats_url, name="bullseye-profile-rebuild")
     try:
-        projection = ResolvedProjection(now=config.clock().now, refresh=_applies_nothing)
+        projection = ResolvedProjection(
+            now=config.clock().now, refresh=_applies_nothing, partitions=config.resolved_partitions
+        )
         await bootstrap.projection_runner(config, nc.jetstream(), pool, projection).reset()
         async with pool.acquire() as conn, conn.transaction():
             await replay.request(conn, projection.name)

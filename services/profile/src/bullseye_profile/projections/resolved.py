@@ -9,12 +9,12 @@ refreshed for every person the batch touched. A rebuild's replay applies batches
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bullseye.identity.v1 import resolved_pb2
-from bullseye_platform.eventlog import LogRecord
+from bullseye_platform.eventlog import LogRecord, partition_of
 from bullseye_platform.persons import apply_resolved
 from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
@@ -24,8 +24,18 @@ from bullseye_profile.reading import bases
 from bullseye_profile.reading.cache import ReadCache
 
 NAME = "profile"
-# segments.membership.refresh: re-evaluates segments for the persons a change touched.
-Refresh = Callable[[Connection, Sequence[str], datetime], Awaitable[None]]
+Cause = tuple[int, int]  # the RESOLVED record whose fold made a change: (partition, stream sequence)
+
+
+class Refresh(Protocol):
+    """segments.membership.refresh: re-evaluates segments for the persons a change touched;
+    `causes` names, per person, the RESOLVED record whose fold touched them (none: time did)."""
+
+    def __call__(
+        self, conn: Connection, person_ids: Sequence[str], now: datetime, causes: Mapping[str, Cause] | None = None
+    ) -> Awaitable[None]: ...
+
+
 ReplayEnd = Callable[[Connection], Awaitable[None]]
 OWNED_TABLES = ("journal", "person_aliases", "rfm_scores", "population_stats", "profile_snapshots")
 
@@ -41,10 +51,11 @@ class ResolvedProjection:
     owned_tables: Sequence[str] = OWNED_TABLES
 
     def __init__(
-        self, *, now: Callable[[], datetime], refresh: Refresh, cache: ReadCache | None = None,
+        self, *, now: Callable[[], datetime], refresh: Refresh, partitions: int, cache: ReadCache | None = None,
         replay_end: ReplayEnd = _nothing_held_back,
     ) -> None:  # fmt: skip
         self._now, self._refresh, self._replay_end = now, refresh, replay_end
+        self._partitions = partitions  # RESOLVED's: a person's records are on partition_of(person)
         self._cache = cache or ReadCache(0)  # this process's GetProfile bases (reading/cache.py)
 
     async def apply(self, conn: Connection, records: Sequence[LogRecord]) -> None:
@@ -52,7 +63,18 @@ class ResolvedProjection:
         if changed:
             with self._cache.changing(changed):
                 await bases.invalidate(conn, changed)
-                await self._refresh(conn, changed, self._now())
+                await self._refresh(conn, changed, self._now(), self._causes(records, changed))
+
+    def _causes(self, records: Sequence[LogRecord], persons: Sequence[str]) -> dict[str, Cause]:
+        """Each person's RESOLVED partition and the last record of it in the batch (a person
+        merged into another this batch may have none: their change names no cause)."""
+        reached = {record.partition: record.seq for record in records}  # in stream order: the last wins
+        causes = {}
+        for person in persons:
+            partition = partition_of(person, self._partitions)
+            if partition in reached:
+                causes[person] = (partition, reached[partition])
+        return causes
 
     async def apply_quietly(self, conn: Connection, records: Sequence[LogRecord]) -> None:
         changed = await self._fold(conn, records)

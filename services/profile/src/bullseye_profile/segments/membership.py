@@ -26,6 +26,7 @@ from bullseye_platform.timestamps import EPOCH, to_timestamp
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
+from bullseye_profile.projections.resolved import Cause
 from bullseye_profile.reading.load import load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.rules import Predicate, RuleError, compile_rule
@@ -48,6 +49,7 @@ class Change:
     entered: bool
     # The start of the interval entered or left: part of the fact's id.
     interval_start: datetime
+    cause: Cause = (0, 0)  # none: time or a rule made it
 
 
 @functools.lru_cache(maxsize=4096)
@@ -83,8 +85,11 @@ class MembershipKeeper:
     def __init__(self, *, subject_prefix: str, partitions: int, policy: ProfilePolicy = DEFAULT_POLICY) -> None:
         self._prefix, self._partitions, self.policy = subject_prefix, partitions, policy
 
-    async def refresh(self, conn: Connection, person_ids: Sequence[str], now: datetime) -> None:
-        """Re-evaluate every live segment for `person_ids`, in the caller's transaction.
+    async def refresh(
+        self, conn: Connection, person_ids: Sequence[str], now: datetime, causes: Mapping[str, Cause] | None = None
+    ) -> None:
+        """Re-evaluate every live segment for `person_ids`, in the caller's transaction; a
+        person's changes name their `causes` entry (the RESOLVED record folded) in their facts.
 
         A person without a profile (merged away, or no event up to `now`) is in no segment.
         """
@@ -93,7 +98,7 @@ class MembershipKeeper:
         if not segments or not person_ids:
             return
         profiles = await load_profiles(conn, person_ids, now, policy=self.policy)
-        await self.reconcile(conn, segments, person_ids, profiles, now)
+        await self.reconcile(conn, segments, person_ids, profiles, now, causes or {})
 
     async def reconcile(
         self,
@@ -102,6 +107,7 @@ class MembershipKeeper:
         person_ids: Sequence[str],
         profiles: Mapping[str, Profile],
         now: datetime,
+        causes: Mapping[str, Cause] | None = None,
     ) -> list[Change]:
         """Make the open intervals of `person_ids` in `segments` match the rules; returns the changes.
 
@@ -109,17 +115,19 @@ class MembershipKeeper:
         """
         persons = sorted(set(person_ids))
         current = await store.open_intervals(conn, [s.segment_id for s in segments], persons)
-        at = nanos(now)
+        at, causes = nanos(now), causes or {}
         changes = []
         for person in persons:
-            profile = profiles.get(person)
+            profile, cause = profiles.get(person), causes.get(person, (0, 0))
             for segment in segments:
                 holds = profile is not None and segment.holds(profile, at)
                 interval = current.get((segment.segment_id, person))
                 if holds and interval is None:
-                    changes.append(Change(segment.segment_id, person, segment.version, True, now))
+                    changes.append(Change(segment.segment_id, person, segment.version, True, now, cause))
                 elif not holds and interval is not None:
-                    changes.append(Change(segment.segment_id, person, segment.version, False, interval.entered_at))
+                    changes.append(
+                        Change(segment.segment_id, person, segment.version, False, interval.entered_at, cause)
+                    )
         return await self._record(conn, changes, now)
 
     async def close_all(self, conn: Connection, segment_id: str, version: int, now: datetime) -> int:
@@ -151,6 +159,8 @@ class MembershipKeeper:
             rule_version=change.version,
             occurred_at=occurred_at,
             entered_at=occurred_at if change.entered else to_timestamp(change.interval_start),
+            resolved_partition=change.cause[0],
+            resolved_seq=change.cause[1],
         )
         start = nanos(change.interval_start) // 1000
         return LogMessage(
