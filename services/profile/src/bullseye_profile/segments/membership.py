@@ -98,7 +98,7 @@ class MembershipKeeper:
         if not segments or not person_ids:
             return
         profiles = await load_profiles(conn, person_ids, now, policy=self.policy)
-        await self.reconcile(conn, segments, person_ids, profiles, now, causes or {})
+        await self.reconcile(conn, segments, person_ids, profiles, now, causes)
 
     async def reconcile(
         self,
