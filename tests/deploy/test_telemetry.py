@@ -151,6 +151,10 @@ async def traffic(
         await recommend_with_a_model(stack, tmp_path_factory.mktemp("interactions"))
         await wait_until(lambda: settled(nc, postgres, stack), within=60)
         read, merge = await read_and_merge(stack, user, loner)
+    except Exception:
+        print(stack.complaints())
+        raise
+    else:
         yield Traffic(stack, [first, second, third], [email, phone, name, f"{email}@@"], read, merge)
     finally:
         for service in reversed(started):

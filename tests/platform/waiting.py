@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float = 30.0, every: float = 0.02) -> None:
     """Poll `check` until it holds; TimeoutError after `within` seconds (a generous bound, not a timing)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - the state is in another process; no Event to await
-            await asyncio.sleep(every)
+    try:
+        async with asyncio.timeout(within):
+            while not await check():  # noqa: ASYNC110 - the state is in another process; no Event to await
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise TimeoutError(f"not true within {within} s: {described(check)}") from None
 
 
 def wait_until_sync(check: Callable[[], bool], *, within: float = 30.0, every: float = 0.02) -> None:
@@ -19,5 +24,14 @@ def wait_until_sync(check: Callable[[], bool], *, within: float = 30.0, every: f
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not true within {within} s")
+            raise TimeoutError(f"not true within {within} s: {described(check)}")
         time.sleep(every)
+
+
+def described(check: Callable[..., object]) -> str:
+    """What a failed wait waited for, for the report: a lambda's line, else the function's name."""
+    name = getattr(check, "__qualname__", repr(check))
+    if name.endswith("<lambda>"):
+        with contextlib.suppress(OSError, TypeError):
+            return inspect.getsource(check).strip()
+    return name

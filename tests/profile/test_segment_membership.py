@@ -248,6 +248,7 @@ async def test_a_rule_change_recomputes_every_profile_under_the_new_version(
     await profile.feed.events(de, identified(ago(3), "DE", tag), order(ago(2), 5.0))
     await profile.feed.events(both, identified(ago(3), "DE", tag))
     await profile.caught_up()
+    folded = dict(profile.feed.ends)
     mine = compare("traits.custom.tag", EQ, tag)
     segment_id = f"buyers-{tag}"
     await create(profile, segment_id, all_of(mine, compare("traits.country", EQ, "FR")))
@@ -265,10 +266,15 @@ async def test_a_rule_change_recomputes_every_profile_under_the_new_version(
     assert updated.segment.version == 2
     assert await members(profile, segment_id, page_size=1) == sorted([de, both])
     assert got.member_count == 1
-    found = story(await facts(nc, profile, segment_id))
+    recorded = await facts(nc, profile, segment_id)
+    found = story(recorded)
     assert found[0] == (fr, True, 1)
     assert sorted(found[1:3]) == sorted([(fr, False, 2), (de, True, 2)])
     assert found[3:] == [(both, True, 2)]
+    # A recompute's change names how far profile had folded the person's partition when it judged.
+    for _, fact in recorded[:3]:
+        partition = partition_of(fact.person_id, PARTITIONS)
+        assert (fact.resolved_partition, fact.resolved_seq) == (partition, folded[partition])
 
 
 async def test_a_merged_person_leaves_and_the_survivor_is_judged_on_the_folded_profile(
@@ -358,6 +364,10 @@ async def test_time_alone_ends_a_membership_and_history_answers_who_was_in_at_an
         segment = await create(profile, "abandoned-carts", rule)
         await ready(profile, segment.segment_id)
         await profile.feed.events(person, cart(first - timedelta(hours=1)))
+        partition = partition_of(person, PARTITIONS)
+        neighbours = (new_id("p-pit") for _ in range(10_000))
+        neighbour = next(p for p in neighbours if partition_of(p, PARTITIONS) == partition)
+        await profile.feed.events(neighbour, view(first - timedelta(minutes=30)))  # the partition moves on
         await settled(profile)
         assert await members(profile, segment.segment_id) == [person]
         # Two days on, with no new event: the sweep (due at start-up) finds the person has left.
@@ -381,7 +391,10 @@ async def test_time_alone_ends_a_membership_and_history_answers_who_was_in_at_an
         assert await at(later) == []
         found = await facts(nc, profile, segment.segment_id)
         assert story(found) == [(person, True, 1), (person, False, 1)]
-        assert found[0][1].resolved_seq > 0 and found[1][1].resolved_seq == 0, "the exit was time's, no record's"
+        (_, entry), (_, exit_) = found
+        # Time made the exit: it names how far profile had folded the person's partition then.
+        assert (exit_.resolved_partition, exit_.resolved_seq) == (partition, profile.feed.ends[partition])
+        assert 0 < entry.resolved_seq < exit_.resolved_seq
     finally:
         await stop_profile(profile)
 

@@ -89,6 +89,16 @@ def deal(partitions: Sequence[int], readers: int) -> list[list[int]]:
     return [owned[len(owned) * n // count : len(owned) * (n + 1) // count] for n in range(count)]
 
 
+async def positions(conn: Connection, projection: str, stream: str) -> dict[int, int]:
+    """How far `projection` has applied `stream`, per partition (the stream sequence of the last
+    record applied): what is committed, and what the caller's transaction wrote itself."""
+    rows = await conn.fetch(
+        "SELECT partition, stream_seq FROM projection_positions WHERE projection = $1 AND stream = $2",
+        projection, stream,
+    )  # fmt: skip
+    return {int(r["partition"]): int(r["stream_seq"]) for r in rows}
+
+
 async def caught_up(
     conn: Connection, projection: str, stream: str, needs: Mapping[int, int], *, within: float, every: float = 0.02
 ) -> bool:
@@ -103,12 +113,7 @@ async def caught_up(
     """
     deadline = time.monotonic() + within
     while True:
-        rows = await conn.fetch(
-            "SELECT partition, stream_seq FROM projection_positions "
-            "WHERE projection = $1 AND stream = $2 AND partition = ANY($3::integer[])",
-            projection, stream, list(needs),
-        )  # fmt: skip
-        reached = {int(r["partition"]): int(r["stream_seq"]) for r in rows}
+        reached = await positions(conn, projection, stream)
         if all(reached.get(partition, 0) >= seq for partition, seq in needs.items()):
             return True
         if time.monotonic() >= deadline:

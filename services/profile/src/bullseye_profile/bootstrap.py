@@ -30,7 +30,7 @@ from bullseye_profile.api.servicer import ProfileServicer
 from bullseye_profile.config import ProfileConfig
 from bullseye_profile.domain.policy import ProfilePolicy
 from bullseye_profile.projections import segment_facts
-from bullseye_profile.projections.resolved import ReplayEnd, ResolvedProjection
+from bullseye_profile.projections.resolved import FoldedThrough, ReplayEnd, ResolvedProjection
 from bullseye_profile.projections.rfm_scores import RfmSchedule
 from bullseye_profile.reading.cache import CHANNEL_PREFIX, ReadCache
 from bullseye_profile.reading.connections import ReadConnections
@@ -133,9 +133,11 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     writer = LogWriter(nc)
     identity = Resolver(identity_channel(config), caller="profile", variable="PROFILE_IDENTITY_ADDRESS")
     rules = policy(config)
+    folded = FoldedThrough(config.resolved_stream, config.resolved_partitions)
     segments = Segments.build(
-        pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, policy=rules
-    )
+        pool=pool, clock=clock.now, subject_prefix=config.subject_prefix, partitions=config.partitions, folded=folded,
+        policy=rules,
+    )  # fmt: skip
     cache = ReadCache(config.read_cache_size)  # GetProfile's bases, dropped on NOTIFY (reading/cache.py)
     rfm = RfmSchedule(
         pool=pool, now=clock.now, refresh=segments.keeper.refresh, interval=config.rfm_interval, cache=cache

@@ -10,12 +10,14 @@ refreshed for every person the batch touched. A rebuild's replay applies batches
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bullseye.identity.v1 import resolved_pb2
 from bullseye_platform.eventlog import LogRecord, partition_of
 from bullseye_platform.persons import apply_resolved
+from bullseye_platform.projection import positions
 from bullseye_platform.store import bulk_upsert
 from bullseye_platform.store.pool import Connection
 
@@ -29,7 +31,7 @@ Cause = tuple[int, int]  # the RESOLVED record whose fold made a change: (partit
 
 class Refresh(Protocol):
     """segments.membership.refresh: re-evaluates segments for the persons a change touched;
-    `causes` names, per person, the RESOLVED record whose fold touched them (none: time did)."""
+    `causes` names, per person, the RESOLVED record whose fold touched them (those without one: FoldedThrough)."""
 
     def __call__(
         self, conn: Connection, person_ids: Sequence[str], now: datetime, causes: Mapping[str, Cause] | None = None
@@ -37,6 +39,24 @@ class Refresh(Protocol):
 
 
 ReplayEnd = Callable[[Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FoldedThrough:
+    """Where profile's fold of RESOLVED stands, as the cause of a change no record made (a new
+    rule, an RFM run, time): the position of each person's partition, read after their state,
+    covers every record that state was folded from. A reader of both streams (campaign) then
+    acts on the change only once it has folded those records too (their consent among them)."""
+
+    stream: str
+    partitions: int
+
+    async def causes(self, conn: Connection, person_ids: Sequence[str]) -> dict[str, Cause]:
+        reached = await positions(conn, NAME, self.stream)
+        found = {person: partition_of(person, self.partitions) for person in person_ids}
+        return {person: (partition, reached[partition]) for person, partition in found.items() if partition in reached}
+
+
 OWNED_TABLES = ("journal", "person_aliases", "rfm_scores", "population_stats", "profile_snapshots")
 
 
@@ -67,7 +87,7 @@ class ResolvedProjection:
 
     def _causes(self, records: Sequence[LogRecord], persons: Sequence[str]) -> dict[str, Cause]:
         """Each person's RESOLVED partition and the last record of it in the batch (a person
-        merged into another this batch may have none: their change names no cause)."""
+        merged into another this batch may have none: their change names where the fold stands)."""
         reached = {record.partition: record.seq for record in records}  # in stream order: the last wins
         causes = {}
         for person in persons:

@@ -21,6 +21,7 @@ from datetime import datetime
 import asyncpg
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
+from bullseye_profile.projections.resolved import FoldedThrough
 from bullseye_profile.segments.definitions import DefinitionFacts
 from bullseye_profile.segments.membership import MembershipKeeper
 from bullseye_profile.segments.recompute import RecomputeWorker
@@ -41,16 +42,18 @@ class Segments:
         clock: Callable[[], datetime],
         subject_prefix: str,
         partitions: int,
+        folded: FoldedThrough,
         policy: ProfilePolicy = DEFAULT_POLICY,
         batch_size: int = 500,
         sweep_interval: float = 900.0,
     ) -> Segments:
         """Args:
         subject_prefix, partitions: of the PROFILE stream the facts go to.
+        folded: where the fold of RESOLVED stands, the cause a change no record made names.
         batch_size: profiles per transaction of a full recompute.
         sweep_interval: seconds between recomputes of every segment (time-driven exits).
         """
-        keeper = MembershipKeeper(subject_prefix=subject_prefix, partitions=partitions, policy=policy)
+        keeper = MembershipKeeper(subject_prefix=subject_prefix, partitions=partitions, folded=folded, policy=policy)
         worker = RecomputeWorker(
             pool=pool, keeper=keeper, clock=clock, batch_size=batch_size, sweep_interval=sweep_interval
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bullseye.profile.v1.profile_pb2 import Profile
@@ -26,12 +26,13 @@ from bullseye_platform.timestamps import EPOCH, to_timestamp
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bullseye_profile.domain.policy import DEFAULT_POLICY, ProfilePolicy
-from bullseye_profile.projections.resolved import Cause
+from bullseye_profile.projections.resolved import Cause, FoldedThrough
 from bullseye_profile.reading.load import load_profiles
 from bullseye_profile.segments import store
 from bullseye_profile.segments.rules import Predicate, RuleError, compile_rule
 
 log = logging.getLogger(__name__)
+NO_CAUSE: Cause = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Change:
     entered: bool
     # The start of the interval entered or left: part of the fact's id.
     interval_start: datetime
-    cause: Cause = (0, 0)  # none: time or a rule made it
+    cause: Cause = NO_CAUSE  # none given: a rule, an RFM run or time made it (FoldedThrough names one)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,8 +83,10 @@ def never(_: Profile, __: int) -> bool:
 class MembershipKeeper:
     """Decides entries and exits and records them; one per process, shared by all callers."""
 
-    def __init__(self, *, subject_prefix: str, partitions: int, policy: ProfilePolicy = DEFAULT_POLICY) -> None:
-        self._prefix, self._partitions, self.policy = subject_prefix, partitions, policy
+    def __init__(
+        self, *, subject_prefix: str, partitions: int, folded: FoldedThrough, policy: ProfilePolicy = DEFAULT_POLICY
+    ) -> None:
+        self._prefix, self._partitions, self._folded, self.policy = subject_prefix, partitions, folded, policy
 
     async def refresh(
         self, conn: Connection, person_ids: Sequence[str], now: datetime, causes: Mapping[str, Cause] | None = None
@@ -118,7 +121,7 @@ class MembershipKeeper:
         at, causes = nanos(now), causes or {}
         changes = []
         for person in persons:
-            profile, cause = profiles.get(person), causes.get(person, (0, 0))
+            profile, cause = profiles.get(person), causes.get(person, NO_CAUSE)
             for segment in segments:
                 holds = profile is not None and segment.holds(profile, at)
                 interval = current.get((segment.segment_id, person))
@@ -128,7 +131,15 @@ class MembershipKeeper:
                     changes.append(
                         Change(segment.segment_id, person, segment.version, False, interval.entered_at, cause)
                     )
-        return await self._record(conn, changes, now)
+        return await self._record(conn, await self._caused(conn, changes), now)
+
+    async def _caused(self, conn: Connection, changes: list[Change]) -> list[Change]:
+        """Every change names a cause: the changes no RESOLVED record made, where the fold stood."""
+        uncaused = sorted({c.person_id for c in changes if c.cause == NO_CAUSE})
+        if not uncaused:
+            return changes
+        found = await self._folded.causes(conn, uncaused)
+        return [replace(c, cause=found.get(c.person_id, NO_CAUSE)) if c.cause == NO_CAUSE else c for c in changes]
 
     async def close_all(self, conn: Connection, segment_id: str, version: int, now: datetime) -> int:
         """Every member of the segment exits (it is being deleted); the caller holds the lock exclusively."""
