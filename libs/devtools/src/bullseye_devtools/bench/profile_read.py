@@ -62,6 +62,7 @@ from google.type import money_pb2
 
 from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
+from bullseye_devtools.bench import rounds
 from bullseye_devtools.bench.rounds import Summary, in_turn
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.bench.servers import folded, strict_servers
@@ -228,21 +229,10 @@ def read_stack(session: Session) -> Iterator[ReadStack]:
 
 
 def drive(stack: ReadStack, *args: str) -> Summary:
-    """Run the load generator in its own process; its JSON summary, with the profile process's
-    CPU time per call (warm-up included): it varies far less than throughput on a shared machine."""
+    """The load generator in its own process against the profile processes (bench.rounds.drive)."""
     argv = [sys.executable, "-m", "bullseye_devtools.bench.profile_read", "--address", stack.service.address,
-            "--connections", str(stack.connections)]  # fmt: skip
-    before, looked_up = stack.cpu_seconds(), stack.cache_lookups()
-    env = {**os.environ, stack_secrets.OPERATOR_KEY: stack.operator_key}
-    done = subprocess.run([*argv, "--persons", str(stack.persons), *args], capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
-    summary: Summary = json.loads(done.stdout.strip().splitlines()[-1])
-    summary["service_cpu_us_per_call"] = round((stack.cpu_seconds() - before) / max(summary["calls_total"], 1) * 1e6, 1)
-    hits, misses = (stack.cache_lookups().get(r, 0.0) - looked_up.get(r, 0.0) for r in ("hit", "miss"))
-    if hits + misses:
-        summary["cache_hit_share"] = round(hits / (hits + misses), 4)
-    return summary
+            "--connections", str(stack.connections), "--persons", str(stack.persons), *args]  # fmt: skip
+    return rounds.drive(stack, argv, {**os.environ, stack_secrets.OPERATOR_KEY: stack.operator_key})
 
 
 def closed_loops(session: Session, stack: ReadStack) -> tuple[Summary, Summary]:

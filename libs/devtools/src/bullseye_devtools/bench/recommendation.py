@@ -8,8 +8,8 @@
   default placement (the model alone) and for the product page (the spec's hybrid), and the
   `implicit` ALS peer on the same files (the file trainer's `--peers-only`);
 - `recommendation.read`: every user asked once (the process ranks and keeps each answer),
-  then Recommend beside the no-op Health.Check on the same server, closed loop and at 1,000
-  calls/s (load generator in its own process, bench/recommendation_read.py); the share of
+  then Recommend beside the no-op Health.Check on the same server, closed loops in turn
+  (bench/rounds.py, with the server's CPU per call) and at 1,000 calls/s (load generator in its own process, bench/recommendation_read.py); the share of
   answers the ranking cache gave is in the details;
 - `recommendation.rss_peak`: the serving process with the ML-1M model, up to here;
 - `recommendation.swap`: PublishModel of another version to Recommend answering with it,
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,13 +38,15 @@ import numpy as np
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as pb_grpc
 
-from bullseye_devtools.bench import movielens
+from bullseye_devtools.bench import movielens, rounds
 from bullseye_devtools.bench.recommendation_stack import RecoStack, reco_stack
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
+from bullseye_devtools.bench.rounds import Summary
 
 PROBE_HISTORY = 50  # items of history per probe call: a loyal shopper's recent items
 PLACEMENTS = {"default": "", "hybrid": "product-page"}  # the blend each placement really uses (service config)
 IN_FLIGHT = 8
+ROUNDS = 5  # closed loops of each method, in turn (bench.rounds): a neighbour's burst touches both alike
 RATE = 1000.0
 
 
@@ -189,26 +192,25 @@ def _als(session: Session) -> Iterator[Result]:
                              "popularity": rows.get("popularity")})  # fmt: skip
 
 
-def _drive(stack: RecoStack, *args: str) -> dict[str, Any]:
-    """The load generator in its own process; its summary, with the share of rankings the
-    process's cache answered meanwhile."""
+def _drive(stack: RecoStack, *args: str) -> Summary:
+    """The load generator in its own process against the serving process (bench.rounds.drive)."""
     argv = [sys.executable, "-m", "bullseye_devtools.bench.recommendation_read", "--address", stack.service.address,
             "--users", str(len(stack.data.histories)), *args]  # fmt: skip
-    env = {**stack.env, "BULLSEYE_OPERATOR_KEY": stack.operator_key}
-    before = stack.cache_lookups()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
-    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    hits, misses = (stack.cache_lookups().get(r, 0.0) - before.get(r, 0.0) for r in ("hit", "miss"))
-    if hits + misses:
-        summary["cache_hit_share"] = round(hits / (hits + misses), 4)
-    return summary
+    return rounds.drive(stack, argv, {**os.environ, **stack.env, "BULLSEYE_OPERATOR_KEY": stack.operator_key})
 
 
 def _closed(session: Session) -> list[str]:
-    return ["--mode", "closed", "--concurrency", str(IN_FLIGHT), "--warmup", "0.3" if session.quick else "1",
-            "--duration", "1" if session.quick else "3", "--windows", "1" if session.quick else "3"]  # fmt: skip
+    return ["--mode", "closed", "--concurrency", str(IN_FLIGHT), "--warmup", "0.3" if session.quick else "0.5",
+            "--duration", "1" if session.quick else "1.5", "--windows", "1" if session.quick else "2"]  # fmt: skip
+
+
+def _closed_loops(session: Session, stack: RecoStack) -> tuple[Summary, Summary]:
+    """Health.Check and Recommend closed loops, `IN_FLIGHT` calls in flight, in turn (bench.rounds)."""
+    closed = _closed(session)
+    return rounds.in_turn(
+        1 if session.quick else ROUNDS, lambda: _drive(stack, "--method", "health", *closed),
+        lambda: _drive(stack, "--method", "recommend", *closed),
+    )  # fmt: skip
 
 
 def _open(session: Session) -> list[str]:
@@ -228,9 +230,8 @@ def read(session: Session) -> Iterator[Result]:
         return
     session.step(f"every one of {len(stack.data.histories):,} users once (the process ranks and keeps each answer)")
     primed = _drive(stack, "--method", "recommend", "--mode", "prime", "--concurrency", str(IN_FLIGHT))
-    session.step(f"closed loop, {IN_FLIGHT} calls in flight: Health.Check, then Recommend (k = 10, whole catalog)")
-    health = _drive(stack, "--method", "health", *_closed(session))
-    calls = _drive(stack, "--method", "recommend", *_closed(session))
+    session.step(f"closed loops, {IN_FLIGHT} calls in flight: Health.Check and Recommend (k = 10, whole catalog) in turn")
+    health, calls = _closed_loops(session, stack)
     yield Result("recommendation.read.health", health["calls_per_s"], "calls/s", detail=health)
     yield Result("recommendation.read.recommend", calls["calls_per_s"], "calls/s",
                  baseline="recommendation.read.health", target=Target(">=", 0.7, on="ratio"),
@@ -318,8 +319,7 @@ def uncached(session: Session) -> Iterator[Result]:
         return
     session.step("restarting recommendation with RECOMMENDATION_ANSWER_CACHE_SIZE=0")
     stack.restart(RECOMMENDATION_ANSWER_CACHE_SIZE="0")
-    health = _drive(stack, "--method", "health", *_closed(session))
-    calls = _drive(stack, "--method", "recommend", *_closed(session))
+    health, calls = _closed_loops(session, stack)
     yield Result("recommendation.read.uncached_health", health["calls_per_s"], "calls/s", detail=health)
     yield Result("recommendation.read.uncached_recommend", calls["calls_per_s"], "calls/s",
                  baseline="recommendation.read.uncached_health", detail=calls)  # fmt: skip

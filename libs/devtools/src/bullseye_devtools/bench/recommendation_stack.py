@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
+import psutil
 from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as pb_grpc
 from bullseye_platform.auth import TokenMinter
@@ -70,6 +71,11 @@ class RecoStack:
         self.service.stop()
         self.service = ServiceProcess("recommendation", "bullseye_recommendation", {**self.env, **env},
                                       self.service.log_dir).start()  # fmt: skip
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the serving process so far."""
+        times = psutil.Process(self.service.proc.pid).cpu_times()
+        return float(times.user + times.system)
 
     def cache_lookups(self) -> dict[str, float]:
         """Rankings the process's cache answered ("hit") or passed on ("miss") so far."""

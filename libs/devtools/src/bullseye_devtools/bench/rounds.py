@@ -9,12 +9,44 @@ its best window (over every round), and the details keep every round's ratio and
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 Summary = dict[str, Any]  # a load generator's JSON summary, with the service's CPU per call (drive)
+
+
+class Served(Protocol):
+    """The server a load generator calls, as the bench sees it from outside."""
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the serving processes so far."""
+
+    def cache_lookups(self) -> dict[str, float]:
+        """Answers its cache gave ("hit") or passed on ("miss") so far."""
+
+
+def drive(server: Served, argv: Sequence[str], env: Mapping[str, str]) -> Summary:
+    """Run a load generator (`argv`) in its own process; its JSON summary, with the server's
+    CPU time per call (warm-up included: it varies far less than throughput on a shared
+    machine) and the share of answers its cache gave.
+
+    Raises:
+        RuntimeError: the load generator failed; its stderr is in the message.
+    """
+    before, looked_up = server.cpu_seconds(), server.cache_lookups()
+    done = subprocess.run(list(argv), capture_output=True, text=True, env=dict(env), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
+    summary: Summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["service_cpu_us_per_call"] = round((server.cpu_seconds() - before) / max(summary["calls_total"], 1) * 1e6, 1)
+    hits, misses = (server.cache_lookups().get(r, 0.0) - looked_up.get(r, 0.0) for r in ("hit", "miss"))
+    if hits + misses:
+        summary["cache_hit_share"] = round(hits / (hits + misses), 4)
+    return summary
 
 
 def in_turn(rounds: int, baseline: Callable[[], Summary], call: Callable[[], Summary]) -> tuple[Summary, Summary]:
