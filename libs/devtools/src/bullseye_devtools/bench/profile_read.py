@@ -32,7 +32,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -60,9 +59,9 @@ from bullseye_platform.eventlog import (
 from bullseye_platform.service import settle_heap
 from google.type import money_pb2
 
+from bullseye_devtools.bench import rounds
 from bullseye_devtools.bench.loadgen import Tally, paced, percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
-from bullseye_devtools.bench import rounds
 from bullseye_devtools.bench.rounds import Summary, in_turn
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.bench.servers import folded, strict_servers

@@ -9,8 +9,9 @@
   `implicit` ALS peer on the same files (the file trainer's `--peers-only`);
 - `recommendation.read`: every user asked once (the process ranks and keeps each answer),
   then Recommend beside the no-op Health.Check on the same server, closed loops in turn
-  (bench/rounds.py, with the server's CPU per call) and at 1,000 calls/s (load generator in its own process, bench/recommendation_read.py); the share of
-  answers the ranking cache gave is in the details;
+  (bench/rounds.py, with the server's CPU per call) and at 1,000 calls/s (load generator in
+  its own process, bench/recommendation_read.py); the share of answers the ranking cache
+  gave is in the details;
 - `recommendation.rss_peak`: the serving process with the ML-1M model, up to here;
 - `recommendation.swap`: PublishModel of another version to Recommend answering with it,
   with calls going on meanwhile (none may fail);
@@ -230,7 +231,7 @@ def read(session: Session) -> Iterator[Result]:
         return
     session.step(f"every one of {len(stack.data.histories):,} users once (the process ranks and keeps each answer)")
     primed = _drive(stack, "--method", "recommend", "--mode", "prime", "--concurrency", str(IN_FLIGHT))
-    session.step(f"closed loops, {IN_FLIGHT} calls in flight: Health.Check and Recommend (k = 10, whole catalog) in turn")
+    session.step(f"closed loops, {IN_FLIGHT} in flight: Health.Check and Recommend (k = 10, whole catalog) in turn")
     health, calls = _closed_loops(session, stack)
     yield Result("recommendation.read.health", health["calls_per_s"], "calls/s", detail=health)
     yield Result("recommendation.read.recommend", calls["calls_per_s"], "calls/s",

@@ -74,6 +74,7 @@ class RecoStack:
 
     def cpu_seconds(self) -> float:
         """CPU time of the serving process so far."""
+        assert self.service.proc is not None
         times = psutil.Process(self.service.proc.pid).cpu_times()
         return float(times.user + times.system)
 

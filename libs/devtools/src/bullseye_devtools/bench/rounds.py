@@ -42,7 +42,8 @@ def drive(server: Served, argv: Sequence[str], env: Mapping[str, str]) -> Summar
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr[-2000:]}")
     summary: Summary = json.loads(done.stdout.strip().splitlines()[-1])
-    summary["service_cpu_us_per_call"] = round((server.cpu_seconds() - before) / max(summary["calls_total"], 1) * 1e6, 1)
+    spent = server.cpu_seconds() - before
+    summary["service_cpu_us_per_call"] = round(spent / max(summary["calls_total"], 1) * 1e6, 1)
     hits, misses = (server.cache_lookups().get(r, 0.0) - looked_up.get(r, 0.0) for r in ("hit", "miss"))
     if hits + misses:
         summary["cache_hit_share"] = round(hits / (hits + misses), 4)
