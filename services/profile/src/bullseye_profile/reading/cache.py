@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bullseye_platform.instruments.tally import tally
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from bullseye_profile.reading.fold import Standing
 
@@ -74,6 +76,13 @@ class ReadCache:
         described = "GetProfile bases looked up in the process, by result"
         lookups = tally("bullseye.profile", "profile_read_cache_lookups", description=described)
         self._hits, self._misses = lookups.bind(HIT), lookups.bind(MISS)
+        metrics.get_meter("bullseye.profile").create_observable_gauge(
+            "profile_read_cache_entries", callbacks=[self._observe_entries],
+            description="GetProfile bases this process holds (0 while its LISTEN is down: nothing is kept)",
+        )  # fmt: skip
+
+    def _observe_entries(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(len(self._entries))]
 
     def get(self, person_id: str) -> CachedBase | None:
         entry = self._entries.get(person_id) if self._serving(person_id) else None
