@@ -92,6 +92,8 @@ EXPECTED = {
     "campaign.broadcast.throughput",
     "campaign.trigger_to_send.p50",
     "campaign.trigger_to_send.p99",
+    "campaign.trigger_to_send.all_orders.p50",
+    "campaign.trigger_to_send.all_orders.p99",
     "campaign.rss_peak",
 }
 COUNTS = {"identity.quality.merges", "identity.quality.conflicts"}  # may be 0 in a tiny run
@@ -250,7 +252,12 @@ def test_campaign_reports_a_broadcast_and_each_order_matched_to_its_message(resu
     assert 0 < detail["messages"] < detail["people"], "the holdout got nothing"
     p50, p99 = results["campaign.trigger_to_send.p50"], results["campaign.trigger_to_send.p99"]
     assert p99["target"] == "<= 1000" and p50["value"] <= p99["value"]
-    assert p99["detail"]["messages"] == p99["detail"]["orders"] > 0, "every order's message arrived"
+    mixed = p99["detail"]
+    assert mixed["messages"] == mixed["orders"] > 0, "every order's message arrived"
+    assert mixed["orders"] == int(mixed["events"] * mixed["share"]) < mixed["events"], "orders in the shop's traffic"
+    assert {"product_viewed", "consent_changed", "order_completed"} <= set(mixed["shop"]), "the shop's mix"
+    stress = results["campaign.trigger_to_send.all_orders.p99"]["detail"]
+    assert stress["messages"] == stress["orders"] == stress["events"] > 0, "every event an order, each one's message"
     assert results["campaign.rss_peak"]["target"] == "<= 300"
 
 

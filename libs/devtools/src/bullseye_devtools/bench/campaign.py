@@ -20,6 +20,7 @@ import os
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ from bullseye_devtools.bench.profile_write import CpuMeters, postmaster
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack.local import LocalStack, create_api_key
+from bullseye_devtools.traffic.generator import generate
 
 C = cpb.Channel
 CALL = 500  # events per TrackBatch while making shoppers
@@ -238,42 +240,91 @@ async def _settled(stack: CampaignStack, offset: int) -> list[dict[str, object]]
     return found
 
 
-@benchmark("campaign.trigger", provides=["campaign.trigger_to_send.p50", "campaign.trigger_to_send.p99",
-                                         "campaign.rss_peak"])  # fmt: skip
+TRIGGER_FIGURES = ["campaign.trigger_to_send.p50", "campaign.trigger_to_send.p99",
+                   "campaign.trigger_to_send.all_orders.p50", "campaign.trigger_to_send.all_orders.p99"]  # fmt: skip
+SHOP_SEED = 11  # the traffic generator's seed for the shop's other traffic
+
+
+@benchmark("campaign.trigger", provides=[*TRIGGER_FIGURES, "campaign.rss_peak"])
 def trigger_to_send(session: Session) -> Iterator[Result]:
-    """Orders at a fixed rate (1,000/s), each entering its shopper into an order-triggered push
-    campaign: event accepted by ingestion -> its message at the sink (the body names the order)."""
+    """Event accepted by ingestion -> its message at the sink (the body names the order), at a fixed
+    rate (1,000 events/s), twice: in shop traffic (the traffic generator's shoppers browsing,
+    searching, carting, consenting, ordering), of which a share (10%) are orders entering an
+    order-triggered push campaign; then with every event such an order (1,000 messages/s)."""
     stack: CampaignStack = session.resource("campaign", campaign_stack)
     rate = int(os.environ.get("BENCH_CAMPAIGN_RATE", "1000"))
+    share = float(os.environ.get("BENCH_CAMPAIGN_TRIGGER_SHARE", "0.1"))
     people, seconds = (200, 3.0) if session.quick else (2000, 20.0)
     cohort = f"t{uuid.uuid4().hex[:6]}"
     session.step(f"campaign trigger: making {people:,} shoppers")
     segment = uvloop.run(make_shoppers(stack, cohort, people))
     on_order = cpb.Entry(event=cpb.EventTrigger(event=cpb.EventFilter(event_type="order_completed")))
     uvloop.run(launch(stack, push(f"orders-{cohort}", segment, on_order, limits=every_check(datetime.now(UTC)))))
-    offset = stack.received.stat().st_size if stack.received.exists() else 0
-    session.step(f"campaign trigger: {rate:,} orders/s for {seconds:.0f} s through ingestion, identity, campaign")
-    meters = CpuMeters(_pids(stack))
-    accepted = uvloop.run(_orders(stack, cohort, people, rate=rate, seconds=seconds))
-    received = uvloop.run(wait_for_deliveries(stack.received, since=offset, count=len(accepted), within=300))
-    cpu = meters.per_event_ms(len(accepted))
-    latency = sorted(float(str(r["at"])) - accepted[str(r["body"])] for r in received if str(r["body"]) in accepted)
-    if not latency:
-        raise RuntimeError("no message matched an order")
-    detail = {"orders": len(accepted), "messages": len(latency), "rate": rate, "seconds": seconds,
-              "cpu_ms_per_event": cpu, "load_average": os.getloadavg()}  # fmt: skip
-    yield Result("campaign.trigger_to_send.p50", percentile(latency, 50) * 1000, "ms", detail=detail)
-    yield Result("campaign.trigger_to_send.p99", percentile(latency, 99) * 1000, "ms", target=Target("<=", 1000),
-                 detail=detail)  # fmt: skip
+    events = int(rate * seconds)
+    orders = int(events * share)
+    shop = shop_traffic(events - orders)
+    session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, {share:.0%} of them triggering orders, "
+                 "the rest shop traffic")  # fmt: skip
+    mixed = paced_run(stack, mix(cohort, people, shop, orders), rate=rate)
+    kinds = dict(Counter(e.WhichOneof("payload") for e in shop))
+    yield from trigger_results("campaign.trigger_to_send", mixed, target=Target("<=", 1000), rate=rate, share=share,
+                               shop=kinds)  # fmt: skip
+    session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, every one a triggering order")
+    only_orders = paced_run(stack, mix(cohort, people, [], events), rate=rate)
+    yield from trigger_results("campaign.trigger_to_send.all_orders", only_orders, rate=rate, share=1.0)
     yield Result("campaign.rss_peak", stack.rss.peak_bytes() / 2**20, "MB", target=Target("<=", 300))
 
 
-async def _orders(stack: CampaignStack, cohort: str, people: int, *, rate: int, seconds: float) -> dict[str, float]:
-    """Orders of random shoppers at `rate`, in calls of PER_CALL; order id -> accepted at (epoch s).
-    The requests are built before the clock starts: this client shares the machine."""
+@dataclass
+class PacedRun:
+    accepted: dict[str, float]  # triggering order id -> accepted at (epoch s)
+    latency: list[float]  # seconds, sorted, per message that named an accepted order
+    cpu_ms_per_event: dict[str, float]
+    events: int
+
+
+def paced_run(stack: CampaignStack, calls: list[list[ev.Event]], *, rate: int) -> PacedRun:
+    offset = stack.received.stat().st_size if stack.received.exists() else 0
+    meters = CpuMeters(_pids(stack))
+    accepted = uvloop.run(_paced(stack, calls, rate=rate))
+    received = uvloop.run(wait_for_deliveries(stack.received, since=offset, count=len(accepted), within=300))
+    events = sum(map(len, calls))
+    latency = sorted(float(str(r["at"])) - accepted[str(r["body"])] for r in received if str(r["body"]) in accepted)
+    if not latency:
+        raise RuntimeError("no message matched an order")
+    return PacedRun(accepted, latency, meters.per_event_ms(events), events)
+
+
+def trigger_results(name: str, run: PacedRun, *, target: Target | None = None, **context: object) -> Iterator[Result]:
+    detail = {"events": run.events, "orders": len(run.accepted), "messages": len(run.latency), **context,
+              "cpu_ms_per_event": run.cpu_ms_per_event, "load_average": os.getloadavg()}  # fmt: skip
+    yield Result(f"{name}.p50", percentile(run.latency, 50) * 1000, "ms", detail=detail)
+    yield Result(f"{name}.p99", percentile(run.latency, 99) * 1000, "ms", target=target, detail=detail)
+
+
+def shop_traffic(count: int) -> list[ev.Event]:
+    """`count` events of the traffic generator's shoppers, in time order (about 11 per shopper)."""
+    if count <= 0:
+        return []
+    events = list(generate(count // 8 + 10, SHOP_SEED))
+    if len(events) < count:
+        raise RuntimeError(f"the generator made {len(events):,} events, fewer than {count:,}")
+    return events[:count]
+
+
+def mix(cohort: str, people: int, shop: Sequence[ev.Event], orders: int) -> list[list[ev.Event]]:
+    """Calls of PER_CALL events: the shop's traffic in its order with `orders` orders by the
+    cohort's shoppers (each triggers the campaign) at random places. Built before the clock
+    starts: this client shares the machine."""
     rng = random.Random(5)
-    calls = int(rate * seconds / PER_CALL)
-    batches = [[_order(cohort, rng.randrange(people)) for _ in range(PER_CALL)] for _ in range(calls)]
+    total = len(shop) + orders
+    at, rest = set(rng.sample(range(total), orders)), iter(shop)
+    stream = [_order(cohort, rng.randrange(people)) if i in at else next(rest) for i in range(total)]
+    return [stream[i : i + PER_CALL] for i in range(0, total, PER_CALL)]
+
+
+async def _paced(stack: CampaignStack, calls: Sequence[Sequence[ev.Event]], *, rate: int) -> dict[str, float]:
+    """Sends the calls at `rate` events/s; the cohort's order id -> accepted at (epoch s)."""
     accepted: dict[str, float] = {}
     async with grpc.aio.insecure_channel(stack.local.ingestion_address) as channel:
         api = ingestion_pb2_grpc.IngestionServiceStub(channel)
@@ -283,15 +334,23 @@ async def _orders(stack: CampaignStack, cohort: str, people: int, *, rate: int, 
                                          metadata=(("x-api-key", stack.key),))  # fmt: skip
             now = time.time()
             for event, outcome in zip(events, reply.result.outcomes, strict=True):
-                if outcome.status == ingestion_pb2.EVENT_STATUS_ACCEPTED:
+                if outcome.status == ingestion_pb2.EVENT_STATUS_ACCEPTED and _triggering(event):
                     accepted[event.order_completed.order_id] = now
 
-        start, pending = time.perf_counter(), []
-        for n, batch in enumerate(batches):
-            await asyncio.sleep(max(0.0, start + n * PER_CALL / rate - time.perf_counter()))
-            pending.append(asyncio.ensure_future(one(batch)))
+        start, pending, sent = time.perf_counter(), [], 0
+        for events in calls:
+            await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
+            sent += len(events)
+            pending.append(asyncio.ensure_future(one(events)))
         await asyncio.gather(*pending)
     return accepted
+
+
+BENCH_ORDER = "bench-o-"  # the prefix of the orders this benchmark makes to trigger its campaign
+
+
+def _triggering(event: ev.Event) -> bool:
+    return event.order_completed.order_id.startswith(BENCH_ORDER)
 
 
 def _order(cohort: str, n: int) -> ev.Event:
@@ -300,7 +359,8 @@ def _order(cohort: str, n: int) -> ev.Event:
     order.occurred_at.GetCurrentTime()
     price = money_pb2.Money(currency_code="EUR", units=30)
     line = ev.LineItem(product_id="p", quantity=1, unit_price=price)
-    order.order_completed.CopyFrom(ev.OrderCompleted(order_id=f"o-{uuid.uuid4().hex}", revenue=price, items=[line]))
+    order.order_completed.CopyFrom(ev.OrderCompleted(order_id=f"{BENCH_ORDER}{uuid.uuid4().hex}", revenue=price,
+                                                     items=[line]))  # fmt: skip
     return order
 
 
