@@ -1,12 +1,13 @@
 """Campaign's figures: a broadcast's throughput to the local sinks with every check on, the time
-from an event accepted by ingestion to its message at a sink at 1,000 events/s, and campaign's
-peak RSS.
+from an event accepted by ingestion to its message at a sink at 1,000 events/s (in a shop's
+traffic, and with every event a triggering order), and campaign's peak RSS.
 
 The whole chain runs as processes (the `make up` stack: ingestion, identity, profile, campaign
 and the channel sinks). Shoppers are made through ingestion like a shop makes them (an identify
 with an email, an app device and a cohort trait, a push consent), a segment of them in profile;
 then one broadcast to all of them over push (HTTP) with a holdout, a cap, quiet hours and
-exclusions configured, and an order-triggered campaign fed at a fixed rate. Deliveries are read
+exclusions configured, and an order-triggered campaign whose orders come at a fixed rate among
+the traffic generator's shoppers (bullseye_devtools.traffic), then alone. Deliveries are read
 from the sinks' file after each run (each line has the time it was received), so measuring costs
 the chain nothing while it runs.
 """
