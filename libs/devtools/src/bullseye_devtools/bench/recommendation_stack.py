@@ -80,8 +80,7 @@ class RecoStack:
         """The process again on the same database and streams, with `env` added (the sampler
         keeps watching the first process's pid: take the RSS peak before a restart)."""
         self.service.stop()
-        self.service = ServiceProcess("recommendation", "bullseye_recommendation", {**self.env, **env},
-                                      self.service.log_dir).start()  # fmt: skip
+        self.service = _start("recommendation", {**self.env, **env}, self.service.log_dir)
 
     def cpu_seconds(self) -> float:
         """CPU time of the serving process so far."""
@@ -155,14 +154,14 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         asyncio.run(_append(nats.url, movielens.catalog_messages(data), movielens.resolved_messages(data)))
         seconds["load"] = time.perf_counter() - started
         session.step("starting recommendation's projection; waiting until it has folded every view")
-        projection = _process(stack, "recommendation-projection", {**env, "RECOMMENDATION_PROJECTION": "true"}, root)
+        projection = _start("recommendation-projection", {**env, "RECOMMENDATION_PROJECTION": "true"}, root / "logs")
+        stack.callback(projection.stop)
         projection_rss = _sampled(stack, projection)
         started = time.perf_counter()
         asyncio.run(folded(postgres.dsn, "recommendation", "interactions", data.interactions, within=3600))
         seconds["fold"] = time.perf_counter() - started
         session.step("starting recommendation's serving process")
-        service = ServiceProcess("recommendation", "bullseye_recommendation",
-                                 {**env, "RECOMMENDATION_PROJECTION": "false"}, root / "logs").start()  # fmt: skip
+        service = _start("recommendation", {**env, "RECOMMENDATION_PROJECTION": "false"}, root / "logs")
         rss = _sampled(stack, service)
         key = keys[stack_secrets.OPERATOR_KEY]
         operator = operator_credentials({stack_secrets.OPERATOR_KEY: key})
@@ -171,10 +170,8 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         yield reco
 
 
-def _process(stack: contextlib.ExitStack, name: str, env: dict[str, str], root: Path) -> ServiceProcess:
-    process = ServiceProcess(name, "bullseye_recommendation", env, root / "logs").start()
-    stack.callback(process.stop)
-    return process
+def _start(name: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    return ServiceProcess(name, "bullseye_recommendation", env, log_dir).start()
 
 
 def _sampled(stack: contextlib.ExitStack, process: ServiceProcess) -> RssSampler:
