@@ -237,6 +237,8 @@ def test_recommendation_reports_quality_through_recommend_and_what_serving_costs
     assert results["recommendation.model.call_p99"]["detail"]["history"] == 50
     calls = results["recommendation.read.recommend"]
     assert calls["target"] == "ratio >= 0.7" and calls["baseline"]["name"] == "recommendation.read.health"
+    for figure in ("recommendation.read.health", "recommendation.read.recommend"):  # the impressions' fold beside
+        assert results[figure]["detail"]["background_cpu_us_per_call"] >= 0
     latency = results["recommendation.read.latency_p99"]
     assert latency["target"] == "<= 10"
     assert latency["baseline"]["name"] == "recommendation.read.health_latency_p99"

@@ -482,18 +482,19 @@ class CpuMeters:
         self._start = {name: _tree_cpu(p) for name, p in self._parts.items()}
         self._client = time.process_time()
 
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds each part spent since the meters started."""
+        return {name: _tree_cpu(p) - self._start[name] for name, p in self._parts.items()}
+
     def per_event_ms(self, events: int) -> dict[str, float]:
-        spent = {name: _tree_cpu(p) - self._start[name] for name, p in self._parts.items()}
-        spent["bench_client"] = time.process_time() - self._client
+        spent = {**self.seconds(), "bench_client": time.process_time() - self._client}
         return {name: round(seconds / max(events, 1) * 1000, 3) for name, seconds in spent.items()}
 
 
 def postmaster(local: LocalStack) -> int:
-    """The PostgreSQL server's pid (the spawned process may be a wrapper that is gone); 0 if unknown."""
+    """The PostgreSQL server's pid; 0 if unknown."""
     assert local.postgres is not None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        return int((local.postgres.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
-    return 0
+    return local.postgres.postmaster_pid()
 
 
 def _tree_cpu(process: psutil.Process) -> float:

@@ -41,6 +41,7 @@ from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as pb_grpc
 
 from bullseye_devtools.bench import movielens, rounds
+from bullseye_devtools.bench.profile_write import CpuMeters
 from bullseye_devtools.bench.recommendation_stack import RecoStack, reco_stack
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rounds import Summary
@@ -195,10 +196,16 @@ def _als(session: Session) -> Iterator[Result]:
 
 
 def _drive(stack: RecoStack, *args: str) -> Summary:
-    """The load generator in its own process against the serving process (bench.rounds.drive)."""
+    """The load generator in its own process against the serving process (bench.rounds.drive),
+    and the CPU the stack's other processes spent per call meanwhile: on this machine's two
+    cores, the fold of Recommend's impressions takes its share beside the serving process."""
     argv = [sys.executable, "-m", "bullseye_devtools.bench.recommendation_read", "--address", stack.service.address,
             "--users", str(len(stack.data.histories)), *args]  # fmt: skip
-    return rounds.drive(stack, argv, {**os.environ, **stack.env, "BULLSEYE_OPERATOR_KEY": stack.operator_key})
+    meters = CpuMeters(stack.background)
+    summary = rounds.drive(stack, argv, {**os.environ, **stack.env, "BULLSEYE_OPERATOR_KEY": stack.operator_key})
+    spent = sum(meters.seconds().values())
+    summary["background_cpu_us_per_call"] = round(spent / max(summary["calls_total"], 1) * 1e6, 1)
+    return summary
 
 
 def _closed(session: Session) -> list[str]:

@@ -57,6 +57,9 @@ class RecoStack:
     operator: TokenMinter
     operator_key: str  # what the load generator signs its calls with
     dsn: str
+    # The processes that work for the calls off their path (name -> pid): the projection folds
+    # the impressions Recommend records, into PostgreSQL, through nats-server.
+    background: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)  # how long loading and folding took
     version: str = ""  # the model the train benchmark published
 
@@ -165,7 +168,10 @@ def reco_stack(session: Session) -> Iterator[RecoStack]:
         rss = _sampled(stack, service)
         key = keys[stack_secrets.OPERATOR_KEY]
         operator = operator_credentials({stack_secrets.OPERATOR_KEY: key})
-        reco = RecoStack(service, rss, projection_rss, data, operator, key, postgres.dsn, seconds)
+        assert projection.proc is not None and nats.proc is not None
+        background = {"projection": projection.proc.pid, "postgres": postgres.postmaster_pid(),
+                      "nats": nats.proc.pid}  # fmt: skip
+        reco = RecoStack(service, rss, projection_rss, data, operator, key, postgres.dsn, background, seconds)
         stack.callback(lambda: reco.service.stop())  # the process in place at the end (see restart)
         yield reco
 

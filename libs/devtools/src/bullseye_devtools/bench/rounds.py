@@ -62,8 +62,8 @@ def in_turn(rounds: int, baseline: Callable[[], Summary], call: Callable[[], Sum
 
 def merged(summaries: Sequence[Summary]) -> Summary:
     """One side's rounds as one summary: the round with the best window (its rate and
-    latencies), every window, the calls and errors of all, and the CPU per call (and cache
-    hit share, when reported) weighted by each round's calls."""
+    latencies), every window, the calls and errors of all, and the CPU per call (the
+    background's and the cache hit share too, when reported) weighted by each round's calls."""
     best = dict(max(summaries, key=lambda s: s["calls_per_s"]))
     calls = sum(s["calls_total"] for s in summaries)
     best.update(
@@ -74,7 +74,7 @@ def merged(summaries: Sequence[Summary]) -> Summary:
         errors=sum(s["errors"] for s in summaries),
         error_codes=dict(sum((Counter(s["error_codes"]) for s in summaries), Counter())),
     )
-    for weighted in ("service_cpu_us_per_call", "cache_hit_share"):
+    for weighted in ("service_cpu_us_per_call", "background_cpu_us_per_call", "cache_hit_share"):
         if all(weighted in s for s in summaries):
             best[weighted] = round(sum(s[weighted] * s["calls_total"] for s in summaries) / max(calls, 1), 4)
     return best

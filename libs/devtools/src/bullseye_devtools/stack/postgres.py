@@ -91,6 +91,12 @@ class PostgresServer:
     def sockets(self) -> Path:
         return socket_dir(self.data_dir.resolve(), self.port or SOCKET_PORT)
 
+    def postmaster_pid(self) -> int:
+        """The server's pid (the spawned process may be a wrapper that is gone); 0 if unknown."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        return 0
+
     @property
     def dsn(self) -> str:
         if self.port:
