@@ -498,11 +498,15 @@ def postmaster(local: LocalStack) -> int:
 
 
 def _tree_cpu(process: psutil.Process) -> float:
+    """CPU time of `process` and its descendants, the exited ones included: a child that ends
+    (a PostgreSQL backend whose connection closed) moves into its parent's children times
+    when reaped, so the sum never goes back."""
     total = 0.0
     with contextlib.suppress(psutil.Error):
         for part in (process, *process.children(recursive=True)):
             with contextlib.suppress(psutil.Error):
-                total += _cpu_seconds(part)
+                times = part.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
     return total
 
 
