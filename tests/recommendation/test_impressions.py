@@ -18,7 +18,7 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from nats.aio.client import Client as NATS
 
 from tests.platform.waiting import wait_until
-from tests.recommendation import shop, support
+from tests.recommendation import shop, support, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +49,25 @@ async def _reported(running: support.RecommendationUnderTest, placement: str, *,
     return (sum(f.impressions for f in figures), sum(f.impressions_lost for f in figures)) == (impressions, lost)
 
 
-async def served_facts(nc: NATS, running: support.RecommendationUnderTest) -> list[facts_pb2.Served]:
-    """Every `served` fact on the process's RECO stream (a hundred to a message at most)."""
+async def served_messages(nc: NATS, running: support.RecommendationUnderTest) -> list[bytes]:
+    """Every `served` message on the process's RECO stream."""
     stream = running.env["RECOMMENDATION_STREAM"]
     state = (await nc.jetstream().stream_info(stream)).state
     found = []
     for seq in range(state.first_seq, state.last_seq + 1):
         message = await nc.jetstream().get_msg(stream, seq)
         if message.subject and message.subject.endswith(".served") and message.data:
-            batch = facts_pb2.RecoRecord.FromString(message.data).served.impressions
-            assert 0 < len(batch) <= 100
-            found += batch
+            found.append(message.data)
+    return found
+
+
+async def served_facts(nc: NATS, running: support.RecommendationUnderTest) -> list[facts_pb2.Served]:
+    """Every `served` fact on the process's RECO stream."""
+    found = []
+    for data in await served_messages(nc, running):
+        batch = facts_pb2.RecoRecord.FromString(data).served.impressions
+        assert len(batch) > 0
+        found += batch
     return found
 
 
@@ -79,6 +87,25 @@ async def test_every_answer_is_a_served_fact_on_reco(nc: NATS, running: support.
         assert before - timedelta(seconds=1) <= fact.served_at.ToDatetime(tzinfo=UTC) <= after + timedelta(seconds=1)
     assert (await report(running, "facts")).keys() <= {"control", "hybrid"}
     assert sum(v.impressions for v in (await report(running, "facts")).values()) == 30
+
+
+async def test_a_batch_of_long_answers_is_split_into_messages_the_stream_takes(
+    nc: NATS, running: support.RecommendationUnderTest
+) -> None:
+    """A hundred answers of sixty items each are ~100 kB as facts: more than one RECO message
+    may hold (64 KiB), so the batch travels as several, and none is refused."""
+    await running.restart(RECOMMENDATION_IMPRESSION_FLUSH="1h", RECOMMENDATION_IMPRESSION_BATCH="100")
+    try:
+        answers = [await running.recommend(f"long-{n}", k=synthetic.ITEMS, context=pb.Context(placement="long"))
+                   for n in range(100)]  # fmt: skip
+        await wait_until(lambda: _reported(running, "long", impressions=100), within=30)
+    finally:
+        await running.restart(RECOMMENDATION_IMPRESSION_FLUSH="0.2", RECOMMENDATION_IMPRESSION_BATCH="500")
+
+    assert all(len(a.items) == synthetic.ITEMS for a in answers)
+    messages = await served_messages(nc, running)
+    assert {a.recommendation_id for a in answers} <= {f.recommendation_id for f in await served_facts(nc, running)}
+    assert max(len(data) for data in messages) <= 64 * 1024
 
 
 async def test_the_report_gives_ctr_and_conversion_per_variant(

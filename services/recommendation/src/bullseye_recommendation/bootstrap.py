@@ -142,6 +142,7 @@ async def impression_writer(
     return ImpressionWriter(
         writer=writer, spool=Spool(config.spool()), subject_prefix=config.subject_prefix,
         partitions=config.partitions, batch=config.impression_batch, flush=config.impression_flush,
+        message_bytes=config.owned_stream().max_msg_size,
         instruments=instruments,
     )  # fmt: skip
 

@@ -2,10 +2,11 @@
 
 A Recommend call hands its impression to the writer and returns: it waits in memory
 (and is noted in the process's spool, serving/spool.py) until a batch of `batch` facts, or
-`flush` seconds, makes the writer append them to RECO in one atomic append (one fsync), a
-`ServedBatch` message per PER_MESSAGE facts: what reads RECO pays per message (nats-py parses
-each message's headers in Python: ~0.1 ms, more than the rest of a cached answer), so
-impressions travel a hundred to a message. A batch, once taken, is written as it was until
+`flush` seconds, makes the writer append them to RECO in one atomic append (one fsync), in
+`ServedBatch` messages as large as the stream takes: what reads RECO pays per message (nats-py
+parses each message's headers in Python; the projection folds each in a transaction), so
+impressions travel by the hundred, cut by size (an answer of a hundred items is a hundred times
+longer than one of one). A batch, once taken, is written as it was until
 RECO acknowledges it (a retry carries the same messages under the same ids, so JetStream keeps
 one copy). A process that stops writes what it holds first; one that is killed loses at most
 what it had not written, and the next process to start on the same spool storage publishes an
@@ -32,7 +33,8 @@ from bullseye_recommendation.serving.spool import Spool, orphans
 log = logging.getLogger(__name__)
 SERVED, LOST = "served", "impressions.lost"
 RETRY = Backoff(first=0.5, most=5.0)
-PER_MESSAGE = 100  # facts per ServedBatch: ~30 kB with ten items each, under a stream's 64 kB messages
+HEADROOM = 2048  # bytes of a message left to its headers (id, atomic batch, trace context)
+FRAMING = 8  # an impression's tag and length inside the batch, and the batch's own, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,11 @@ class Impression:
 class ImpressionWriter:
     def __init__(
         self, *, writer: LogWriter, spool: Spool, subject_prefix: str, partitions: int, batch: int, flush: float,
-        instruments: RecommendationInstruments,
+        message_bytes: int, instruments: RecommendationInstruments,
     ) -> None:  # fmt: skip
+        """`message_bytes`: the most a message of the stream holds (its max_msg_size)."""
         self._writer, self._spool, self._prefix, self._partitions = writer, spool, subject_prefix, partitions
-        self._batch, self._instruments = batch, instruments
+        self._batch, self._budget, self._instruments = batch, message_bytes - HEADROOM, instruments
         self._queue: collections.deque[Impression] = collections.deque()
         self._taken: list[LogMessage] = []  # the batch being written, as it will be until acknowledged
         self._taken_count = 0
@@ -101,8 +104,7 @@ class ImpressionWriter:
     def _take(self) -> None:
         """The oldest `batch` impressions, fixed as messages (ids derived from their content)."""
         taken = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
-        chunks = [taken[n : n + PER_MESSAGE] for n in range(0, len(taken), PER_MESSAGE)]
-        self._taken, self._taken_count = [self._message(chunk) for chunk in chunks], len(taken)
+        self._taken, self._taken_count = self._messages(taken), len(taken)
 
     async def _step(self) -> Pass:
         written = await self.write_once()
@@ -119,15 +121,29 @@ class ImpressionWriter:
             return
         self._spool.close()
 
-    def _message(self, chunk: list[Impression]) -> LogMessage:
-        first = chunk[0].recommendation_id
+    def _messages(self, taken: list[Impression]) -> list[LogMessage]:
+        """`taken` in order, in as few `ServedBatch` messages as the stream's message size allows
+        (an impression is at most ~28 kB: a hundred items of 256 characters, text fields bounded)."""
+        messages: list[LogMessage] = []
+        record, first, used = facts_pb2.RecoRecord(), "", 0
+        for impression in taken:
+            served = record.served.impressions.add()
+            impression.into(served)
+            size = served.ByteSize() + FRAMING
+            if used and used + size > self._budget:
+                del record.served.impressions[-1]
+                messages.append(self._message(record, first))
+                record, used = facts_pb2.RecoRecord(), 0
+                impression.into(record.served.impressions.add())
+            first, used = first if used else impression.recommendation_id, used + size
+        if used:
+            messages.append(self._message(record, first))
+        return messages
+
+    def _message(self, record: facts_pb2.RecoRecord, first: str) -> LogMessage:
         subject = subject_for(self._prefix, partition_of(first, self._partitions), SERVED)
-        record = facts_pb2.RecoRecord()
-        impressions = record.served.impressions
-        for impression in chunk:
-            impression.into(impressions.add())
-        payload = record.SerializeToString()
-        return LogMessage(subject=subject, payload=payload, msg_id=f"served:{first}:{len(chunk)}")
+        count = len(record.served.impressions)
+        return LogMessage(subject=subject, payload=record.SerializeToString(), msg_id=f"served:{first}:{count}")
 
 
 async def count_lost(
