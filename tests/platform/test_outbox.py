@@ -88,6 +88,24 @@ async def test_committed_facts_are_published_in_order_with_their_msg_id_then_del
     assert await relay.relay_once() == 0
 
 
+async def test_a_fact_committed_after_a_later_one_was_relayed_is_relayed_by_the_next_batch(
+    pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
+) -> None:
+    """Ids are drawn at insert and committed in any order: a batch takes what its snapshot
+    sees, and a lower id that commits afterwards is neither lost nor deleted unpublished."""
+    async with pool.acquire() as slow, slow.transaction():
+        await emit(slow, subject=f"{stream.subject_prefix}.0.fact", payload=b"slow", msg_id="slow")  # the lower id
+        await emit_committed(pool, stream, "quick")
+
+        assert await relay.relay_once() == 1
+        assert await messages_in(js, stream) == 1
+    assert await relay.relay_once() == 1
+
+    assert await pending_rows(pool) == 0
+    stored = [await js.get_msg(stream.name, seq) for seq in (1, 2)]
+    assert [m.data for m in stored] == [b"quick", b"slow"]
+
+
 async def test_a_fact_carries_the_trace_it_was_emitted_in_and_its_own_headers(
     pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
 ) -> None:
