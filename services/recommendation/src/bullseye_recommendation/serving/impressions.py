@@ -135,7 +135,9 @@ class ImpressionWriter:
                 messages.append(self._message(record, first))
                 record, used = facts_pb2.RecoRecord(), 0
                 impression.into(record.served.impressions.add())
-            first, used = first if used else impression.recommendation_id, used + size
+            if not used:  # the message's first impression names it (subject, id)
+                first = impression.recommendation_id
+            used += size
         if used:
             messages.append(self._message(record, first))
         return messages
