@@ -237,11 +237,19 @@ class RecommendationUnderTest:
         return outcome
 
     async def serving(self, version: str, *, within: float = 60.0) -> None:
-        """Until Recommend answers with `version` (the process swapped to it)."""
+        """Until the process ranks with `version` (it swapped to it). SimilarItems names the
+        current model for any catalog item; a Recommend answer names none for a person it may
+        not personalize for or knows nothing of, and any person might be one."""
 
         async def swapped() -> bool:
-            person = await self.pool.fetchval("SELECT person_id FROM person_items LIMIT 1")
-            return (await self.recommend(person or "nobody", k=1)).model_version == version
+            item = await self.pool.fetchval("SELECT item_id FROM items ORDER BY item_id LIMIT 1")
+            try:
+                reply = await self.api.SimilarItems(pb.SimilarItemsRequest(item_id=item or "none", k=1))
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:  # not in the process's catalog snapshot yet
+                    return False
+                raise
+            return reply.model_version == version
 
         await wait_until(swapped, within=within, every=0.1)
 
