@@ -81,7 +81,7 @@ async def test_shoppers_from_ingestion_get_recommendations_from_a_model_trained_
     trained = await running.train("--publish")
     await running.serving(trained["version"])
     buyers = [e.identifiers.user_id for e in events if e.identifiers.user_id and item_signals(e)]
-    user_id = max(set(buyers), key=buyers.count)  # the most active shopper with an account
+    user_id = max(sorted(set(buyers)), key=buyers.count)  # the most active shopper with an account (ties: the first id)
 
     request = pb.RecommendRequest(k=5, identifier=identity_pb2.IdentifierRef(type=1, value=user_id))
     response = await running.api.Recommend(request)
