@@ -41,8 +41,8 @@ from bullseye_platform.grpc import client
 from google.protobuf import duration_pb2
 from google.type import money_pb2, timeofday_pb2
 
+from bullseye_devtools.bench.cpu_meters import CpuMeters, postmaster
 from bullseye_devtools.bench.loadgen import percentile
-from bullseye_devtools.bench.profile_write import CpuMeters, postmaster
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rss import RssSampler
 from bullseye_devtools.stack.local import LocalStack, create_api_key

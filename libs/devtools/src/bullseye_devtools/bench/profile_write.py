@@ -41,6 +41,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bullseye_devtools.bench.cpu_meters import CpuMeters, postmaster
 from bullseye_devtools.bench.loadgen import percentile
 from bullseye_devtools.bench.pull import pull_rate
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
@@ -468,46 +469,6 @@ async def _read(
                 done = max(done, msg.metadata.sequence.stream)
     finally:
         await sub.unsubscribe()
-
-
-class CpuMeters:
-    """CPU time of each part of the stack (a process and its children) over a run, per event:
-    which hop spends the machine's two cores."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._parts: dict[str, psutil.Process] = {}
-        for name, pid in pids.items():
-            with contextlib.suppress(psutil.Error, ValueError):  # gone (a wrapper that exec'd), or 0
-                self._parts[name] = psutil.Process(pid)
-        self._start = {name: _tree_cpu(p) for name, p in self._parts.items()}
-        self._client = time.process_time()
-
-    def seconds(self) -> dict[str, float]:
-        """CPU seconds each part spent since the meters started."""
-        return {name: _tree_cpu(p) - self._start[name] for name, p in self._parts.items()}
-
-    def per_event_ms(self, events: int) -> dict[str, float]:
-        spent = {**self.seconds(), "bench_client": time.process_time() - self._client}
-        return {name: round(seconds / max(events, 1) * 1000, 3) for name, seconds in spent.items()}
-
-
-def postmaster(local: LocalStack) -> int:
-    """The PostgreSQL server's pid; 0 if unknown."""
-    assert local.postgres is not None
-    return local.postgres.postmaster_pid()
-
-
-def _tree_cpu(process: psutil.Process) -> float:
-    """CPU time of `process` and its descendants, the exited ones included: a child that ends
-    (a PostgreSQL backend whose connection closed) moves into its parent's children times
-    when reaped, so the sum never goes back."""
-    total = 0.0
-    with contextlib.suppress(psutil.Error):
-        for part in (process, *process.children(recursive=True)):
-            with contextlib.suppress(psutil.Error):
-                times = part.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
-    return total
 
 
 def _ms(values: list[float], q: float) -> float:

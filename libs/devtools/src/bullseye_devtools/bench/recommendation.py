@@ -41,7 +41,7 @@ from bullseye.recommendation.v1 import recommendation_pb2 as pb
 from bullseye.recommendation.v1 import recommendation_pb2_grpc as pb_grpc
 
 from bullseye_devtools.bench import movielens, rounds
-from bullseye_devtools.bench.profile_write import CpuMeters
+from bullseye_devtools.bench.cpu_meters import CpuMeters
 from bullseye_devtools.bench.recommendation_stack import RecoStack, reco_stack
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
 from bullseye_devtools.bench.rounds import Summary
