@@ -34,6 +34,8 @@ def test_template_limits_come_from_the_environment() -> None:
         ("CAMPAIGN_SRM_ALPHA", "0.7", "CAMPAIGN_SRM_ALPHA: 0.7 is outside (0, 0.5)"),
         ("CAMPAIGN_SEQUENTIAL_TUNING", "0", "CAMPAIGN_SEQUENTIAL_TUNING: 0 must be at least 1"),
         ("CAMPAIGN_GRPC_PORT", "port", "CAMPAIGN_GRPC_PORT='port' is not a valid"),
+        ("CAMPAIGN_PUSH_URL", "ftp://push.example/", "CAMPAIGN_PUSH_URL: 'ftp://push.example/' is not an http://"),
+        ("CAMPAIGN_WEBHOOK_URL", "https:///hooks", "CAMPAIGN_WEBHOOK_URL: 'https:///hooks' names no host"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable: str, value: str, message: str) -> None:

@@ -9,6 +9,7 @@ from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
 from bullseye_platform.service import ServiceConfig
 
+from bullseye_campaign.adapters.channels.post_client import Endpoint
 from bullseye_campaign.domain.templates import TemplateLimits
 
 PREFIX = "CAMPAIGN"
@@ -117,5 +118,11 @@ class CampaignConfig(ServiceConfig, ClockSettings):
         for name in ("send_batch", "handoff_batch", "delivery_attempts", "broadcast_page", "recommended_items"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"CAMPAIGN_{name.upper()}: {getattr(self, name)} must be at least 1")
+        for name in ("push_url", "sms_url", "in_app_url", "webhook_url"):
+            if url := getattr(self, name):
+                try:
+                    Endpoint.parse(url)
+                except ValueError as exc:
+                    raise ConfigError(f"CAMPAIGN_{name.upper()}: {exc}") from None
         if self.send_batch > 500:
             raise ConfigError(f"CAMPAIGN_SEND_BATCH: {self.send_batch} is over 500 (identity's BatchGetContacts)")

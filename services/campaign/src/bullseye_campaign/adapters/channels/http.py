@@ -1,4 +1,4 @@
-"""Push, SMS, in-app and webhook over HTTP POST (aiohttp, keep-alive connections).
+"""Push, SMS, in-app and webhook over HTTP POST (keep-alive connections: post_client.py).
 
 Each message is one POST to the channel's configured endpoint with the idempotency key as the
 `Idempotency-Key` header (the convention of Stripe's API and the IETF draft of that name), so
@@ -12,42 +12,41 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-import aiohttp
 from bullseye.campaign.v1 import definition_pb2 as cpb
 
 from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing
+from bullseye_campaign.adapters.channels.post_client import Endpoint, PostClient
 
 RETRIED_STATUSES = frozenset({408, 425, 429})
-TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class HttpChannel:
-    """One endpoint; `webhook` posts the rendered body itself (a JSON document) about the person."""
+    """One endpoint; `webhook` posts the rendered body itself (a JSON document) about the person.
 
-    def __init__(self, url: str, *, connections: int, webhook: bool = False) -> None:
-        self._url, self._webhook, self._connections = url, webhook, connections
-        self._session: aiohttp.ClientSession | None = None
+    No cookies are kept: an endpoint's Set-Cookie must not ride along on other persons' messages.
+    """
+
+    def __init__(self, url: str, *, connections: int, webhook: bool = False, timeout: float = 10.0) -> None:
+        """Raises ValueError for a URL that is not http:// or https://."""
+        self._webhook = webhook
+        self._client = PostClient(Endpoint.parse(url), connections=connections, timeout=timeout,
+                                  content_type="application/json")  # fmt: skip
 
     async def hand_off(self, messages: Sequence[Outgoing]) -> list[Handoff]:
-        if self._session is None:  # made in the running loop, on first use
-            connector = aiohttp.TCPConnector(limit=self._connections)
-            # No cookie jar: an endpoint's Set-Cookie must not ride along on other persons'
-            # messages (and not parsing cookies saves ~4 us of a ~105 us POST).
-            self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT,
-                                                  cookie_jar=aiohttp.DummyCookieJar())  # fmt: skip
-        return list(await asyncio.gather(*(self._post(self._session, m) for m in messages)))
+        return list(await asyncio.gather(*(self._post(m) for m in messages)))
 
-    async def _post(self, session: aiohttp.ClientSession, outgoing: Outgoing) -> Handoff:
-        headers = {"Idempotency-Key": outgoing.message_id, "Content-Type": "application/json",
-                   "X-Bullseye-Campaign": outgoing.campaign_id, "X-Bullseye-Person": outgoing.person_id}  # fmt: skip
+    async def _post(self, outgoing: Outgoing) -> Handoff:
+        headers = {"Idempotency-Key": outgoing.message_id, "X-Bullseye-Campaign": outgoing.campaign_id,
+                   "X-Bullseye-Person": outgoing.person_id}  # fmt: skip
         body = outgoing.message.body if self._webhook else json.dumps(_document(outgoing))
         if self._webhook and not _is_json(body):
             return Handoff(outgoing.message_id, HandoffOutcome.PERMANENT, "the webhook body did not render to JSON")
         try:
-            async with session.post(self._url, data=body.encode(), headers=headers) as answer:
-                status = answer.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            status = await self._client.post(headers, body.encode())
+        except (OSError, TimeoutError) as exc:
             return Handoff(outgoing.message_id, HandoffOutcome.TRANSIENT, f"no answer: {type(exc).__name__}")
+        except ValueError:
+            return Handoff(outgoing.message_id, HandoffOutcome.PERMANENT, "an id cannot travel in an HTTP header")
         if 200 <= status < 300:
             return Handoff(outgoing.message_id, HandoffOutcome.SENT)
         retried = status in RETRIED_STATUSES or status >= 500
@@ -55,8 +54,7 @@ class HttpChannel:
         return Handoff(outgoing.message_id, outcome, f"HTTP {status}")
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
 
 
 def _document(outgoing: Outgoing) -> dict[str, object]:
