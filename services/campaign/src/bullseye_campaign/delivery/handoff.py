@@ -35,10 +35,8 @@ from bullseye_campaign.delivery.personalize import Personalizer, Wanted
 from bullseye_campaign.delivery.rates import SendRates
 from bullseye_campaign.domain.report import money
 
-Status = rpb.DeliveryStatus
-C = cpb.Channel
 Again = dict[str, datetime | None]
-PENDING = (Status.DELIVERY_STATUS_SENDING, Status.DELIVERY_STATUS_RETRYING)
+PENDING = (rpb.DELIVERY_STATUS_SENDING, rpb.DELIVERY_STATUS_RETRYING)
 
 
 @dataclass(frozen=True)
@@ -139,22 +137,22 @@ class Handoffs:
             "rendered = coalesce(u.rendered, d.rendered) "
             "FROM unnest($1::text[], $2::smallint[], $3::integer[], $4::text[], $5::timestamptz[], $6::bytea[]) "
             "AS u(id, status, attempts, error, retry_at, rendered) WHERE d.message_id = u.id",
-            *[list(c) for c in zip(*rows, strict=True)], Status.DELIVERY_STATUS_SENT, now,
+            *[list(c) for c in zip(*rows, strict=True)], rpb.DELIVERY_STATUS_SENT, now,
         )  # fmt: skip
         await self._facts.emit(conn, facts)
         return again
 
     def _after(self, result: Handoff, attempts: int, now: datetime) -> tuple[int, datetime | None]:
         if result.outcome is HandoffOutcome.SENT:
-            return Status.DELIVERY_STATUS_SENT, None
+            return rpb.DELIVERY_STATUS_SENT, None
         if result.outcome is HandoffOutcome.PERMANENT or attempts >= self._attempts:
-            return Status.DELIVERY_STATUS_DEAD_LETTERED, None
-        return Status.DELIVERY_STATUS_RETRYING, now + timedelta(seconds=self._backoff.delay(attempts))
+            return rpb.DELIVERY_STATUS_DEAD_LETTERED, None
+        return rpb.DELIVERY_STATUS_RETRYING, now + timedelta(seconds=self._backoff.delay(attempts))
 
     def _fact(
         self, p: Pending, result: Handoff, status: int, attempts: int, now: datetime, currency: str
     ) -> LogMessage:
-        if status == Status.DELIVERY_STATUS_SENT:
+        if status == rpb.DELIVERY_STATUS_SENT:
             sent = fpb.MessageSent(
                 message_id=p.message_id, campaign_id=p.campaign_id, campaign_version=p.campaign_version,
                 person_id=p.person_id, step=p.step, occurrence_id=p.occurrence_id, arm=p.arm,
@@ -165,7 +163,7 @@ class Handoffs:
             return self._facts.message(record, person_id=p.person_id, msg_id=f"sent:{p.message_id}")
         failed = fpb.MessageFailed(
             message_id=p.message_id, campaign_id=p.campaign_id, person_id=p.person_id, channel=p.channel,  # type: ignore[arg-type]
-            error=result.error, permanent=status == Status.DELIVERY_STATUS_DEAD_LETTERED, attempts=attempts,
+            error=result.error, permanent=status == rpb.DELIVERY_STATUS_DEAD_LETTERED, attempts=attempts,
             failed_at=timestamp(now),
         )  # fmt: skip
         return self._facts.message(fpb.CampaignRecord(message_failed=failed), person_id=p.person_id,
@@ -210,14 +208,14 @@ def _undeliverable(o: Outgoing) -> Handoff | None:
     """A message that cannot go anywhere: it did not render, or the person has no address now."""
     if o.message.error:
         return Handoff(o.message_id, HandoffOutcome.PERMANENT, f"the message did not render: {o.message.error}")
-    if o.channel in (C.CHANNEL_EMAIL, C.CHANNEL_SMS) and not o.address:
+    if o.channel in (cpb.CHANNEL_EMAIL, cpb.CHANNEL_SMS) and not o.address:
         return Handoff(o.message_id, HandoffOutcome.PERMANENT, "no deliverable address at handoff")
-    if o.channel in (C.CHANNEL_PUSH, C.CHANNEL_IN_APP) and not o.device_ids:
+    if o.channel in (cpb.CHANNEL_PUSH, cpb.CHANNEL_IN_APP) and not o.device_ids:
         return Handoff(o.message_id, HandoffOutcome.PERMANENT, "no app device at handoff")
     return None
 
 
 def _outgoing(p: Pending, message: apb.RenderedMessage, contacts: dict[str, Contacts]) -> Outgoing:
     found = contacts.get(p.person_id) or Contacts()
-    address = found.email if p.channel == C.CHANNEL_EMAIL else found.phone if p.channel == C.CHANNEL_SMS else ""
+    address = found.email if p.channel == cpb.CHANNEL_EMAIL else found.phone if p.channel == cpb.CHANNEL_SMS else ""
     return Outgoing(p.message_id, p.campaign_id, p.person_id, p.channel, message, address, found.device_ids)

@@ -24,6 +24,7 @@ from bullseye_platform.grpc.errors import FailedPrecondition
 from bullseye_campaign.adapters.identity_client import Contacts
 from bullseye_campaign.adapters.profile_client import ProfileClient
 from bullseye_campaign.adapters.recommendation_client import RecommendationClient
+from bullseye_campaign.domain import names
 from bullseye_campaign.domain.rendering import Occasion, Recipient, context, render
 from bullseye_campaign.domain.templates import Templates
 
@@ -108,7 +109,7 @@ class Personalizer:
         if self._recommendation is None:
             raise FailedPrecondition("templates use items but CAMPAIGN_RECOMMENDATION_ADDRESS is not set")
         found = await asyncio.gather(
-            *(self._recommendation.items(w.person_id, channel=_channel_name(w.channel)) for w in wanted)
+            *(self._recommendation.items(w.person_id, channel=names.channel(w.channel)) for w in wanted)
         )
         return {w.message_id: items for w, items in zip(wanted, found, strict=True)}
 
@@ -116,10 +117,6 @@ class Personalizer:
 def _alike(w: Wanted) -> tuple[object, ...]:
     """What a content that reads only `campaign` and `trigger` renders from."""
     return w.campaign.campaign_id, w.campaign.version, w.arm, w.channel, json.dumps(w.trigger, sort_keys=True)
-
-
-def _channel_name(channel: int) -> str:
-    return cpb.Channel.Name(channel).removeprefix("CHANNEL_").lower()  # type: ignore[arg-type]
 
 
 def _recipient(

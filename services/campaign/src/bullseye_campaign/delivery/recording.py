@@ -30,10 +30,9 @@ from bullseye_campaign.domain.caps import Send
 from bullseye_campaign.domain.decision import Verdict
 from bullseye_campaign.domain.keys import SendKey
 
-Outcome, Reason = rpb.DecisionOutcome, rpb.DecisionReason
 # Suppressed after the arm was assigned: the person is in the experiment (intent-to-treat).
-ASSIGNED = frozenset({Reason.DECISION_REASON_HOLDOUT, Reason.DECISION_REASON_NO_CONSENT,
-                      Reason.DECISION_REASON_NO_CONTACT, Reason.DECISION_REASON_CAPPED})  # fmt: skip
+ASSIGNED = frozenset({rpb.DECISION_REASON_HOLDOUT, rpb.DECISION_REASON_NO_CONSENT,
+                      rpb.DECISION_REASON_NO_CONTACT, rpb.DECISION_REASON_CAPPED})  # fmt: skip
 
 
 def cost_of(campaign: cpb.Campaign, channel: int) -> float:
@@ -69,16 +68,16 @@ class Book:
             occurrence_id=key.occurrence_id, outcome=verdict.outcome, reason=verdict.reason,  # type: ignore[arg-type]
             detail=verdict.detail, arm=arm, decided_at=self.decided_at, checks=verdict.checks,
         )  # fmt: skip
-        if verdict.outcome == Outcome.DECISION_OUTCOME_HELD:
+        if verdict.outcome == rpb.DECISION_OUTCOME_HELD:
             assert verdict.held_until is not None
             decision.held_until.CopyFrom(timestamp(verdict.held_until))
             self.decisions.append((key, verdict.outcome, decision.SerializeToString()))
             return verdict.held_until
-        if verdict.outcome == Outcome.DECISION_OUTCOME_SENT:
+        if verdict.outcome == rpb.DECISION_OUTCOME_SENT:
             self._sent(campaign, key, verdict, decision, trigger, snapshot)
         else:
             self._suppressed(key, verdict, decision)
-        if verdict.outcome == Outcome.DECISION_OUTCOME_SENT or verdict.reason in ASSIGNED:
+        if verdict.outcome == rpb.DECISION_OUTCOME_SENT or verdict.reason in ASSIGNED:
             pair = (key.campaign_id, key.person_id)
             self.participants[pair] = arm
             known = snapshot.participants.get(pair)  # the next send of this batch sees this entry

@@ -21,32 +21,31 @@ from bullseye_campaign.domain.assignment import Arm, StableHash, assign, exposed
 from bullseye_campaign.domain.decision import ChannelFacts, Situation
 from bullseye_campaign.domain.keys import SendKey
 
-C = cpb.Channel
 MARKETING = "marketing"
 CONSENT_CHANNEL: dict[int, str] = {
-    C.CHANNEL_PUSH: "push",
-    C.CHANNEL_SMS: "sms",
-    C.CHANNEL_EMAIL: "email",
-    C.CHANNEL_IN_APP: "in_app",
+    cpb.CHANNEL_PUSH: "push",
+    cpb.CHANNEL_SMS: "sms",
+    cpb.CHANNEL_EMAIL: "email",
+    cpb.CHANNEL_IN_APP: "in_app",
 }
 
 
 def consented(state: ConsentState | None, channel: int) -> bool:
     if state is None:
         return False
-    if channel == C.CHANNEL_WEBHOOK:
+    if channel == cpb.CHANNEL_WEBHOOK:
         return any(state.allows(MARKETING, name) for name in CHANNELS.values())
     return state.allows(MARKETING, CONSENT_CHANNEL[channel])
 
 
 def reachable(contacts: Contacts | None, channel: int) -> bool:
-    if channel == C.CHANNEL_WEBHOOK:
+    if channel == cpb.CHANNEL_WEBHOOK:
         return True
     if contacts is None:
         return False
-    if channel == C.CHANNEL_EMAIL:
+    if channel == cpb.CHANNEL_EMAIL:
         return bool(contacts.email)
-    if channel == C.CHANNEL_SMS:
+    if channel == cpb.CHANNEL_SMS:
         return bool(contacts.phone)
     return bool(contacts.device_ids)  # push and in-app go to the person's app
 

@@ -17,9 +17,8 @@ from datetime import datetime
 from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye.campaign.v1 import records_pb2 as rpb
 
+from bullseye_campaign.domain import names
 from bullseye_campaign.domain.assignment import CONTROL
-
-Check, Reason, Outcome = rpb.Check, rpb.DecisionReason, rpb.DecisionOutcome
 
 
 @dataclass(frozen=True)
@@ -61,35 +60,35 @@ def decide(situation: Situation) -> Verdict:
     for check, failure, detail in _gates(situation):
         checks.append(rpb.CheckVerdict(check=check, passed=failure is None, detail=detail))  # type: ignore[arg-type]
         if failure is not None:
-            return Verdict(Outcome.DECISION_OUTCOME_SUPPRESSED, failure, detail, (), None, tuple(checks))
+            return Verdict(rpb.DECISION_OUTCOME_SUPPRESSED, failure, detail, (), None, tuple(checks))
     channels, reason, detail = _reachable(situation)
     checks.extend(_channel_checks(situation))
     if not channels:
-        return Verdict(Outcome.DECISION_OUTCOME_SUPPRESSED, reason, detail, (), None, tuple(checks))
+        return Verdict(rpb.DECISION_OUTCOME_SUPPRESSED, reason, detail, (), None, tuple(checks))
     release = situation.release_at
     quiet = "quiet hours: held until " + release.isoformat() if release else "outside quiet hours"
-    checks.append(rpb.CheckVerdict(check=Check.CHECK_QUIET_HOURS, passed=release is None, detail=quiet))
+    checks.append(rpb.CheckVerdict(check=rpb.CHECK_QUIET_HOURS, passed=release is None, detail=quiet))
     if release is not None:
-        return Verdict(Outcome.DECISION_OUTCOME_HELD, Reason.DECISION_REASON_QUIET_HOURS, quiet, channels, release,
+        return Verdict(rpb.DECISION_OUTCOME_HELD, rpb.DECISION_REASON_QUIET_HOURS, quiet, channels, release,
                        tuple(checks))  # fmt: skip
-    return Verdict(Outcome.DECISION_OUTCOME_SENT, Reason.DECISION_REASON_UNSPECIFIED, "", channels, None, tuple(checks))
+    return Verdict(rpb.DECISION_OUTCOME_SENT, rpb.DECISION_REASON_UNSPECIFIED, "", channels, None, tuple(checks))
 
 
 def _gates(s: Situation) -> list[tuple[int, int | None, str]]:
     """(check, the reason it fails or None, detail), in the order they are applied."""
     running = s.state == cpb.CAMPAIGN_STATE_RUNNING
-    state = cpb.CampaignState.Name(s.state).removeprefix("CAMPAIGN_STATE_").lower()  # type: ignore[arg-type]
+    state = names.state(s.state)
     return [
-        (Check.CHECK_CAMPAIGN_STATE, None if running else Reason.DECISION_REASON_CAMPAIGN_NOT_RUNNING,
+        (rpb.CHECK_CAMPAIGN_STATE, None if running else rpb.DECISION_REASON_CAMPAIGN_NOT_RUNNING,
          f"campaign is {state}"),
-        (Check.CHECK_AUDIENCE, None if s.in_audience else Reason.DECISION_REASON_NOT_IN_AUDIENCE,
+        (rpb.CHECK_AUDIENCE, None if s.in_audience else rpb.DECISION_REASON_NOT_IN_AUDIENCE,
          "in the audience" if s.in_audience else "not in the audience (or in an excluded segment)"),
-        (Check.CHECK_EXIT, Reason.DECISION_REASON_EXITED if s.exit_reason else None, s.exit_reason or "not exited"),
-        (Check.CHECK_RE_ENTRY, Reason.DECISION_REASON_RE_ENTRY if s.re_entry_refusal else None,
+        (rpb.CHECK_EXIT, rpb.DECISION_REASON_EXITED if s.exit_reason else None, s.exit_reason or "not exited"),
+        (rpb.CHECK_RE_ENTRY, rpb.DECISION_REASON_RE_ENTRY if s.re_entry_refusal else None,
          s.re_entry_refusal or "may enter"),
-        (Check.CHECK_ROLLOUT, None if s.in_rollout else Reason.DECISION_REASON_NOT_IN_ROLLOUT,
+        (rpb.CHECK_ROLLOUT, None if s.in_rollout else rpb.DECISION_REASON_NOT_IN_ROLLOUT,
          f"{'inside' if s.in_rollout else 'outside'} the {s.rollout_percent}% rollout stage"),
-        (Check.CHECK_ASSIGNMENT, Reason.DECISION_REASON_HOLDOUT if s.arm == CONTROL else None, f"arm: {s.arm}"),
+        (rpb.CHECK_ASSIGNMENT, rpb.DECISION_REASON_HOLDOUT if s.arm == CONTROL else None, f"arm: {s.arm}"),
     ]  # fmt: skip
 
 
@@ -101,25 +100,23 @@ def _reachable(s: Situation) -> tuple[tuple[int, ...], int, str]:
     if open_:
         return (open_[:1] if s.selection != cpb.CHANNEL_SELECTION_ALL_REACHABLE else open_), 0, ""
     if contactable:
-        return (), Reason.DECISION_REASON_CAPPED, "; ".join(c.capped or "" for c in contactable)
+        return (), rpb.DECISION_REASON_CAPPED, "; ".join(c.capped or "" for c in contactable)
     if consented:
-        return (), Reason.DECISION_REASON_NO_CONTACT, "no contact on any consented channel"
-    return (), Reason.DECISION_REASON_NO_CONSENT, "no marketing consent on any campaign channel"
+        return (), rpb.DECISION_REASON_NO_CONTACT, "no contact on any consented channel"
+    return (), rpb.DECISION_REASON_NO_CONSENT, "no marketing consent on any campaign channel"
 
 
 def _channel_checks(s: Situation) -> list[rpb.CheckVerdict]:
     verdicts = []
     for c in s.channels:
-        name = cpb.Channel.Name(c.channel).removeprefix("CHANNEL_").lower()  # type: ignore[arg-type]
-        verdicts.append(
-            _verdict(Check.CHECK_CONSENT, c.consent, f"{name}: {'granted' if c.consent else 'not granted'}")
-        )
+        name = names.channel(c.channel)
+        verdicts.append(_verdict(rpb.CHECK_CONSENT, c.consent, f"{name}: {'granted' if c.consent else 'not granted'}"))
         if c.consent:
             verdicts.append(
-                _verdict(Check.CHECK_CONTACT, c.contact, f"{name}: {'reachable' if c.contact else 'no contact'}")
+                _verdict(rpb.CHECK_CONTACT, c.contact, f"{name}: {'reachable' if c.contact else 'no contact'}")
             )
         if c.consent and c.contact:
-            verdicts.append(_verdict(Check.CHECK_CAPS, c.capped is None, f"{name}: {c.capped or 'room left'}"))
+            verdicts.append(_verdict(rpb.CHECK_CAPS, c.capped is None, f"{name}: {c.capped or 'room left'}"))
     return verdicts
 
 

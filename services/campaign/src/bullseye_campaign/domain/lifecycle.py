@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from bullseye.campaign.v1 import definition_pb2 as cpb
 from bullseye_platform.grpc.errors import FailedPrecondition
 
+from bullseye_campaign.domain import names
+
 S = cpb.CampaignState
 
 
@@ -64,10 +66,6 @@ class Transition:
     changed: bool
 
 
-def state_name(state: int) -> str:
-    return S.Name(state).removeprefix("CAMPAIGN_STATE_").lower()  # type: ignore[arg-type]
-
-
 def transition(state: int, command: Command, *, scheduled: bool = False) -> Transition:
     """Where `command` takes a campaign in `state`; `scheduled` makes Launch wait for start_time.
 
@@ -79,7 +77,7 @@ def transition(state: int, command: Command, *, scheduled: bool = False) -> Tran
     target = _TRANSITIONS.get((state, command))
     if target is None:
         raise FailedPrecondition(
-            f"campaign is {state_name(state)}: cannot {command.value} it ({_allowed(state)})", reason="INVALID_STATE"
+            f"campaign is {names.state(state)}: cannot {command.value} it ({_allowed(state)})", reason="INVALID_STATE"
         )
     if command is Command.LAUNCH and scheduled:
         target = S.CAMPAIGN_STATE_SCHEDULED
@@ -94,7 +92,7 @@ def check_update(stored: cpb.Campaign, proposed: cpb.Campaign) -> None:
     """
     if stored.state in _EDITABLE_IN:
         return
-    name = state_name(stored.state)
+    name = names.state(stored.state)
     if stored.state in _FINAL:
         raise FailedPrecondition(f"campaign is {name}: it can no longer change", reason="INVALID_STATE")
     changed = [field for field in DESIGN_FIELDS if _differs(stored, proposed, field)]
@@ -134,7 +132,7 @@ def next_stage(campaign: cpb.Campaign, *, expected_stage: int) -> Transition:
     """
     if campaign.state not in (S.CAMPAIGN_STATE_RUNNING, S.CAMPAIGN_STATE_PAUSED):
         raise FailedPrecondition(
-            f"campaign is {state_name(campaign.state)}: a rollout advances only while running or paused",
+            f"campaign is {names.state(campaign.state)}: a rollout advances only while running or paused",
             reason="INVALID_STATE",
         )
     stages, current = list(campaign.rollout.stage_percents), campaign.rollout_stage

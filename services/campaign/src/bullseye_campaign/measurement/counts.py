@@ -11,8 +11,7 @@ from bullseye_platform.store.pool import Connection
 from bullseye_campaign.domain.assignment import CONTROL
 from bullseye_campaign.domain.report import ArmTotals
 
-Status = rpb.DeliveryStatus
-HANDED = (Status.DELIVERY_STATUS_SENT, Status.DELIVERY_STATUS_DELIVERED)
+HANDED = (rpb.DELIVERY_STATUS_SENT, rpb.DELIVERY_STATUS_DELIVERED)
 DEFAULT_RETENTION = timedelta(days=7)
 
 _PEOPLE = """

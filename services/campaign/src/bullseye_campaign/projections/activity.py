@@ -28,14 +28,13 @@ from bullseye_campaign.adapters.store import pairs as pairs_of
 from bullseye_campaign.domain import attribution, events, journeys
 
 Interaction = ev.MessageInteraction
-Status = rpb.DeliveryStatus
 _COLUMN = {
     Interaction.MESSAGE_INTERACTION_DELIVERED: "delivered_at",
     Interaction.MESSAGE_INTERACTION_OPENED: "opened_at",
     Interaction.MESSAGE_INTERACTION_CLICKED: "clicked_at",
 }
 # A receipt moves a message handed over (SENT) to DELIVERED.
-_RECEIPT = f", status = CASE WHEN d.status = {Status.DELIVERY_STATUS_SENT} THEN {Status.DELIVERY_STATUS_DELIVERED} " \
+_RECEIPT = f", status = CASE WHEN d.status = {rpb.DELIVERY_STATUS_SENT} THEN {rpb.DELIVERY_STATUS_DELIVERED} " \
            "ELSE d.status END"  # fmt: skip
 Owned = Sequence[tuple[str, ev.Event]]
 

@@ -12,10 +12,9 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from bullseye.campaign.v1 import definition_pb2 as cpb
-
 from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing
 from bullseye_campaign.adapters.channels.post_client import Endpoint, PostClient
+from bullseye_campaign.domain import names
 
 RETRIED_STATUSES = frozenset({408, 425, 429})
 
@@ -28,12 +27,22 @@ class HttpChannel:
 
     def __init__(self, url: str, *, connections: int, webhook: bool = False, timeout: float = 10.0) -> None:
         """Raises ValueError for a URL that is not http:// or https://."""
-        self._webhook = webhook
+        self._webhook, self._connections = webhook, connections
         self._client = PostClient(Endpoint.parse(url), connections=connections, timeout=timeout,
                                   content_type="application/json")  # fmt: skip
 
     async def hand_off(self, messages: Sequence[Outgoing]) -> list[Handoff]:
-        return list(await asyncio.gather(*(self._post(m) for m in messages)))
+        """A lane per connection takes the next message as its last one is answered: a task per
+        message waiting for a connection cost ~6 us more a message (a broadcast's batch is 500)."""
+        waiting = iter(enumerate(messages))
+        answered: dict[int, Handoff] = {}
+
+        async def lane() -> None:
+            for at, outgoing in waiting:
+                answered[at] = await self._post(outgoing)
+
+        await asyncio.gather(*(lane() for _ in range(min(self._connections, len(messages)))))
+        return [answered[at] for at in range(len(messages))]
 
     async def _post(self, outgoing: Outgoing) -> Handoff:
         headers = {"Idempotency-Key": outgoing.message_id, "X-Bullseye-Campaign": outgoing.campaign_id,
@@ -61,7 +70,7 @@ def _document(outgoing: Outgoing) -> dict[str, object]:
     message = outgoing.message
     return {
         "message_id": outgoing.message_id, "campaign_id": outgoing.campaign_id, "person_id": outgoing.person_id,
-        "channel": cpb.Channel.Name(outgoing.channel).removeprefix("CHANNEL_").lower(),  # type: ignore[arg-type]
+        "channel": names.channel(outgoing.channel),
         "to": outgoing.address, "device_ids": list(outgoing.device_ids),
         "title": message.title, "body": message.body, "url": message.url,
     }  # fmt: skip
