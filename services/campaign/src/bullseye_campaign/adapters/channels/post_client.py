@@ -64,6 +64,7 @@ class PostClient:
         self._endpoint, self._timeout = endpoint, timeout
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[_Connection] = []
+        self._closed = False
         self._tls = ssl.create_default_context() if endpoint.tls else None
         self._head = (f"POST {endpoint.target} HTTP/1.1\r\nHost: {endpoint.authority}\r\n"
                       f"User-Agent: bullseye-campaign\r\nContent-Type: {content_type}\r\n").encode("ascii")  # fmt: skip
@@ -83,6 +84,8 @@ class PostClient:
             return await self._exchange(await self._connect(), request)
 
     async def close(self) -> None:
+        """Closes the idle connections now, and those in use as their answers come."""
+        self._closed = True
         while self._idle:
             self._idle.pop().close()
 
@@ -112,7 +115,7 @@ class PostClient:
         except BaseException:  # failed, timed out or cancelled: its answer may still come
             connection.close()
             raise
-        if connection.reusable:
+        if connection.reusable and not self._closed:
             self._idle.append(connection)
         else:
             connection.close()
