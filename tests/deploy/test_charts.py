@@ -280,7 +280,7 @@ def test_monitoring_objects_scrape_every_pod_once_and_their_rules_parse(charts: 
     assert {r["alert"] for r in rules} >= {
         "BullseyeConsumerLagGrowing", "BullseyeRpcErrorRatio", "BullseyeRpcLatencyP99", "BullseyeOutboxBacklog",
         "BullseyeDeadLetters", "BullseyeStreamStorageNearLimit", "BullseyeIdentityNoResolver",
-        "BullseyeCampaignDeliveryFailures", "BullseyeCampaignGuardrailTripped",
+        "BullseyeCampaignDeliveryFailures", "BullseyeCampaignGuardrailTripped", "BullseyeCampaignJobLaneSaturated",
     }  # fmt: skip
     for rule in rules:
         promql_parser.parse(rule["expr"])

@@ -422,6 +422,9 @@ async def test_every_metric_a_dashboard_or_an_alert_uses_is_exported(traffic: Tr
     assert by_label(identity, "identity_merges_total", "reason") == {"identifier-shared": 1.0, "manual": 1.0}
     assert by_label(identity, "identity_automatic_splits_total", "reason") == {"contradicted": 1.0}
     assert by_label(identity, "identity_shared_values_total", "type") == {"anonymous_id": 1.0, "device_id": 1.0}
+    campaign = await asyncio.to_thread(scrape, f"http://127.0.0.1:{stack.metrics['campaign']}/metrics")
+    runs = by_label(campaign, "jobs_run_total", "queue")
+    assert runs.get("campaign-send", 0) >= 1 and runs.get("campaign-handoff", 0) >= 1, runs  # the broadcast's
 
 
 async def exported(stack: Stack) -> set[str]:

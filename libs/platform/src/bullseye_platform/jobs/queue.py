@@ -27,9 +27,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from time import perf_counter
 
 import asyncpg
 
+from bullseye_platform.instruments.jobs import JobInstruments
 from bullseye_platform.jobs.wake import DEFAULT_BACKOFF, Backoff, Pass, WakeLoop, listening
 from bullseye_platform.store.pool import TRANSIENT, Connection
 
@@ -144,6 +146,7 @@ class JobWorker:
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self._pool, self._clock, self._backoff = pool, clock, backoff
+        self._instruments = JobInstruments()
         self._lanes = {
             q.name: WakeLoop(name=f"jobs {q.name}", step=partial(self.run_due, q), poll=poll, clock=clock,
                              retry_on=TRANSIENT, backoff=backoff)
@@ -161,6 +164,7 @@ class JobWorker:
 
     async def run_due(self, queue: Queue) -> Pass:
         """Claim and run up to `queue.batch_size` due jobs in one transaction."""
+        started = perf_counter()
         async with self._pool.acquire() as conn:
             async with conn.transaction():
                 now = self._clock()
@@ -169,6 +173,8 @@ class JobWorker:
                     for job in claimed:
                         await self._run_one(conn, queue, job, now)
             next_due = await conn.fetchval("SELECT min(due_at) FROM scheduled_jobs WHERE queue = $1", queue.name)
+        if claimed:
+            self._instruments.passed(queue.name, len(claimed), started)
         if not claimed and next_due is not None and next_due <= now:
             # Due but held (another worker runs it, or an on-demand run): its holder deletes or
             # moves it, and a move notifies; looking again at once would spin.
