@@ -8,11 +8,10 @@ answer: tried again later. Any other answer: refused for good.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 
-from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing
+from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing, in_lanes
 from bullseye_campaign.adapters.channels.post_client import Endpoint, PostClient
 from bullseye_campaign.domain import names
 
@@ -27,22 +26,12 @@ class HttpChannel:
 
     def __init__(self, url: str, *, connections: int, webhook: bool = False, timeout: float = 10.0) -> None:
         """Raises ValueError for a URL that is not http:// or https://."""
-        self._webhook, self._connections = webhook, connections
+        self._webhook = webhook
         self._client = PostClient(Endpoint.parse(url), connections=connections, timeout=timeout,
                                   content_type="application/json")  # fmt: skip
 
     async def hand_off(self, messages: Sequence[Outgoing]) -> list[Handoff]:
-        """A lane per connection takes the next message as its last one is answered: a task per
-        message waiting for a connection cost ~6 us more a message (a broadcast's batch is 500)."""
-        waiting = iter(enumerate(messages))
-        answered: dict[int, Handoff] = {}
-
-        async def lane() -> None:
-            for at, outgoing in waiting:
-                answered[at] = await self._post(outgoing)
-
-        await asyncio.gather(*(lane() for _ in range(min(self._connections, len(messages)))))
-        return [answered[at] for at in range(len(messages))]
+        return await in_lanes(messages, self._client.connections, self._post)
 
     async def _post(self, outgoing: Outgoing) -> Handoff:
         headers = {"Idempotency-Key": outgoing.message_id, "X-Bullseye-Campaign": outgoing.campaign_id,

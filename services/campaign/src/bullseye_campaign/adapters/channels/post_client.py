@@ -61,7 +61,7 @@ class PostClient:
     answered within `timeout` seconds (connecting included) or failed with TimeoutError."""
 
     def __init__(self, endpoint: Endpoint, *, connections: int, timeout: float, content_type: str) -> None:
-        self._endpoint, self._timeout = endpoint, timeout
+        self._endpoint, self._timeout, self.connections = endpoint, timeout, connections
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[_Connection] = []
         self._closed = False

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing
+from bullseye_campaign.adapters.channels.base import Handoff, HandoffOutcome, Outgoing, in_lanes
 
 TIMEOUT = 10.0  # seconds for one SMTP command
 
@@ -23,6 +23,7 @@ TIMEOUT = 10.0  # seconds for one SMTP command
 class SmtpChannel:
     def __init__(self, *, host: str, port: int, connections: int, sender: str, domain: str) -> None:
         self._host, self._port, self._sender, self._domain = host, port, sender, domain
+        self._connections = connections
         self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
         for _ in range(connections):
             self._idle.put_nowait(None)  # opened on first use
@@ -31,7 +32,7 @@ class SmtpChannel:
         return f"<{key}@{self._domain}>"
 
     async def hand_off(self, messages: Sequence[Outgoing]) -> list[Handoff]:
-        return list(await asyncio.gather(*(self._send(m) for m in messages)))
+        return await in_lanes(messages, self._connections, self._send)
 
     async def _send(self, outgoing: Outgoing) -> Handoff:
         client = await self._idle.get()
