@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 import pytest
-from bullseye_devtools.bench import catalog, report
+from bullseye_devtools.bench import campaign_hops, catalog, report
 from bullseye_devtools.bench.registry import Result, Target, plan
 
 from tests.tools import run_tool
@@ -260,6 +260,10 @@ def test_campaign_reports_a_broadcast_and_each_order_matched_to_its_message(resu
     assert {"product_viewed", "consent_changed", "order_completed"} <= set(mixed["shop"]), "the shop's mix"
     stress = results["campaign.trigger_to_send.all_orders.p99"]["detail"]
     assert stress["messages"] == stress["orders"] == stress["events"] > 0, "every event an order, each one's message"
+    for run in (mixed, stress):  # where the time went, each order followed through RESOLVED and its delivery
+        assert run["hops_ms"]["matched"]["orders"] == run["orders"]
+        assert set(run["hops_ms"]) == {*campaign_hops.HOPS, "matched"}
+        assert all(hop["p50"] <= hop["p99"] for name, hop in run["hops_ms"].items() if name != "matched")
     assert results["campaign.rss_peak"]["target"] == "<= 300"
 
 

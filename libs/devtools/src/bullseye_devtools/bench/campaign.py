@@ -41,6 +41,7 @@ from bullseye_platform.grpc import client
 from google.protobuf import duration_pb2
 from google.type import money_pb2, timeofday_pb2
 
+from bullseye_devtools.bench import campaign_hops
 from bullseye_devtools.bench.cpu_meters import CpuMeters, postmaster
 from bullseye_devtools.bench.loadgen import percentile
 from bullseye_devtools.bench.registry import Result, Session, Target, benchmark
@@ -260,18 +261,21 @@ def trigger_to_send(session: Session) -> Iterator[Result]:
     session.step(f"campaign trigger: making {people:,} shoppers")
     segment = uvloop.run(make_shoppers(stack, cohort, people))
     on_order = cpb.Entry(event=cpb.EventTrigger(event=cpb.EventFilter(event_type="order_completed")))
-    uvloop.run(launch(stack, push(f"orders-{cohort}", segment, on_order, limits=every_check(datetime.now(UTC)))))
+    campaign = push(f"orders-{cohort}", segment, on_order, limits=every_check(datetime.now(UTC)))
+    uvloop.run(launch(stack, campaign))
     events = int(rate * seconds)
     orders = int(events * share)
     shop = shop_traffic(events - orders)
     session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, {share:.0%} of them triggering orders, "
                  "the rest shop traffic")  # fmt: skip
-    mixed = paced_run(stack, mix(cohort, people, shop, orders), rate=rate)
+    mixed = paced_run(stack, campaign.campaign_id, mix(cohort, people, shop, orders), rate=rate)
+    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(mixed.hops)}")
     kinds = dict(Counter(e.WhichOneof("payload") for e in shop))
     yield from trigger_results("campaign.trigger_to_send", mixed, target=Target("<=", 1000), rate=rate, share=share,
                                shop=kinds)  # fmt: skip
     session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, every one a triggering order")
-    only_orders = paced_run(stack, mix(cohort, people, [], events), rate=rate)
+    only_orders = paced_run(stack, campaign.campaign_id, mix(cohort, people, [], events), rate=rate)
+    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(only_orders.hops)}")
     yield from trigger_results("campaign.trigger_to_send.all_orders", only_orders, rate=rate, share=1.0)
     yield Result("campaign.rss_peak", stack.rss.peak_bytes() / 2**20, "MB", target=Target("<=", 300))
 
@@ -282,23 +286,33 @@ class PacedRun:
     latency: list[float]  # seconds, sorted, per message that named an accepted order
     cpu_ms_per_event: dict[str, float]
     events: int
+    hops: dict[str, dict[str, float]]  # hop -> p50 and p99 in ms (bench.campaign_hops)
 
 
-def paced_run(stack: CampaignStack, calls: list[list[ev.Event]], *, rate: int) -> PacedRun:
+def paced_run(stack: CampaignStack, campaign_id: str, calls: list[list[ev.Event]], *, rate: int) -> PacedRun:
     offset = stack.received.stat().st_size if stack.received.exists() else 0
+    after_seq = uvloop.run(campaign_hops.resolved_seq(stack.local.env["NATS_URL"]))
     meters = CpuMeters(_pids(stack))
     accepted = uvloop.run(_paced(stack, calls, rate=rate))
     received = uvloop.run(wait_for_deliveries(stack.received, since=offset, count=len(accepted), within=300))
     events = sum(map(len, calls))
+    cpu = meters.per_event_ms(events)
     latency = sorted(float(str(r["at"])) - accepted[str(r["body"])] for r in received if str(r["body"]) in accepted)
     if not latency:
         raise RuntimeError("no message matched an order")
-    return PacedRun(accepted, latency, meters.per_event_ms(events), events)
+    arrived = {str(r["body"]): float(str(r["at"])) for r in received if str(r["body"]) in accepted}
+    event_of = {e.order_completed.order_id: e.event_id for call in calls for e in call if _triggering(e)}
+    orders = [campaign_hops.Order(event_of[order], accepted[order], at) for order, at in arrived.items()]
+    hops = uvloop.run(campaign_hops.hops(stack.local.env["NATS_URL"], stack.local.campaign_address,
+                                         stack.local.operator(), campaign_id=campaign_id, after_seq=after_seq,
+                                         orders=orders))  # fmt: skip
+    return PacedRun(accepted, latency, cpu, events, hops)
 
 
 def trigger_results(name: str, run: PacedRun, *, target: Target | None = None, **context: object) -> Iterator[Result]:
     detail = {"events": run.events, "orders": len(run.accepted), "messages": len(run.latency), **context,
-              "cpu_ms_per_event": run.cpu_ms_per_event, "load_average": os.getloadavg()}  # fmt: skip
+              "cpu_ms_per_event": run.cpu_ms_per_event, "hops_ms": run.hops,
+              "load_average": os.getloadavg()}  # fmt: skip
     yield Result(f"{name}.p50", percentile(run.latency, 50) * 1000, "ms", detail=detail)
     yield Result(f"{name}.p99", percentile(run.latency, 99) * 1000, "ms", target=target, detail=detail)
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -38,9 +38,8 @@ from bullseye_platform.eventlog import LogMessage, LogWriter, StreamSpec, ensure
 from bullseye_platform.grpc import client
 from google.type import money_pb2
 from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bullseye_devtools.bench import stored
 from bullseye_devtools.bench.cpu_meters import CpuMeters, postmaster
 from bullseye_devtools.bench.loadgen import percentile
 from bullseye_devtools.bench.pull import pull_rate
@@ -427,48 +426,19 @@ async def measure_freshness(
     streams = {"resolved": "RESOLVED", "profile": profile.env["PROFILE_STREAM"]}
     watch = Watch()
     try:
-        first = (await js.stream_info(streams["resolved"])).state.last_seq + 1
+        first = await stored.last_seq(js, streams["resolved"]) + 1
         key = create_api_key(local.env, source="bench-freshness", rate=1_000_000, burst=1_000_000)
         async with grpc.aio.insecure_channel(local.ingestion_address) as channel:
             await send_paced(ingestion_pb2_grpc.IngestionServiceStub(channel), key, watch, rate=rate, seconds=seconds)
         accepted = sum(1 for j in watch.journeys.values() if j.accepted is not None)
         # The segment's definition, then an entry per journey.
-        facts = await _stored_at_least(js, streams["profile"], accepted + 1, within=settle)
-        await _read(js, streams["resolved"], first, (await js.stream_info(streams["resolved"])).state.last_seq,
-                    watch.on_resolved)  # fmt: skip
-        await _read(js, streams["profile"], 1, facts, watch.on_entered)
+        facts = await stored.stored_at_least(js, streams["profile"], accepted + 1, within=settle)
+        last = await stored.last_seq(js, streams["resolved"])
+        await stored.read_stored(js, streams["resolved"], first, last, watch.on_resolved)
+        await stored.read_stored(js, streams["profile"], 1, facts, watch.on_entered)
         return watch
     finally:
         await client.close()
-
-
-async def _stored_at_least(js: JetStreamContext, stream: str, count: int, *, within: float) -> int:
-    """Wait until `stream` holds `count` messages (or `within` seconds pass); its last sequence."""
-    deadline = time.monotonic() + within
-    while True:
-        last = int((await js.stream_info(stream)).state.last_seq)
-        if last >= count or time.monotonic() > deadline:
-            return last
-        await asyncio.sleep(0.5)
-
-
-async def _read(
-    js: JetStreamContext, stream: str, first: int, last: int, handle: Callable[[str, bytes, float], None]
-) -> None:
-    """Hand every message of `stream` from `first` to `last` to `handle` with its subject and stored time."""
-    if last < first:
-        return
-    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                            opt_start_seq=first)  # fmt: skip
-    sub = await js.pull_subscribe("", stream=stream, config=config)
-    try:
-        done = first - 1
-        while done < last:
-            for msg in await sub.fetch(1000, timeout=10.0):
-                handle(msg.subject, msg.data, msg.metadata.timestamp.timestamp())
-                done = max(done, msg.metadata.sequence.stream)
-    finally:
-        await sub.unsubscribe()
 
 
 def _ms(values: list[float], q: float) -> float:
