@@ -269,13 +269,13 @@ def trigger_to_send(session: Session) -> Iterator[Result]:
     session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, {share:.0%} of them triggering orders, "
                  "the rest shop traffic")  # fmt: skip
     mixed = paced_run(stack, campaign.campaign_id, mix(cohort, people, shop, orders), rate=rate)
-    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(mixed.hops)}")
+    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(mixed.hops.figures)}")
     kinds = dict(Counter(e.WhichOneof("payload") for e in shop))
     yield from trigger_results("campaign.trigger_to_send", mixed, target=Target("<=", 1000), rate=rate, share=share,
                                shop=kinds)  # fmt: skip
     session.step(f"campaign trigger: {rate:,} events/s for {seconds:.0f} s, every one a triggering order")
     only_orders = paced_run(stack, campaign.campaign_id, mix(cohort, people, [], events), rate=rate)
-    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(only_orders.hops)}")
+    session.step(f"campaign trigger, hop by hop (p50 / p99): {campaign_hops.shown(only_orders.hops.figures)}")
     yield from trigger_results("campaign.trigger_to_send.all_orders", only_orders, rate=rate, share=1.0)
     yield Result("campaign.rss_peak", stack.rss.peak_bytes() / 2**20, "MB", target=Target("<=", 300))
 
@@ -286,7 +286,7 @@ class PacedRun:
     latency: list[float]  # seconds, sorted, per message that named an accepted order
     cpu_ms_per_event: dict[str, float]
     events: int
-    hops: dict[str, dict[str, float]]  # hop -> p50 and p99 in ms (bench.campaign_hops)
+    hops: campaign_hops.Hops
 
 
 def paced_run(stack: CampaignStack, campaign_id: str, calls: list[list[ev.Event]], *, rate: int) -> PacedRun:
@@ -311,8 +311,8 @@ def paced_run(stack: CampaignStack, campaign_id: str, calls: list[list[ev.Event]
 
 def trigger_results(name: str, run: PacedRun, *, target: Target | None = None, **context: object) -> Iterator[Result]:
     detail = {"events": run.events, "orders": len(run.accepted), "messages": len(run.latency), **context,
-              "cpu_ms_per_event": run.cpu_ms_per_event, "hops_ms": run.hops,
-              "load_average": os.getloadavg()}  # fmt: skip
+              "cpu_ms_per_event": run.cpu_ms_per_event, "hops_ms": run.hops.figures,
+              "hops_matched": run.hops.matched, "load_average": os.getloadavg()}  # fmt: skip
     yield Result(f"{name}.p50", percentile(run.latency, 50) * 1000, "ms", detail=detail)
     yield Result(f"{name}.p99", percentile(run.latency, 99) * 1000, "ms", target=target, detail=detail)
 
