@@ -5,6 +5,8 @@ whose paths the stack chooses."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from pathlib import Path
 
 import asyncpg
@@ -13,6 +15,8 @@ from bullseye_devtools.stack import NatsServer, PostgresServer
 from bullseye_devtools.stack.postgres import socket_dir
 from bullseye_devtools.stack.services import ServiceProcess, service_socket, wait_until_serving
 from bullseye_platform.sockets import fits
+
+DEFAULT_INGESTION_PORT = 50051  # IngestionConfig's default gRPC port
 
 
 def listening(pid: int) -> set[int]:
@@ -38,6 +42,27 @@ def test_a_service_serves_where_it_reports_and_a_restart_keeps_its_address(
         wait_until_serving(service.address, timeout=5)
     finally:
         service.stop()
+
+
+def test_a_process_named_apart_from_its_service_still_binds_a_port_of_its_own(
+    ingestion_env: dict[str, str], stack_dir: Path
+) -> None:
+    """A second process of a service (the benchmark's `recommendation-projection`) is named
+    apart; its port setting must still reach it, or it binds the service's default port,
+    which another stack on the machine may hold."""
+    with contextlib.ExitStack() as held:
+        with contextlib.suppress(OSError):  # taken already: held by someone else, just as well
+            taken = held.enter_context(socket.socket())
+            taken.bind(("0.0.0.0", DEFAULT_INGESTION_PORT))
+            taken.listen()
+        service = ServiceProcess("ingestion-second", "bullseye_ingestion", ingestion_env, stack_dir / "logs-ports")
+        try:
+            service.start()  # with the default taken, a process that did not get its setting exits
+            assert service.proc is not None
+            assert psutil.Process(service.proc.pid).environ()["INGESTION_GRPC_PORT"] == "0"
+            assert listening(service.proc.pid) == {service.port}
+        finally:
+            service.stop()
 
 
 def test_a_service_given_a_socket_serves_on_it_before_anyone_learns_its_port_and_after_a_restart(

@@ -93,12 +93,18 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.log_dir / f"{self.name}.log"
 
+    @property
+    def prefix(self) -> str:
+        """The service's settings prefix, from its module (`bullseye_recommendation` ->
+        `RECOMMENDATION`): a process's name may say more (`recommendation-projection`)."""
+        return self.module.removeprefix("bullseye_").upper()
+
     def start(self, *, timeout: float = 30.0) -> ServiceProcess:
         report = self.log_dir / f"{self.name}-{uuid.uuid4().hex[:12]}.ready"
-        own = {f"{self.name.upper()}_GRPC_PORT": str(self.port), ready.VARIABLE: str(report)}
+        own = {f"{self.prefix}_GRPC_PORT": str(self.port), ready.VARIABLE: str(report)}
         if self.socket is not None:
             self.socket.parent.mkdir(parents=True, exist_ok=True)
-            own[f"{self.name.upper()}_GRPC_SOCKET"] = str(self.socket)
+            own[f"{self.prefix}_GRPC_SOCKET"] = str(self.socket)
         env = {**os.environ, **self.env, **own}
         self.proc = process.spawn([sys.executable, "-m", self.module, "serve"], log=self.log_path, env=env)
         what = f"{self.name} reporting ready to {report}"
