@@ -8,7 +8,6 @@ kernel picked (bound here, so no race); each service's BatchSpanProcessor sends 
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otl
 from tests.conftest import service_env
 
 PARTITIONS = "4"
-COMPLAINT = re.compile(r"\"level\": \"(warning|error|critical)\"")
 # Who calls whom, and the variable that says where: addresses are Unix sockets, known before
 # anything starts (identity and ingestion call each other).
 CALLS = {
@@ -106,8 +104,7 @@ class Stack:
         said = []
         for name, service in self.services.items():
             if service.log_path.exists():
-                lines = [line for line in service.log_path.read_text().splitlines() if COMPLAINT.search(line)]
-                said += [f"--- {name}", *lines[-last:]]
+                said += [f"--- {name}", *service.complaints(last)]
         return "\n".join(said)
 
 

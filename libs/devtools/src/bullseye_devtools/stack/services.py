@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from bullseye_platform import ready, sockets
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bullseye_devtools.stack import process
+
+COMPLAINT = re.compile(r'"level": "(warning|error|critical)"')  # a line of the services' JSON logs
 
 
 def wait_until_serving(address: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -92,6 +95,12 @@ class ServiceProcess:
     @property
     def log_path(self) -> Path:
         return self.log_dir / f"{self.name}.log"
+
+    def complaints(self, last: int = 20) -> list[str]:
+        """The last warnings and errors the process logged: what a failed test reports."""
+        if not self.log_path.exists():
+            return []
+        return [line for line in self.log_path.read_text().splitlines() if COMPLAINT.search(line)][-last:]
 
     @property
     def prefix(self) -> str:
