@@ -79,6 +79,7 @@ async def test_shoppers_from_ingestion_get_recommendations_from_a_model_trained_
 ) -> None:
     running, events = pipeline
     trained = await running.train("--publish")
+    assert trained["published"] and trained["items"] > 10, trained
     await running.serving(trained["version"])
     buyers = [e.identifiers.user_id for e in events if e.identifiers.user_id and item_signals(e)]
     user_id = max(sorted(set(buyers)), key=buyers.count)  # the most active shopper with an account (ties: the first id)
@@ -86,7 +87,6 @@ async def test_shoppers_from_ingestion_get_recommendations_from_a_model_trained_
     request = pb.RecommendRequest(k=5, identifier=identity_pb2.IdentifierRef(type=1, value=user_id))
     response = await running.api.Recommend(request)
 
-    assert trained["published"] and trained["items"] > 10
     assert response.person_id == await person_of(identity, user_id)
     assert response.model_version == trained["version"] and len(response.items) == 5
     assert {i.reason for i in response.items} & {pb.REASON_COLLABORATIVE, pb.REASON_POPULAR}
