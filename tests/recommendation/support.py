@@ -240,26 +240,28 @@ class RecommendationUnderTest:
         """Until the process ranks with `version` (it swapped to it). SimilarItems names the
         current model for any catalog item; a Recommend answer names none for a person it may
         not personalize for or knows nothing of, and any person might be one."""
-
-        last = ["no answer"]
+        last = ["none finished"]  # what the process answered, for a report of the wait that failed
 
         async def swapped() -> bool:
             item = await self.pool.fetchval("SELECT item_id FROM items WHERE NOT deleted ORDER BY item_id LIMIT 1")
             try:
-                reply = await self.api.SimilarItems(pb.SimilarItemsRequest(item_id=item or "none", k=1))
+                reply = await self.api.SimilarItems(pb.SimilarItemsRequest(item_id=item or "none", k=1), timeout=10)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.NOT_FOUND:  # not in the process's catalog snapshot yet
                     last[0] = f"{item!r} not in its catalog"
                     return False
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # said apart: a call that hangs
+                    last[0] = "no answer within 10 s"
+                    return False
                 raise
-            last[0] = f"model {reply.model_version!r}"
+            last[0] = f"it served model {reply.model_version!r}"
             return reply.model_version == version
 
         try:
             await wait_until(swapped, within=within, every=0.1)
         except TimeoutError as exc:  # what the process did instead, for the report
             said = "\n".join(self.service.complaints())
-            raise TimeoutError(f"{exc}; its last answer named {last[0]}; its warnings and errors:\n{said}") from None
+            raise TimeoutError(f"{exc}; last try: {last[0]}; its warnings and errors:\n{said}") from None
 
 
 async def streams(nc: NATS, token: str) -> tuple[StreamSpec, StreamSpec]:
