@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -110,8 +112,9 @@ def _categories(items: Sequence[Item]) -> Mapping[str, IntArray]:
 class SnapshotKeeper:
     """Holds the current snapshot; `run` keeps it fresh (a worker of every serving process).
 
-    Reloads are at least `interval` apart, by the wall clock (the service's clock may be
-    pinned): the projection notifies at every batch while events flow.
+    Reloads are at least `interval` apart, on the steady clock (the service's clock may be
+    pinned, and a wall clock stepped back must not hold reloads up): the projection notifies
+    at every batch while events flow.
     """
 
     def __init__(
@@ -120,7 +123,7 @@ class SnapshotKeeper:
         self.current = Snapshot()
         self._pool, self._now, self._half_life, self._interval = pool, now, half_life, interval
         self._pending: set[str] = {"items", "popularity"}
-        self._loaded = datetime.min.replace(tzinfo=UTC)
+        self._loaded = -math.inf  # time.monotonic() at the last load
         self._loop = WakeLoop(name="catalog snapshot", step=self._step, poll=interval, clock=_wall_clock,
                               retry_on=TRANSIENT)  # fmt: skip
 
@@ -146,14 +149,14 @@ class SnapshotKeeper:
         except BaseException:
             self._pending |= pending  # not loaded: still to do
             raise
-        self.current, self._loaded = snapshot, _wall_clock()
+        self.current, self._loaded = snapshot, time.monotonic()
 
     async def _step(self) -> Pass:
-        due = self._loaded + timedelta(seconds=self._interval)
         if not self._pending:
             return Pass()
-        if _wall_clock() < due:
-            return Pass(next_due=due)
+        wait = self._loaded + self._interval - time.monotonic()
+        if wait > 0:  # the loop takes a due time on its clock; how long is the steady clock's
+            return Pass(next_due=_wall_clock() + timedelta(seconds=wait))
         await self.load()
         return Pass()
 
