@@ -155,7 +155,7 @@ class SnapshotKeeper:
         if not self._pending:
             return Pass()
         wait = self._loaded + self._interval - time.monotonic()
-        if wait > 0:  # the loop takes a due time on its clock; how long is the steady clock's
+        if wait > 0:  # WakeLoop wants a time on its own clock; the steady clock says how long to wait
             return Pass(next_due=_wall_clock() + timedelta(seconds=wait))
         await self.load()
         return Pass()
