@@ -297,10 +297,11 @@ def paced_run(stack: CampaignStack, campaign_id: str, calls: list[list[ev.Event]
     received = uvloop.run(wait_for_deliveries(stack.received, since=offset, count=len(accepted), within=300))
     events = sum(map(len, calls))
     cpu = meters.per_event_ms(events)
-    latency = sorted(float(str(r["at"])) - accepted[str(r["body"])] for r in received if str(r["body"]) in accepted)
-    if not latency:
+    matched = [(str(r["body"]), float(str(r["at"]))) for r in received if str(r["body"]) in accepted]  # (order, at)
+    if not matched:
         raise RuntimeError("no message matched an order")
-    arrived = {str(r["body"]): float(str(r["at"])) for r in received if str(r["body"]) in accepted}
+    latency = sorted(at - accepted[order] for order, at in matched)
+    arrived = dict(matched)
     event_of = {e.order_completed.order_id: e.event_id for call in calls for e in call if _triggering(e)}
     orders = [campaign_hops.Order(event_of[order], accepted[order], at) for order, at in arrived.items()]
     hops = uvloop.run(campaign_hops.hops(stack.local.env["NATS_URL"], stack.local.campaign_address,
