@@ -56,11 +56,11 @@ class CountingProjection:
 
 def build_runner(
     js: JetStreamContext, pool: asyncpg.Pool, projection: CountingProjection, *, stream: str, prefix: str,
-    partitions: Sequence[int], batch_size: int = 50, readers: int = 2,
+    partitions: Sequence[int], batch_size: int = 50, readers: int = 2, linger: float = 0.0,
 ) -> ProjectionRunner:  # fmt: skip
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, stream=stream, subject_prefix=prefix, partitions=partitions,
-        readers=readers, batch_size=batch_size, fetch_timeout=0.2, retry_delay=0.2,
+        readers=readers, batch_size=batch_size, linger=linger, fetch_timeout=0.2, retry_delay=0.2,
     )  # fmt: skip
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
@@ -14,7 +13,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import TracerProvider
 
-from tests.platform.waiting import wait_until
+from tests.platform.waiting import running, wait_until
 
 
 class Rollback(Exception):
@@ -36,18 +35,6 @@ async def emit_committed(pool: asyncpg.Pool, spec: StreamSpec, *msg_ids: str) ->
 
 async def messages_in(js: JetStreamContext, spec: StreamSpec) -> int:
     return (await js.stream_info(spec.name)).state.messages
-
-
-@contextlib.asynccontextmanager
-async def relaying(relay: OutboxRelay) -> AsyncIterator[None]:
-    """`relay.run` in the background for the block's duration."""
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await running
 
 
 async def stored(js: JetStreamContext, spec: StreamSpec, count: int) -> None:
@@ -140,7 +127,7 @@ async def test_a_fact_relayed_again_after_a_crash_before_its_delete_is_stored_on
 async def test_the_relay_moves_facts_as_they_are_committed(
     pool: asyncpg.Pool, relay: OutboxRelay, js: JetStreamContext, stream: StreamSpec
 ) -> None:
-    async with relaying(relay):
+    async with running(relay.run):
         for batch in range(5):
             await emit_committed(pool, stream, *(f"live-{batch}-{i}" for i in range(40)))
         await stored(js, stream, 200)
@@ -173,7 +160,7 @@ async def test_a_commit_wakes_the_relay_long_before_its_idle_poll(
     writer = LogWriter(nc)
     await emit_committed(pool, stream, "before")  # committed before the relay listens: found by its first look
     try:
-        async with relaying(OutboxRelay(pool=pool, writer=writer, idle_poll=3600)):
+        async with running(OutboxRelay(pool=pool, writer=writer, idle_poll=3600).run):
             await stored(js, stream, 1)  # the relay has looked once; it looks again only when woken
             await emit_committed(pool, stream, "woken")
             await stored(js, stream, 2)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float = 30.0, every: float = 0.02) -> None:
@@ -35,3 +35,18 @@ def described(check: Callable[..., object]) -> str:
         with contextlib.suppress(OSError, TypeError):
             return inspect.getsource(check).strip()
     return name
+
+
+@contextlib.asynccontextmanager
+async def running(
+    run: Callable[[asyncio.Event], Awaitable[None]], *, stops_within: float = 30.0
+) -> AsyncIterator[None]:
+    """`run(stop)` (a worker's loop) in the background for the block; stopped and awaited after it,
+    failing the test if it does not end within `stops_within` seconds of its stop."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=stops_within)

@@ -100,9 +100,13 @@ class OutboxRelay:
     one's id is drawn after the first one's commit.)
     """
 
-    def __init__(self, *, pool: asyncpg.Pool, writer: LogWriter, batch_size: int = 500, idle_poll: float = 1.0):
+    def __init__(
+        self, *, pool: asyncpg.Pool, writer: LogWriter, batch_size: int = 500, idle_poll: float = 1.0,
+        linger: float = 0.0,
+    ) -> None:  # fmt: skip
         self._pool, self._writer, self._batch_size = pool, writer, batch_size
-        self._loop = WakeLoop(name="outbox relay", step=self._step, poll=idle_poll, retry_on=RETRIED, backoff=RETRY)
+        self._loop = WakeLoop(name="outbox relay", step=self._step, poll=idle_poll, retry_on=RETRIED, backoff=RETRY,
+                              linger=linger)  # fmt: skip
         self._instruments = OutboxInstruments()
 
     async def relay_once(self) -> int:

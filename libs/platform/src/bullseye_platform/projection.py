@@ -138,6 +138,8 @@ class ProjectionRunner:
             batches best (a transaction per batch, whatever its size); several overlap one
             batch's database round trips with another's work when catching up.
         batch_size: records fetched and applied per transaction.
+        linger: seconds a reader waits after a batch smaller than `batch_size` before it fetches
+            again (0: none), so that the records arriving meanwhile share one transaction.
         retry_delay: seconds to wait before retrying a batch the database could not take.
         replay: the replay this start runs (replay.plan); none by default.
         replay_readers, replay_batch_size: how that replay reads (0: like the live reading);
@@ -163,6 +165,7 @@ class ProjectionRunner:
         partitions: Sequence[int] = (),
         readers: int = 1,
         batch_size: int = 256,
+        linger: float = 0.0,
         fetch_timeout: float = 1.0,
         retry_delay: float = 1.0,
         replay: Replay | None = None,
@@ -172,7 +175,7 @@ class ProjectionRunner:
     ) -> None:
         self._js, self._pool, self._projection = js, pool, projection
         self._consumer = consumer or projection.name
-        self._fetch_timeout, self._retry_delay = fetch_timeout, retry_delay
+        self._fetch_timeout, self._retry_delay, self._linger = fetch_timeout, retry_delay, linger
         self._sources = [*sources, *([Source(stream, subject_prefix, partitions)] if stream else [])]
         if not self._sources:
             raise ValueError("a projection reads at least one stream")
@@ -273,6 +276,9 @@ class ProjectionRunner:
             records = await consumer.fetch(self._reading.batch_size, wait=self._fetch_timeout)
             if records and not await self.process(records):
                 await self._rewind(consumer, stop)
+            elif records and len(records) < self._reading.batch_size and self._linger:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._linger)
 
     async def _open(self, consumer: PartitionConsumer) -> None:
         """Start delivery right after the lowest stored position of the owned partitions:

@@ -207,6 +207,20 @@ C = TypeVar("C", bound=ServiceConfig)
 Command = Callable[[C, Sequence[str]], Coroutine[Any, Any, int]]
 
 
+@dataclass(frozen=True, kw_only=True)
+class WorkerSettings:
+    """The variable of a service with background readers and workers (its projections, outbox
+    relay and job queues); a service config inherits it with its prefix."""
+
+    linger: Duration = env(
+        "LINGER",
+        default=Duration(0.02),
+        help="how long a reader or worker waits after a batch smaller than its batch size, or after a wake-up, "
+        "before taking the next: what arrives meanwhile shares one transaction (less CPU an event under load; up "
+        "to this much more latency a hop; 0 = none)",
+    )
+
+
 @dataclass
 class Running:
     """A built service: its gRPC server, the workers (projections, relays) run beside it once

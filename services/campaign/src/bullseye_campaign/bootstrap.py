@@ -99,7 +99,7 @@ def projection_runner(
 ) -> ProjectionRunner:
     projection = CampaignProjection(resolved_stream=config.resolved_stream, now=config.clock().now)
     return ProjectionRunner(js=js, pool=pool, projection=projection, sources=sources(config), replay=plan,
-                            batch_size=config.batch_size)  # fmt: skip
+                            batch_size=config.batch_size, linger=config.linger)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,8 @@ async def build(config: CampaignConfig) -> AsyncIterator[Running]:
     await ensure_stream(js, config.owned_stream())
     writer, clients = LogWriter(nc), Clients.of(config)
     parts = core(config, clients)
-    worker = JobWorker(pool=pool, queues=lanes(config, clients, parts), clock=parts.clock.now, poll=config.job_poll)
+    worker = JobWorker(pool=pool, queues=lanes(config, clients, parts), clock=parts.clock.now, poll=config.job_poll,
+                       linger=config.linger)  # fmt: skip
     projection = CampaignProjection(resolved_stream=config.resolved_stream, now=parts.clock.now)
     plan = await replay.plan(pool, js, projection=projection, sources=sources(config)) if config.projection else None
     runner = projection_runner(config, js, pool, plan=plan)
@@ -210,7 +211,7 @@ async def build(config: CampaignConfig) -> AsyncIterator[Running]:
         consumer_lag(js, config.profile_stream, lambda: runner.durables(config.profile_stream)),
         stream_storage(js, config.stream), outbox_backlog(pool),
     ]  # fmt: skip
-    relay = OutboxRelay(pool=pool, writer=writer)
+    relay = OutboxRelay(pool=pool, writer=writer, linger=config.linger)
     folding = [runner.run, *config.sampled(*probes)] if config.projection else []
     try:
         yield Running(server, [*folding, worker.run, relay.run])

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
-from bullseye_platform.service import ServiceConfig
+from bullseye_platform.service import ServiceConfig, WorkerSettings
 
 from bullseye_campaign.adapters.channels.post_client import Endpoint
 from bullseye_campaign.domain.templates import TemplateLimits
@@ -16,7 +16,7 @@ PREFIX = "CAMPAIGN"
 
 
 @dataclass(frozen=True, kw_only=True)
-class CampaignConfig(ServiceConfig, ClockSettings):
+class CampaignConfig(ServiceConfig, ClockSettings, WorkerSettings):
     prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50055, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="campaign", help="PostgreSQL schema for campaign's tables")

@@ -76,6 +76,7 @@ def resolution_runner(
         subject_prefix=config.events_subject_prefix,
         partitions=[ALL_PARTITIONS],
         batch_size=config.batch_size,
+        linger=config.linger,
     )
 
 
@@ -111,7 +112,7 @@ async def build(config: IdentityConfig) -> AsyncIterator[Running]:
     writer = LogWriter(nc)
     keys = keyring(config, pool)
     runner = resolution_runner(config, js=js, pool=pool, keys=keys)
-    relay = OutboxRelay(pool=pool, writer=writer)
+    relay = OutboxRelay(pool=pool, writer=writer, linger=config.linger)
     ingestion = ingestion_channel(config)
     outcomes = Outcomes(pool, dsn=config.database_url, schema=config.schema, poll=config.correction_poll)
     recorder = Recorder(

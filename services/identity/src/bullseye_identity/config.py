@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bullseye_platform.config import Duration, env
-from bullseye_platform.service import ServiceConfig
+from bullseye_platform.service import ServiceConfig, WorkerSettings
 
 from bullseye_identity.domain.policy import Policy
 
@@ -14,7 +14,7 @@ PREFIX = "IDENTITY"
 
 
 @dataclass(frozen=True, kw_only=True)
-class IdentityConfig(ServiceConfig):
+class IdentityConfig(ServiceConfig, WorkerSettings):
     prefix: ClassVar[str] = PREFIX
     master_key: str = env(
         "!BULLSEYE_MASTER_KEY",

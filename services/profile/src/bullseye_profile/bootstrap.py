@@ -89,7 +89,7 @@ def projection_runner(
     owned = range(config.resolved_partitions) if partitions is None else partitions
     return ProjectionRunner(
         js=js, pool=pool, projection=projection, sources=[resolved_source(config, owned)], replay=plan,
-        readers=config.readers, batch_size=config.batch_size,
+        readers=config.readers, batch_size=config.batch_size, linger=config.linger,
         replay_readers=len(owned), replay_batch_size=config.replay_batch_size, consumer=config.consumer,
     )  # fmt: skip
 
@@ -151,7 +151,8 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
     if config.projection:
         plan = await replay.plan(pool, js, projection=projection, sources=[resolved_source(config, owned)])
     runner = projection_runner(config, js, pool, projection, plan=plan, partitions=owned)
-    worker = JobWorker(pool=pool, queues=[rfm.queue, *segments.recompute.queues], clock=clock.now, poll=config.job_poll)
+    worker = JobWorker(pool=pool, queues=[rfm.queue, *segments.recompute.queues], clock=clock.now, poll=config.job_poll,
+                       linger=config.linger)  # fmt: skip
     server = GrpcServer(config.server_options(), authenticators=[config.token_verifier()])
     readers = ReadConnections(config.database_url, schema=config.schema)  # GetProfile's hot read
     servicer = ProfileServicer(
@@ -159,7 +160,7 @@ async def build(config: ProfileConfig) -> AsyncIterator[Running]:
         readers=readers, cache=cache,
     )  # fmt: skip
     server.add(profile_pb2_grpc.add_ProfileServiceServicer_to_server, servicer, SERVICE_NAME)
-    relay = OutboxRelay(pool=pool, writer=writer)
+    relay = OutboxRelay(pool=pool, writer=writer, linger=config.linger)
     everywhere = []  # every serving process keeps its own cache
     if cache.capacity > 0:
         channel = CHANNEL_PREFIX + config.schema

@@ -8,14 +8,14 @@ from typing import ClassVar
 from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
 from bullseye_platform.projection import deal
-from bullseye_platform.service import ServiceConfig
+from bullseye_platform.service import ServiceConfig, WorkerSettings
 
 PREFIX = "PROFILE"
 DAY = 86400.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProfileConfig(ServiceConfig, ClockSettings):
+class ProfileConfig(ServiceConfig, ClockSettings, WorkerSettings):
     prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50053, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="profile", help="PostgreSQL schema for profile's tables")

@@ -82,7 +82,7 @@ def projection_runner(
         resolved=config.resolved_stream, catalog_stream=config.catalog_stream, reco=config.stream, rows=rows
     )
     return ProjectionRunner(js=js, pool=pool, projection=projection, sources=sources(config),
-                            batch_size=config.batch_size)  # fmt: skip
+                            batch_size=config.batch_size, linger=config.linger)  # fmt: skip
 
 
 def once_streams_exist(js: JetStreamContext, streams: Sequence[str], worker: Worker) -> Worker:
@@ -191,8 +191,9 @@ async def build(config: RecommendationConfig) -> AsyncIterator[Running]:
         await swapper.run_with(stop, js, stream=config.stream, subject=published)
 
     everywhere = [snapshots.run, listener(config, snapshots, answers).run, follow_models, impressions.run]
+    relay = OutboxRelay(pool=pool, writer=writer, linger=config.linger)
     try:
-        yield Running(server, folding(config, js, pool, OutboxRelay(pool=pool, writer=writer), answers), everywhere)
+        yield Running(server, folding(config, js, pool, relay, answers), everywhere)
     finally:
         await identity.close()
         await writer.close()

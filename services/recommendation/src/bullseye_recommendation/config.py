@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from bullseye_platform.clock import ClockSettings
 from bullseye_platform.config import ConfigError, Duration, env
-from bullseye_platform.service import ServiceConfig
+from bullseye_platform.service import ServiceConfig, WorkerSettings
 
 from bullseye_recommendation.domain.blend import Blends
 from bullseye_recommendation.domain.feedback import FeedbackWeights
@@ -27,7 +27,7 @@ DEFAULT_BLENDS = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecommendationConfig(ServiceConfig, ClockSettings):
+class RecommendationConfig(ServiceConfig, ClockSettings, WorkerSettings):
     prefix: ClassVar[str] = PREFIX
     grpc_port: int = env("GRPC_PORT", default=50054, help="gRPC port (0 = any free port)")
     schema: str = env("SCHEMA", default="recommendation", help="PostgreSQL schema for recommendation's tables")

@@ -144,12 +144,13 @@ class JobWorker:
         clock: Callable[[], datetime],
         poll: float = 5.0,
         backoff: Backoff = DEFAULT_BACKOFF,
+        linger: float = 0.0,
     ) -> None:
         self._pool, self._clock, self._backoff = pool, clock, backoff
         self._instruments = JobInstruments()
         self._lanes = {
             q.name: WakeLoop(name=f"jobs {q.name}", step=partial(self.run_due, q), poll=poll, clock=clock,
-                             retry_on=TRANSIENT, backoff=backoff)
+                             retry_on=TRANSIENT, backoff=backoff, linger=linger)
             for q in queues
         }  # fmt: skip
 

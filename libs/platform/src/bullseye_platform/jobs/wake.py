@@ -7,6 +7,11 @@ net, not the mechanism: a notification is lost with the connection that listened
 one worker's claim may leave work another worker's notification was meant for. A step that
 fails for a reason outside it (the database or the log unavailable) is tried again after a
 growing delay.
+
+A worker may *linger*: wait a few milliseconds after its wait ends before it claims. Every
+commit that gives it work notifies, so under load a worker that claims at once runs a step per
+commit or two; lingering lets the commits of those milliseconds share one claim, one
+transaction and one append (README, Benchmarks, Campaign: "Lingering").
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class WakeLoop:
         clock: the service's clock, which `Pass.next_due` is measured against.
         retry_on: what a step may raise that says "not now" rather than "bug"; anything else
             ends the loop (and the service: a worker that fails is not hidden).
+        linger: seconds to wait after a wait before the next step (0: none); a step that found
+            more work is followed at once.
     """
 
     def __init__(
@@ -66,9 +73,10 @@ class WakeLoop:
         clock: Callable[[], datetime] | None = None,
         retry_on: tuple[type[BaseException], ...] = (),
         backoff: Backoff = DEFAULT_BACKOFF,
+        linger: float = 0.0,
     ) -> None:
         self._name, self._step, self._poll, self._clock = name, step, poll, clock
-        self._retry_on, self._backoff = retry_on, backoff
+        self._retry_on, self._backoff, self._linger = retry_on, backoff, linger
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -96,6 +104,9 @@ class WakeLoop:
                 if not found.more:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._timeout(found.next_due))
+                    if self._linger:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=self._linger)
         finally:
             stopper.cancel()
 
