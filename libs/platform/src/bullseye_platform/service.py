@@ -214,10 +214,10 @@ class WorkerSettings:
 
     linger: Duration = env(
         "LINGER",
-        default=Duration(0.02),
+        default=Duration(0),
         help="how long a reader or worker waits after a batch smaller than its batch size, or after a wake-up, "
-        "before taking the next: what arrives meanwhile shares one transaction (less CPU an event under load; up "
-        "to this much more latency a hop; 0 = none)",
+        "before taking the next: what arrives meanwhile shares one transaction (less CPU an event under a steady "
+        "high load, more latency at every hop; 0 = none, the default: see README, Lingering)",
     )
 
 
