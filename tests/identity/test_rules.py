@@ -27,6 +27,7 @@ def policy(**changes: object) -> Policy:
         ({"limits": ("user_id=1",)}, "IDENTITY_LIMITS"),
         ({"limits": (*DEFAULT_LIMITS, "fax=2")}, "IDENTITY_LIMITS"),
         ({"limits": ("user_id=0", *DEFAULT_LIMITS[1:])}, "IDENTITY_LIMITS"),
+        ({"limits": ("user_id=²", *DEFAULT_LIMITS[1:])}, "IDENTITY_LIMITS"),  # a digit to isdigit(), not to int()
         ({"max_persons_per_value": 1}, "IDENTITY_MAX_PERSONS_PER_VALUE"),
     ],
 )

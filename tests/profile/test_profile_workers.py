@@ -182,7 +182,7 @@ def test_ordinals_share_every_partition_exactly_once(workers: int) -> None:
 @pytest.mark.parametrize(
     ("count", "ordinal", "problem"),
     [("2", "2", "not below"), ("2", "profile-x", "not a number"), ("5", "0", "between 1 and the 4"),
-     ("2", "", "not a number")],
+     ("2", "", "not a number"), ("2", "profile-²", "not a number")],
 )  # fmt: skip
 def test_a_bad_ordinal_or_too_many_workers_stop_start_up(count: str, ordinal: str, problem: str) -> None:
     environ = {**REQUIRED, "PROFILE_RESOLVED_PARTITIONS": "4", "PROFILE_WORKER_COUNT": count}

@@ -288,6 +288,16 @@ async def test_bad_requests_are_invalid_arguments_naming_the_limit(
     assert says in violations(caught.value)[field]
 
 
+@pytest.mark.parametrize("token", ["abc", "-1", "²"], ids=["letters", "negative", "superscript-two"])
+async def test_a_page_token_the_service_did_not_give_is_an_invalid_argument(served: Shop, token: str) -> None:
+    # '²' passes str.isdigit() but not int(): found by tests/api/test_fuzz_requests.py as INTERNAL.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await served.running.api.ListModels(pb.ListModelsRequest(page_token=token))
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "next_page_token" in violations(caught.value)["page_token"]
+
+
 async def test_unknown_items_and_categories_are_not_found(served: Shop) -> None:
     api = served.running.api
     calls = [

@@ -129,7 +129,7 @@ def share_of(ordinal: str, workers: int, count: int) -> tuple[int, ...]:
     if not 0 < workers <= count:
         raise ConfigError(f"PROFILE_WORKER_COUNT={workers} must be between 1 and the {count} partitions")
     digits = ordinal.strip().rsplit("-", 1)[-1]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # int() refuses some digits, e.g. '²'
         raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not a number or a pod name ending in -<n>")
     if int(digits) >= workers:
         raise ConfigError(f"PROFILE_WORKER_ORDINAL={ordinal!r} is not below PROFILE_WORKER_COUNT={workers}")

@@ -97,7 +97,7 @@ def _parse_limits(items: Iterable[str]) -> dict[str, int]:
     for item in items:
         name, _, number = item.partition("=")
         name = name.strip()
-        if name not in TYPES or not number.strip().isdigit() or int(number) < 1:
+        if name not in TYPES or not (number.strip().isascii() and number.strip().isdigit()) or int(number) < 1:
             raise ConfigError(f"IDENTITY_LIMITS: {item!r} is not <type>=<n> with a type of {TYPES} and n >= 1")
         limits[name] = int(number)
     missing = [t for t in TYPES if t not in limits]

@@ -102,7 +102,7 @@ def page(request: pb.ListModelsRequest) -> tuple[int, int]:
     problems = []
     if not 0 <= request.page_size <= MAX_PAGE:
         problems.append(violation("page_size", f"must be between 0 (the default, 20) and {MAX_PAGE}"))
-    if request.page_token and not request.page_token.isdigit():
+    if request.page_token and not (request.page_token.isascii() and request.page_token.isdigit()):  # '²' is a digit
         problems.append(violation("page_token", "not a token this service gave (next_page_token)"))
     _raise(problems)
     return request.page_size or 20, int(request.page_token or 0)

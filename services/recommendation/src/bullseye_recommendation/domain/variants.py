@@ -49,7 +49,7 @@ class Variants:
         arms = []
         for entry in (e.strip() for e in raw.split(",") if e.strip()):
             name, sep, weight = entry.partition("=")
-            if not sep or not name.strip() or not weight.strip().isdigit():
+            if not sep or not name.strip() or not (weight.strip().isascii() and weight.strip().isdigit()):
                 raise ValueError(f"{entry!r}: expected <variant>=<positive integer weight>")
             arms.append((name.strip(), int(weight)))
         return cls(tuple(arms))
