@@ -29,6 +29,7 @@ from nats.js.errors import NotFoundError
 
 from bullseye_platform.eventlog.consumer import LogRecord, PartitionConsumer, partitions_in
 from bullseye_platform.instruments.projection import ProjectionInstruments
+from bullseye_platform.pausing import pause
 from bullseye_platform.replay import Replay
 from bullseye_platform.store.pool import TRANSIENT, Connection, quote_ident
 from bullseye_platform.telemetry import batch_span
@@ -277,8 +278,7 @@ class ProjectionRunner:
             if records and not await self.process(records):
                 await self._rewind(consumer, stop)
             elif records and len(records) < self._reading.batch_size and self._linger:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._linger)
+                await pause(stop, self._linger)
 
     async def _open(self, consumer: PartitionConsumer) -> None:
         """Start delivery right after the lowest stored position of the owned partitions:

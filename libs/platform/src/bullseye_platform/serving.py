@@ -29,6 +29,7 @@ from typing import Any
 
 from bullseye_platform import ready
 from bullseye_platform.grpc.server import Worker
+from bullseye_platform.pausing import pause
 
 log = logging.getLogger(__name__)
 HELPER_ENV = "BULLSEYE_SERVING_HELPER"
@@ -118,7 +119,6 @@ def exit_with_parent() -> Worker:
                 log.warning("the first serving process is gone: stopping")
                 stop.set()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=PARENT_POLL)
+            await pause(stop, PARENT_POLL)
 
     return run

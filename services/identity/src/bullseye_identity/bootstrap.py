@@ -19,6 +19,7 @@ from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.outbox import OutboxRelay
+from bullseye_platform.pausing import pause
 from bullseye_platform.projection import ProjectionRunner
 from bullseye_platform.service import Running
 from bullseye_platform.store import open_migrated_pool
@@ -89,8 +90,7 @@ async def wait_for_stream(js: JetStreamContext, name: str, stop: asyncio.Event, 
             return True
         except NotFoundError:
             log.info("waiting for stream %s to be declared", name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
+        await pause(stop, every)
     return False
 
 

@@ -18,6 +18,7 @@ from bullseye_platform.grpc.server import Worker
 from bullseye_platform.instruments.log import consumer_lag, stream_storage
 from bullseye_platform.instruments.outbox import outbox_backlog
 from bullseye_platform.outbox import OutboxRelay
+from bullseye_platform.pausing import pause
 from bullseye_platform.projection import ProjectionRunner, Source
 from bullseye_platform.resolver import Resolver
 from bullseye_platform.service import Running
@@ -97,8 +98,7 @@ def once_streams_exist(js: JetStreamContext, streams: Sequence[str], worker: Wor
                     break
                 except NotFoundError:
                     log.info("waiting for the stream %s (its owner creates it)", stream)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=STREAM_WAIT)
+                await pause(stop, STREAM_WAIT)
         if not stop.is_set():
             await worker(stop)
 

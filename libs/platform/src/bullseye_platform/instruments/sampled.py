@@ -11,9 +11,10 @@ figures that matter most also have an alert on absence (deploy/helm, bullseye-li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+
+from bullseye_platform.pausing import pause
 
 log = logging.getLogger(__name__)
 
@@ -33,5 +34,4 @@ class Sampler:
                     await probe()
                 except Exception as exc:  # a figure missing for a round must not stop the service
                     log.warning("metrics probe %s failed: %r", getattr(probe, "__qualname__", probe), exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+            await pause(stop, self._interval)

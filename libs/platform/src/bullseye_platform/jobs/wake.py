@@ -25,6 +25,8 @@ from datetime import datetime
 
 import asyncpg
 
+from bullseye_platform.pausing import pause
+
 log = logging.getLogger(__name__)
 
 
@@ -97,16 +99,14 @@ class WakeLoop:
                     failures += 1
                     delay = self._backoff.delay(failures)
                     log.warning("%s will retry in %.1fs: %s", self._name, delay, exc)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    await pause(stop, delay)
                     continue
                 failures = 0
                 if not found.more:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._timeout(found.next_due))
                     if self._linger:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), timeout=self._linger)
+                        await pause(stop, self._linger)
         finally:
             stopper.cancel()
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from bullseye_platform.pausing import pause
+
 log = logging.getLogger(__name__)
 
 # What a failed connect or a lost session raises.
@@ -43,8 +45,7 @@ class Listener:
                 await self._session(stop)
             except UNREACHABLE as exc:
                 log.warning("LISTEN %s lost, retrying in %.1fs: %s", self._channel, self._retry, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._retry)
+            await pause(stop, self._retry)
 
     async def _session(self, stop: asyncio.Event) -> None:
         settings = {"application_name": f"listen-{self._channel}"}
